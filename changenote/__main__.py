@@ -1,0 +1,5 @@
+"""Allow ``python -m changenote``."""
+
+from changenote.cli import main
+
+main()

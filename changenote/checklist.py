@@ -1,0 +1,116 @@
+"""Ticking checklist items with evidence: a note, or a command that ran and its exit status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from changenote.errors import ChangenoteError, NotFoundError, UsageError
+from changenote.probes import run_shell
+from changenote.store import resolve_change
+
+if TYPE_CHECKING:
+    from changenote.models import ChecklistItem
+    from changenote.workflow import Notebook
+
+#: The five steps of the field note, in order: (key, label).
+STANDARD_CHECKLIST: tuple[tuple[str, str], ...] = (
+    ("capture", "capture the current behavior"),
+    ("backup", "create a safe backup"),
+    ("test", "test the smallest change"),
+    ("watch", "watch logs after release"),
+    ("note", "write the final note"),
+)
+
+
+def resolve_item(items: Sequence[ChecklistItem], text: str) -> ChecklistItem:
+    """An item by key, or by a unique prefix of its key or label (case-insensitive)."""
+    wanted = text.strip().lower()
+    if not wanted:
+        raise UsageError("give a checklist item, e.g. backup")
+    for item in items:
+        if item.key.lower() == wanted:
+            return item
+    matches = [
+        i for i in items if i.key.lower().startswith(wanted) or i.label.lower().startswith(wanted)
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    keys = ", ".join(i.key for i in items)
+    if not matches:
+        raise NotFoundError(f"no checklist item {text!r} (items: {keys})")
+    raise UsageError(
+        f"checklist item {text!r} is ambiguous: {', '.join(i.key for i in matches)}"
+    )
+
+
+def tick(
+    notebook: Notebook,
+    ref: str | None,
+    item_text: str,
+    note: str | None = None,
+    cmd: str | None = None,
+    timeout: float = 3600.0,
+) -> dict[str, Any]:
+    """Tick one item. A ``cmd`` runs first; if it fails, nothing is ticked or stored."""
+    from sqlmodel import col, select
+
+    from changenote import document
+    from changenote.models import ChecklistItem, CommandRecord, utcnow
+
+    if note is not None and not note.strip():
+        raise UsageError("--note cannot be empty")
+    if cmd is not None and not cmd.strip():
+        raise UsageError("--cmd needs a shell command")
+    store = notebook.store
+    with store.read() as session:
+        change = resolve_change(session, ref)
+        items = session.exec(
+            select(ChecklistItem)
+            .where(ChecklistItem.change_id == change.id)
+            .order_by(col(ChecklistItem.position))
+        ).all()
+        item = resolve_item(items, item_text)
+        change_id, item_id = change.id, item.id
+    evidence: list[str] = []
+    if note:
+        evidence.append(note.strip())
+    exit_status = None
+    if cmd:
+        attempt = run_shell(cmd, timeout)
+        shown = notebook._redact(cmd.strip())
+        if not attempt.ok:
+            last = attempt.output.strip().splitlines()[-1:] or [""]
+            detail = f": {notebook._redact(last[0][:200])}" if last[0] else ""
+            raise ChangenoteError(f"`{shown}` failed ({attempt.status}){detail}; not ticked")
+        exit_status = 0
+        seconds = (attempt.time_ms or 0) / 1000
+        evidence.append(f"`{shown}` exited 0 in {seconds:.1f} s")
+    if not evidence:
+        evidence.append("ticked by hand")
+    with store.write() as session:
+        change = resolve_change(session, str(change_id))
+        item = session.get(ChecklistItem, item_id)
+        assert item is not None
+        item.done = True
+        item.evidence = notebook._redact("; ".join(evidence))
+        item.done_at = utcnow()
+        session.add(item)
+        if cmd:
+            count = len(
+                session.exec(
+                    select(CommandRecord.id).where(CommandRecord.change_id == change.id)
+                ).all()
+            )
+            session.add(
+                CommandRecord(
+                    change_id=change.id,  # type: ignore[arg-type]
+                    position=count + 1,
+                    command=notebook._redact(cmd.strip()) or "",
+                    source="tick",
+                    exit_status=exit_status,
+                )
+            )
+        session.flush()
+        notebook.rerender_if_noted(session, change)
+        return document.load(session, change)

@@ -1,0 +1,320 @@
+"""The command line: parse, call the workflow, print. Nothing else lives here.
+
+Start-up matters (``--help`` and ``list`` run often), so this module imports only
+Typer; each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from changenote import __version__
+
+if TYPE_CHECKING:
+    from changenote.probes import Progress
+    from changenote.workflow import Notebook
+
+app = typer.Typer(
+    name="changenote",
+    help=(
+        "A maintenance notebook for Python services: measure first, change one thing, "
+        "measure again, write it down."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+Ref = Annotated[str | None, typer.Argument(help="Change id or slug (default: newest unshipped).")]
+Json = Annotated[bool, typer.Option("--json", help="Print the change document as JSON.")]
+Headers = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--header",
+        help="'Name: value' sent with every HTTP probe (repeatable); secret values are "
+        "redacted when stored, so give them again (or use ${ENV_VAR}).",
+    ),
+]
+Metrics = Annotated[
+    list[str] | None,
+    typer.Option("--metric", help="Manual figure NAME=VALUE[UNIT], e.g. p95_ms=120 (repeatable)."),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"changenote {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """A maintenance notebook for Python services."""
+
+
+def _notebook() -> Notebook:
+    from changenote.config import load_config
+    from changenote.workflow import Notebook
+
+    return Notebook(load_config())
+
+
+def _progress_bar() -> Any:
+    """A Rich progress bar on stderr when it is a terminal, else nothing."""
+    from changenote.display import progress_bar
+
+    return progress_bar()
+
+
+def _emit(doc: dict[str, Any], as_json: bool, kind: str) -> None:
+    from changenote import display
+
+    if as_json:
+        display.print_json(doc)
+    else:
+        display.print_change(doc, kind)
+
+
+@app.command()
+def init(
+    service: Annotated[str | None, typer.Option(help="Service name for new changes.")] = None,
+    owner: Annotated[
+        str | None, typer.Option(help="Owner for new changes (default: git config user.name).")
+    ] = None,
+    notes_dir: Annotated[str, typer.Option(help="Folder for the notes.")] = "notes",
+) -> None:
+    """Write a starter changenote.toml in the current folder."""
+    from pathlib import Path
+
+    from changenote.config import init_project
+
+    path = init_project(Path.cwd(), service=service, owner=owner, notes_dir=notes_dir)
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+def baseline(
+    title: Annotated[str, typer.Argument(help="What is wrong, in a few words.")],
+    service: Annotated[str | None, typer.Option(help="The service being changed.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Who owns the change.")] = None,
+    route: Annotated[str | None, typer.Option(help="The route or entry point involved.")] = None,
+    input_: Annotated[
+        str | None, typer.Option("--input", help="The expected input that shows the problem.")
+    ] = None,
+    noticed: Annotated[
+        str | None, typer.Option(help="Where the user notices the problem.")
+    ] = None,
+    expect: Annotated[str | None, typer.Option(help="The expected result of the change.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="A tag (repeatable).")] = None,
+    cmd: Annotated[
+        list[str] | None, typer.Option(help="Shell command probe (repeatable).")
+    ] = None,
+    http: Annotated[
+        list[str] | None, typer.Option(help="HTTP probe '[METHOD] URL' (repeatable).")
+    ] = None,
+    check: Annotated[
+        list[str] | None, typer.Option(help="A check defined in config (repeatable).")
+    ] = None,
+    header: Headers = None,
+    metric: Metrics = None,
+    runs: Annotated[int | None, typer.Option(help="Measured runs per probe [default: 10].")] = None,
+    warmup: Annotated[
+        int | None, typer.Option(help="Unmeasured warm-up runs per probe [default: 1].")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Seconds before one run counts as failed [default: 30].")
+    ] = None,
+    clear_cache: Annotated[
+        str | None, typer.Option(help="Shell command run before every measured run.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Create a change and measure its baseline; prints its id."""
+    from changenote.workflow import BaselineRequest
+
+    request = BaselineRequest(
+        title=title,
+        service=service,
+        owner=owner,
+        route=route,
+        input=input_,
+        noticed=noticed,
+        expected=expect,
+        tags=tag or [],
+        cmds=cmd or [],
+        https=http or [],
+        checks=check or [],
+        headers=header or [],
+        metrics=metric or [],
+        runs=runs,
+        warmup=warmup,
+        timeout=timeout,
+        clear_cache=clear_cache,
+    )
+    notebook = _notebook()
+    with _progress_bar() as progress:
+        doc = notebook.baseline(request, progress)
+    _emit(doc, as_json, "baseline")
+
+
+@app.command()
+def measure(
+    ref: Ref = None,
+    label: Annotated[str | None, typer.Option(help="Name of this run.")] = None,
+    header: Headers = None,
+    metric: Metrics = None,
+    as_json: Json = False,
+) -> None:
+    """Re-run the change's probes as another run, compared with the baseline."""
+    notebook = _notebook()
+    with _progress_bar() as progress:
+        doc = notebook.measure(ref, label, header or [], metric or [], progress)
+    _emit(doc, as_json, "measure")
+
+
+@app.command()
+def tick(
+    args: Annotated[list[str], typer.Argument(help="[ID] ITEM: the change, then the item.")],
+    note: Annotated[str | None, typer.Option(help="Evidence in words.")] = None,
+    cmd: Annotated[
+        str | None, typer.Option(help="Run this command as evidence; tick only if it succeeds.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds the --cmd may take.")] = 3600.0,
+    as_json: Json = False,
+) -> None:
+    """Tick a checklist item (capture, backup, test, watch, note, or a prefix) with evidence."""
+    from changenote.checklist import tick as do_tick
+    from changenote.errors import UsageError
+
+    if len(args) > 2:
+        raise UsageError("tick takes [ID] ITEM")
+    ref, item = (None, args[0]) if len(args) == 1 else (args[0], args[1])
+    doc = do_tick(_notebook(), ref, item, note, cmd, timeout)
+    _emit(doc, as_json, "tick")
+
+
+@app.command()
+def ship(
+    ref: Ref = None,
+    reason: Annotated[str, typer.Option(help="Why the change was made (required).")] = "",
+    rollback: Annotated[str | None, typer.Option(help="How to undo it.")] = None,
+    file: Annotated[
+        list[str] | None, typer.Option(help="A file touched, besides what git shows (repeatable).")
+    ] = None,
+    command: Annotated[
+        list[str] | None, typer.Option(help="A command used for the change (repeatable).")
+    ] = None,
+    metric: Metrics = None,
+    header: Headers = None,
+    fail_on_regression: Annotated[
+        bool, typer.Option(help="Exit 3 when any metric regressed.")
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Measure again, compare honestly, collect files and commands, write the note."""
+    from changenote.errors import UsageError
+    from changenote.workflow import ShipRequest
+
+    if not reason.strip():
+        raise UsageError("ship needs --reason: say why the change was made")
+    request = ShipRequest(
+        ref=ref,
+        reason=reason,
+        rollback=rollback,
+        files=file or [],
+        commands=command or [],
+        metrics=metric or [],
+        headers=header or [],
+    )
+    notebook = _notebook()
+    with _progress_bar() as progress:
+        doc = notebook.ship(request, progress)
+    _emit(doc, as_json, "ship")
+    if fail_on_regression and any(c["verdict"] == "regressed" for c in doc["comparison"]):
+        raise typer.Exit(3)
+
+
+@app.command("list")
+def list_(
+    limit: Annotated[int | None, typer.Option(help="Show at most this many.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the changes in the notebook, newest first."""
+    from changenote import display
+    from changenote.config import load_config
+    from changenote.store import list_changes
+
+    rows = list_changes(load_config().store_url(), limit)
+    if as_json:
+        display.print_json(rows)
+    else:
+        display.print_list(rows)
+
+
+@app.command()
+def show(ref: Ref = None, as_json: Json = False) -> None:
+    """Show one change: its runs, comparison, checklist and note."""
+    doc = _notebook().show(ref)
+    _emit(doc, as_json, "show")
+
+
+@app.command()
+def render(ref: Ref = None) -> None:
+    """Re-render notes from the store (all shipped changes without ID)."""
+    for path in _notebook().render(ref):
+        typer.echo(str(path))
+
+
+@app.command()
+def demo(
+    folder: Annotated[
+        str | None, typer.Option("--dir", help="Where to build the demo (default: a new folder).")
+    ] = None,
+    runs: Annotated[int, typer.Option(help="Measured runs per probe.")] = 15,
+) -> None:
+    """Run the whole cycle on a bundled sample service and print the note."""
+    from changenote import display
+    from changenote.demo import run_demo
+
+    doc, note = run_demo(folder, runs, echo=typer.echo)
+    display.print_demo(doc, note)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: every expected failure becomes one line on stderr and a non-zero exit."""
+    from typer.exceptions import TyperException
+
+    from changenote.errors import ChangenoteError
+
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="changenote", standalone_mode=False)
+    except ChangenoteError as exc:
+        _fail(str(exc), exc.exit_code)
+    except TyperException as exc:
+        _fail(exc.format_message(), getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        _fail("aborted; nothing was recorded", 130)
+    except KeyboardInterrupt:
+        _fail("interrupted; nothing was recorded", 130)
+    except BrokenPipeError:
+        sys.exit(1)
+    if code == 130:  # Typer turns Ctrl-C into exit code 130
+        _fail("interrupted; nothing was recorded", 130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    line = " ".join(message.split())
+    sys.stderr.write(f"changenote: error: {line}\n")
+    sys.exit(code)

@@ -1,0 +1,326 @@
+"""Finding and validating the project configuration.
+
+A project is configured by ``changenote.toml`` (keys at the top level) or by the
+``[tool.changenote]`` table of ``pyproject.toml``. The file is found by walking up
+from the current folder; the folder that holds it is the project root. Without a
+config file the root is the git root, else the current folder.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from changenote.errors import ConfigError
+
+CONFIG_NAME = "changenote.toml"
+DATABASE_ENV = "CHANGENOTE_DATABASE_URL"
+STORE_DIR = ".changenote"
+STORE_FILE = "changenote.db"
+
+
+@dataclass(frozen=True)
+class ChecklistItemConfig:
+    """An extra checklist item a project adds after the five standard steps."""
+
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    """A reusable probe defined once under ``[checks.NAME]``."""
+
+    name: str
+    #: ``"[METHOD] URL"`` for an HTTP check.
+    http: str | None = None
+    #: A shell command for a command check.
+    cmd: str | None = None
+    #: Headers sent with the HTTP check (``{"Authorization": "Bearer ${TOKEN}"}``).
+    headers: dict[str, str] = field(default_factory=dict)
+    #: Per-check overrides of the measuring settings.
+    runs: int | None = None
+    warmup: int | None = None
+    timeout: float | None = None
+    clear_cache: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated settings of one project. Every field is documented in docs/CONFIG.md."""
+
+    #: The folder that holds the config file (or the git root, or the current folder).
+    root: Path
+    #: The file the settings came from, if any.
+    source: Path | None = None
+    #: Default service name for new changes.
+    service: str | None = None
+    #: Default owner for new changes (``init`` fills it from ``git config user.name``).
+    owner: str | None = None
+    #: Where notes are written, relative to the root.
+    notes_dir: str = "notes"
+    #: An SQLAlchemy URL; default ``sqlite:///<root>/.changenote/changenote.db``.
+    database_url: str | None = None
+    #: A folder of templates that override the built-in ones, relative to the root.
+    templates_dir: str | None = None
+    #: Measured runs per probe.
+    runs: int = 10
+    #: Unmeasured warm-up runs per probe.
+    warmup: int = 1
+    #: Seconds before one probe run counts as an error (commands are killed).
+    timeout: float = 30.0
+    #: Smallest relative change (percent) reported as improved or regressed.
+    min_effect: float = 5.0
+    #: Extra regular expressions whose matches are redacted before storing.
+    redact_patterns: tuple[str, ...] = ()
+    #: Project checklist items added after the five standard steps.
+    checklist: tuple[ChecklistItemConfig, ...] = ()
+    #: Reusable checks by name.
+    checks: dict[str, CheckConfig] = field(default_factory=dict)
+
+    @property
+    def notes_path(self) -> Path:
+        """The absolute notes folder."""
+        return (self.root / self.notes_dir).resolve()
+
+    @property
+    def templates_path(self) -> Path | None:
+        """The absolute template override folder, if configured."""
+        return (self.root / self.templates_dir).resolve() if self.templates_dir else None
+
+    def store_url(self) -> str:
+        """The database URL: the environment wins, then the config, then the default file."""
+        url = os.environ.get(DATABASE_ENV) or self.database_url
+        if not url:
+            return f"sqlite:///{self.root / STORE_DIR / STORE_FILE}"
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            rel = url[len("sqlite:///") :]
+            if rel and rel != ":memory:" and not Path(rel).is_absolute():
+                return f"sqlite:///{(self.root / rel).resolve()}"
+        return url
+
+
+_TOP_KEYS = {f.name for f in fields(Config)} - {"root", "source"}
+_CHECK_KEYS = {f.name for f in fields(CheckConfig)} - {"name"}
+_ITEM_KEYS = {"key", "label"}
+
+
+def _unknown(key: str, allowed: set[str], where: str) -> ConfigError:
+    hint = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
+    suggestion = f"; did you mean '{hint[0]}'?" if hint else f" (known: {', '.join(sorted(allowed))})"
+    return ConfigError(f"{where}: unknown key '{key}'{suggestion}")
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], key: str, where: str) -> Any:
+    if isinstance(value, bool) and kind in (int, float, (int, float)):
+        raise ConfigError(f"{where}: '{key}' must be a number, not a boolean")
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(f"{where}: '{key}' must be {names}, got {type(value).__name__}")
+    return value
+
+
+def _positive_int(value: Any, key: str, where: str, minimum: int) -> int:
+    _expect(value, int, key, where)
+    if value < minimum:
+        raise ConfigError(f"{where}: '{key}' must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def _positive_float(value: Any, key: str, where: str) -> float:
+    _expect(value, (int, float), key, where)
+    if value <= 0:
+        raise ConfigError(f"{where}: '{key}' must be greater than 0, got {value}")
+    return float(value)
+
+
+def _parse_check(name: str, raw: Any, where: str) -> CheckConfig:
+    here = f"{where} [checks.{name}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{here}: must be a table")
+    for key in raw:
+        if key not in _CHECK_KEYS:
+            raise _unknown(key, _CHECK_KEYS, here)
+    http = raw.get("http")
+    cmd = raw.get("cmd")
+    if (http is None) == (cmd is None):
+        raise ConfigError(f"{here}: give exactly one of 'http' or 'cmd'")
+    headers = raw.get("headers", {})
+    _expect(headers, dict, "headers", here)
+    for hname, hvalue in headers.items():
+        _expect(hvalue, str, f"headers.{hname}", here)
+    return CheckConfig(
+        name=name,
+        http=_expect(http, str, "http", here) if http is not None else None,
+        cmd=_expect(cmd, str, "cmd", here) if cmd is not None else None,
+        headers=dict(headers),
+        runs=_positive_int(raw["runs"], "runs", here, 1) if "runs" in raw else None,
+        warmup=_positive_int(raw["warmup"], "warmup", here, 0) if "warmup" in raw else None,
+        timeout=_positive_float(raw["timeout"], "timeout", here) if "timeout" in raw else None,
+        clear_cache=_expect(raw["clear_cache"], str, "clear_cache", here)
+        if "clear_cache" in raw
+        else None,
+    )
+
+
+def parse_config(raw: dict[str, Any], root: Path, source: Path | None) -> Config:
+    """Validate a raw TOML table into a :class:`Config`; unknown keys are errors."""
+    where = str(source.name if source else "config")
+    if source is not None and source.name == "pyproject.toml":
+        where = "pyproject.toml [tool.changenote]"
+    for key in raw:
+        if key not in _TOP_KEYS:
+            raise _unknown(key, _TOP_KEYS, where)
+    values: dict[str, Any] = {}
+    for key in ("service", "owner", "notes_dir", "database_url", "templates_dir"):
+        if key in raw:
+            values[key] = _expect(raw[key], str, key, where)
+    if "runs" in raw:
+        values["runs"] = _positive_int(raw["runs"], "runs", where, 1)
+    if "warmup" in raw:
+        values["warmup"] = _positive_int(raw["warmup"], "warmup", where, 0)
+    if "timeout" in raw:
+        values["timeout"] = _positive_float(raw["timeout"], "timeout", where)
+    if "min_effect" in raw:
+        values["min_effect"] = _positive_float(raw["min_effect"], "min_effect", where)
+    if "redact_patterns" in raw:
+        patterns = _expect(raw["redact_patterns"], list, "redact_patterns", where)
+        from changenote.redact import compile_extra
+
+        try:
+            compile_extra(patterns)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{where}: 'redact_patterns': {exc}") from None
+        values["redact_patterns"] = tuple(patterns)
+    if "checklist" in raw:
+        items = []
+        for i, item in enumerate(_expect(raw["checklist"], list, "checklist", where)):
+            here = f"{where} checklist[{i}]"
+            _expect(item, dict, "checklist item", here)
+            for key in item:
+                if key not in _ITEM_KEYS:
+                    raise _unknown(key, _ITEM_KEYS, here)
+            if "key" not in item or "label" not in item:
+                raise ConfigError(f"{here}: needs both 'key' and 'label'")
+            items.append(
+                ChecklistItemConfig(
+                    key=_expect(item["key"], str, "key", here),
+                    label=_expect(item["label"], str, "label", here),
+                )
+            )
+        values["checklist"] = tuple(items)
+    if "checks" in raw:
+        checks = _expect(raw["checks"], dict, "checks", where)
+        values["checks"] = {name: _parse_check(name, spec, where) for name, spec in checks.items()}
+    return Config(root=root, source=source, **values)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def find_config_file(start: Path) -> tuple[Path, dict[str, Any]] | None:
+    """Walk up from ``start`` to the first changenote.toml or pyproject.toml with our table."""
+    for folder in (start, *start.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            data = _read_toml(candidate)
+            # changenote.toml may also nest its keys under [tool.changenote].
+            nested = data.get("tool", {}).get("changenote") if set(data) == {"tool"} else None
+            return candidate, (nested if isinstance(nested, dict) else data)
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            data = _read_toml(pyproject)
+            table = data.get("tool", {}).get("changenote")
+            if table is not None:
+                if not isinstance(table, dict):
+                    raise ConfigError("pyproject.toml: [tool.changenote] must be a table")
+                return pyproject, table
+    return None
+
+
+def git_root(start: Path) -> Path | None:
+    """The top of the git work tree holding ``start``, or None (no subprocess needed)."""
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def load_config(start: Path | None = None) -> Config:
+    """Find and validate the configuration for the folder ``start`` (default: cwd)."""
+    here = (start or Path.cwd()).resolve()
+    found = find_config_file(here)
+    if found is not None:
+        path, table = found
+        return parse_config(table, path.parent, path)
+    return Config(root=git_root(here) or here)
+
+
+def _toml_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def starter_config(service: str, owner: str | None, notes_dir: str) -> str:
+    """The text of a starter ``changenote.toml``, every setting explained."""
+    owner_line = f"owner = {_toml_string(owner)}" if owner else '# owner = "your name"'
+    return f"""# changenote configuration; every setting is described in changenote's docs/CONFIG.md.
+# The folder holding this file is the project root; the store lives in .changenote/.
+
+# Defaults for new changes.
+service = {_toml_string(service)}
+{owner_line}
+
+# Where notes are written (relative to this folder).
+notes_dir = {_toml_string(notes_dir)}
+
+# How probes measure: measured runs, warm-up runs, seconds before a run fails.
+runs = 10
+warmup = 1
+timeout = 30
+
+# Smallest relative change (percent) reported as improved or regressed.
+min_effect = 5
+
+# A shared store for the team instead of the local SQLite file:
+# database_url = "postgresql+psycopg://changenote@db.internal/changenote"
+
+# Reusable checks, used with `changenote baseline --check health`:
+# [checks.health]
+# http = "GET http://127.0.0.1:8000/health"
+"""
+
+
+def init_project(
+    folder: Path, service: str | None = None, owner: str | None = None, notes_dir: str = "notes"
+) -> Path:
+    """Write a starter ``changenote.toml`` in ``folder``; refuse to overwrite a config."""
+    target = folder / CONFIG_NAME
+    if target.exists():
+        raise ConfigError(f"{target} already exists; edit it instead")
+    pyproject = folder / "pyproject.toml"
+    if pyproject.is_file() and "changenote" in _read_toml(pyproject).get("tool", {}):
+        raise ConfigError(f"{pyproject} already has [tool.changenote]; edit it instead")
+    if not notes_dir.strip():
+        raise ConfigError("--notes-dir cannot be empty")
+    if owner is None:
+        from changenote.gitinfo import user_name
+
+        owner = user_name(folder)
+    text = starter_config(service or folder.resolve().name, owner, notes_dir)
+    parse_config(tomllib.loads(text), folder, target)  # the starter must itself be valid
+    from changenote.render import write_atomic
+
+    write_atomic(target, text)
+    return target

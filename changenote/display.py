@@ -1,0 +1,142 @@
+"""Printing for the CLI: Rich tables for people, JSON for programs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from changenote.document import VERDICT_MARK, fmt_change, fmt_number
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+@contextlib.contextmanager
+def progress_bar() -> Iterator[Any]:
+    """Yield a progress callback drawing a bar on stderr, or None when stderr is no terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(
+        TextColumn("measuring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}", style="dim"),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("", total=None)
+
+    def update(done: int, total: int, label: str) -> None:
+        bar.update(task, completed=done, total=total, description=label[:60])
+
+    with bar:
+        yield update
+
+
+def results_table(comparison: list[dict[str, Any]], title: str) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for name, justify in (
+        ("probe", "left"),
+        ("metric", "left"),
+        ("before", "right"),
+        ("after", "right"),
+        ("change", "right"),
+        ("verdict", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for c in comparison:
+        table.add_row(
+            c["probe"],
+            c["metric"],
+            fmt_number(c["before"], c["unit"]),
+            fmt_number(c["after"], c["unit"]),
+            fmt_change(c).split(" (")[0],
+            VERDICT_MARK.get(c["verdict"], c["verdict"]),
+        )
+    return table
+
+
+def print_change(doc: dict[str, Any], kind: str) -> None:
+    console = _console()
+    head = f"[bold]#{doc['id']}[/bold] {doc['slug']} ({doc['status']})"
+    if kind == "baseline":
+        console.print(f"baseline recorded: {head}")
+        for run in doc["runs"][:1]:
+            from rich.table import Table
+
+            table = Table(title="baseline", title_justify="left")
+            for name in ("probe", "metric", "median", "p95", "n"):
+                table.add_column(name, justify="left" if name in ("probe", "metric") else "right")
+            for m in run["metrics"]:
+                table.add_row(
+                    m["probe"],
+                    m["metric"],
+                    fmt_number(m["median"], m["unit"]),
+                    fmt_number(m["p95"], m["unit"]),
+                    str(m["n"]),
+                )
+            if run["metrics"]:
+                console.print(table)
+        console.print(f"next: make the change, then `changenote ship {doc['id']} --reason ...`")
+    elif kind in ("measure", "ship"):
+        title = "after vs baseline" if kind == "ship" else f"{doc.get('measured_run')} vs baseline"
+        console.print(f"{'shipped' if kind == 'ship' else 'measured'}: {head}")
+        if doc["comparison"]:
+            console.print(results_table(doc["comparison"], title))
+    else:
+        console.print(f"{head}  {doc['title']}")
+        for key in ("service", "owner", "route", "expected", "reason", "rollback"):
+            if doc.get(key):
+                console.print(f"  {key}: {doc[key]}")
+        if doc["comparison"]:
+            console.print(results_table(doc["comparison"], "after vs baseline"))
+        if doc["files_touched"]:
+            console.print("  files touched: " + ", ".join(doc["files_touched"]))
+    for warning in doc.get("warnings", []):
+        console.print(f"[yellow]warning[/yellow] {warning['code']}: {warning['message']}")
+    if kind in ("show", "tick"):
+        for item in doc["checklist"]:
+            mark = "x" if item["done"] else " "
+            evidence = f" — {item['evidence']}" if item["evidence"] else ""
+            console.print(f"  \\[{mark}] {item['key']}: {item['label']}{evidence}")
+    if doc.get("note_path") and kind in ("ship", "show", "tick"):
+        console.print(f"note: {doc['note_path']}")
+
+
+def print_list(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        sys.stdout.write("no changes yet: start with `changenote baseline TITLE --http URL`\n")
+        return
+    out = []
+    for r in rows:
+        verdicts = ", ".join(f"{n} {v}" for v, n in sorted(r["verdicts"].items()))
+        when = (r["shipped_at"] or r["created_at"] or "")[:10]
+        out.append(
+            f"{r['id']:>4}  {r['status']:<8}  {when}  {r['slug']}"
+            + (f"  [{verdicts}]" if verdicts else "")
+        )
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+def print_demo(doc: dict[str, Any], note: Any) -> None:
+    console = _console()
+    console.print(results_table(doc["comparison"], "after vs baseline"))
+    for warning in doc.get("warnings", []):
+        console.print(f"[yellow]warning[/yellow] {warning['code']}: {warning['message']}")
+    console.print(f"note written: {note}")

@@ -1,0 +1,346 @@
+"""Probes: run commands and HTTP requests and turn each run into samples.
+
+A probe never raises for what it measures: a refused connection, a timeout or a
+non-zero exit is an *error sample*. It raises :class:`ProbeError` only when it
+cannot be set up (an environment variable a header needs is not set, the
+clear-cache command fails). All timing uses ``perf_counter_ns``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+from changenote.errors import ProbeError
+from changenote.specs import ProbeSpec, parse_metric_line
+
+if TYPE_CHECKING:
+    import httpx
+
+#: Captured command output kept per probe (the tail, where failures show).
+OUTPUT_CAP = 64 * 1024
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+_CACHE_HEADERS = ("x-cache-status", "cf-cache-status", "x-cache")
+_CACHE_MISS = ("MISS", "BYPASS", "EXPIRED", "DYNAMIC", "PASS", "NONE", "UNCACHEABLE")
+_CACHE_HIT = ("HIT", "STALE", "UPDATING", "REVALIDATED")
+
+#: Which way is better for the metrics probes produce.
+BETTER = {"time_ms": "lower", "error_rate": "lower", "db_calls": "lower", "cache_hit_ratio": "higher"}
+UNITS = {"time_ms": "ms", "error_rate": "ratio", "db_calls": "count", "cache_hit_ratio": "ratio"}
+
+
+@dataclass(frozen=True)
+class MeasureSettings:
+    """How many times to run, and how."""
+
+    runs: int = 10
+    warmup: int = 1
+    timeout: float = 30.0
+    clear_cache: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "runs": self.runs,
+            "warmup": self.warmup,
+            "timeout": self.timeout,
+            "clear_cache": self.clear_cache,
+        }
+
+    def for_probe(self, spec: ProbeSpec) -> MeasureSettings:
+        """Settings a check overrides for its own probe."""
+        over = {k: v for k, v in spec.settings.items() if v is not None}
+        if not over:
+            return self
+        return MeasureSettings(
+            runs=int(over.get("runs", self.runs)),
+            warmup=int(over.get("warmup", self.warmup)),
+            timeout=float(over.get("timeout", self.timeout)),
+            clear_cache=over.get("clear_cache", self.clear_cache),
+        )
+
+
+@dataclass
+class Series:
+    """The samples of one metric of one probe in one run."""
+
+    metric: str
+    unit: str
+    better: str | None
+    samples: list[float] = field(default_factory=list)
+
+
+@dataclass
+class ProbeOutcome:
+    """Everything one probe produced during a measurement."""
+
+    spec: ProbeSpec
+    series: dict[str, Series] = field(default_factory=dict)
+    attempts: int = 0
+    errors: int = 0
+    #: What the last measured attempt ended with: ``HTTP 200``, ``exit 1``, ``timeout``...
+    last_status: str = ""
+    #: The tail of the last measured command's output (capped, not yet redacted).
+    last_output: str = ""
+    #: Error descriptions and how often they happened.
+    error_kinds: dict[str, int] = field(default_factory=dict)
+
+    def add(self, metric: str, value: float, unit: str = "", better: str | None = None) -> None:
+        series = self.series.get(metric)
+        if series is None:
+            series = self.series[metric] = Series(
+                metric, unit or UNITS.get(metric, ""), better or BETTER.get(metric)
+            )
+        series.samples.append(float(value))
+
+
+@dataclass
+class Attempt:
+    """One run of one probe."""
+
+    ok: bool
+    status: str
+    time_ms: float | None = None
+    cache_hit: float | None = None
+    db_calls: float | None = None
+    custom: list[tuple[str, float, str, str | None]] = field(default_factory=list)
+    output: str = ""
+
+
+def expand_env(value: str, what: str) -> str:
+    """Replace ``${NAME}`` / ``$NAME`` with the environment's value; a missing one is an error."""
+
+    def sub(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        if name not in os.environ:
+            raise ProbeError(f"{what} refers to ${name}, which is not set in the environment")
+        return os.environ[name]
+
+    return _ENV_REF.sub(sub, value)
+
+
+def cache_status(headers: httpx.Headers) -> float | None:
+    """1.0 for a cache hit, 0.0 for a miss, None when the response does not say."""
+    for name in _CACHE_HEADERS:
+        raw = headers.get(name)
+        if raw:
+            first = raw.split(",")[0].strip().upper()
+            if any(word in first for word in _CACHE_MISS):
+                return 0.0
+            if any(word in first for word in _CACHE_HIT):
+                return 1.0
+    age = headers.get("age")
+    if age is not None:
+        try:
+            return 1.0 if int(age.strip()) > 0 else 0.0
+        except ValueError:
+            return None
+    return None
+
+
+def db_call_count(headers: httpx.Headers) -> float | None:
+    """The count in a ``Server-Timing: db;desc="12";dur=3.1`` entry, or None."""
+    for raw in headers.get_list("server-timing"):
+        for entry in raw.split(","):
+            parts = [p.strip() for p in entry.split(";")]
+            if not parts or parts[0].lower() != "db":
+                continue
+            for param in parts[1:]:
+                key, _, value = param.partition("=")
+                if key.strip().lower() == "desc":
+                    with contextlib.suppress(ValueError):
+                        return float(int(value.strip().strip('"').strip()))
+    return None
+
+
+class HttpProbe:
+    """One HTTP request per run over one reused client connection."""
+
+    def __init__(self, spec: ProbeSpec, timeout: float) -> None:
+        import httpx
+
+        headers = {name: expand_env(value, f"header {name}") for name, value in spec.headers}
+        self.method, self.url = spec.method, spec.url
+        self._httpx = httpx
+        self.client = httpx.Client(
+            timeout=httpx.Timeout(timeout),
+            headers={"User-Agent": "changenote", **headers},
+            follow_redirects=False,
+        )
+
+    def run(self) -> Attempt:
+        httpx = self._httpx
+        start = time.perf_counter_ns()
+        try:
+            response = self.client.request(self.method, self.url)
+        except httpx.TimeoutException:
+            return Attempt(ok=False, status="timeout")
+        except httpx.ConnectError as exc:
+            refused = "refused" in str(exc).lower() or "errno 111" in str(exc).lower()
+            return Attempt(ok=False, status="connection refused" if refused else "connect error")
+        except httpx.HTTPError as exc:
+            return Attempt(ok=False, status=f"{type(exc).__name__}")
+        elapsed = (time.perf_counter_ns() - start) / 1e6
+        return Attempt(
+            ok=response.status_code < 500,
+            status=f"HTTP {response.status_code}",
+            time_ms=elapsed,
+            cache_hit=cache_status(response.headers),
+            db_calls=db_call_count(response.headers),
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        proc.wait(timeout=5)
+
+
+def _tail(fh: IO[bytes], cap: int) -> str:
+    fh.seek(0, os.SEEK_END)
+    size = fh.tell()
+    fh.seek(max(0, size - cap))
+    data = fh.read(cap)
+    text = data.decode("utf-8", errors="replace")
+    return ("[... output cut ...]\n" + text) if size > cap else text
+
+
+def run_shell(command: str, timeout: float, cap: int = OUTPUT_CAP) -> Attempt:
+    """Run ``command`` in a shell in its own process group; kill the whole group on timeout."""
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter_ns()
+        try:
+            proc = subprocess.Popen(
+                command,
+                shell=True,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return Attempt(ok=False, status=f"cannot start: {exc.strerror}")
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            out.flush()
+            return Attempt(ok=False, status="timeout", output=_tail(out, cap))
+        except BaseException:
+            _kill_group(proc)
+            raise
+        elapsed = (time.perf_counter_ns() - start) / 1e6
+        custom: list[tuple[str, float, str, str | None]] = []
+        out.seek(0)
+        for raw in iter(lambda: out.readline(8192), b""):
+            if b"changenote-metric:" in raw:
+                parsed = parse_metric_line(raw.decode("utf-8", errors="replace"))
+                if parsed is not None:
+                    custom.append((parsed.name, parsed.value, parsed.unit, parsed.better))
+        output = _tail(out, cap)
+    status = f"exit {code}" if code >= 0 else f"killed by signal {-code}"
+    return Attempt(ok=code == 0, status=status, time_ms=elapsed, custom=custom, output=output)
+
+
+class CommandProbe:
+    """A shell command per run; its wall time, exit status and printed metrics."""
+
+    def __init__(self, spec: ProbeSpec, timeout: float) -> None:
+        self.command = spec.target
+        self.timeout = timeout
+
+    def run(self) -> Attempt:
+        return run_shell(self.command, self.timeout)
+
+    def close(self) -> None:
+        pass
+
+
+def open_probe(spec: ProbeSpec, timeout: float) -> HttpProbe | CommandProbe:
+    return HttpProbe(spec, timeout) if spec.kind == "http" else CommandProbe(spec, timeout)
+
+
+def clear_cache(command: str, timeout: float) -> None:
+    """Run the clear-cache command; its failure stops the measurement (the numbers would lie)."""
+    attempt = run_shell(command, timeout)
+    if not attempt.ok:
+        last = attempt.output.strip().splitlines()[-1:] or [""]
+        detail = f": {last[0][:200]}" if last[0] else ""
+        raise ProbeError(f"--clear-cache command failed ({attempt.status}){detail}")
+
+
+def record(outcome: ProbeOutcome, attempt: Attempt) -> None:
+    """Turn one measured attempt into samples."""
+    outcome.attempts += 1
+    outcome.last_status = attempt.status
+    outcome.last_output = attempt.output
+    outcome.add("error_rate", 0.0 if attempt.ok else 1.0)
+    if not attempt.ok:
+        outcome.errors += 1
+        outcome.error_kinds[attempt.status] = outcome.error_kinds.get(attempt.status, 0) + 1
+    if attempt.time_ms is not None:
+        outcome.add("time_ms", attempt.time_ms)
+    if attempt.cache_hit is not None:
+        outcome.add("cache_hit_ratio", attempt.cache_hit)
+    if attempt.db_calls is not None:
+        outcome.add("db_calls", attempt.db_calls)
+    for name, value, unit, better in attempt.custom:
+        outcome.add(name, value, unit, better)
+
+
+Progress = Callable[[int, int, str], None]
+
+
+@contextlib.contextmanager
+def _opened(
+    specs: Sequence[ProbeSpec], settings: Sequence[MeasureSettings]
+) -> Iterator[list[HttpProbe | CommandProbe]]:
+    probes: list[HttpProbe | CommandProbe] = []
+    try:
+        for spec, s in zip(specs, settings, strict=True):
+            probes.append(open_probe(spec, s.timeout))
+        yield probes
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+def measure(
+    specs: Sequence[ProbeSpec], settings: MeasureSettings, progress: Progress | None = None
+) -> list[ProbeOutcome]:
+    """Run every probe ``warmup + runs`` times, interleaved, and collect the measured samples.
+
+    Probes take turns within each round so a slow drift of the machine affects all of
+    them alike. The clear-cache command runs before every measured attempt.
+    """
+    per_probe = [settings.for_probe(spec) for spec in specs]
+    outcomes = [ProbeOutcome(spec) for spec in specs]
+    rounds = max((s.warmup + s.runs for s in per_probe), default=0)
+    total = sum(s.warmup + s.runs for s in per_probe)
+    done = 0
+    with _opened(specs, per_probe) as probes:
+        for i in range(rounds):
+            for probe, outcome, s in zip(probes, outcomes, per_probe, strict=True):
+                if i >= s.warmup + s.runs:
+                    continue
+                measured = i >= s.warmup
+                if measured and s.clear_cache:
+                    clear_cache(s.clear_cache, s.timeout)
+                attempt = probe.run()
+                if measured:
+                    record(outcome, attempt)
+                done += 1
+                if progress is not None:
+                    progress(done, total, outcome.spec.label)
+    return outcomes

@@ -1,0 +1,115 @@
+"""Rendering templates (pure) and writing files atomically (separate).
+
+Every template lives in the top-level ``templates/`` folder, shipped inside the
+wheel as ``changenote/templates``. A project's override folder is searched first,
+so it can replace one template without copying the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from changenote.errors import ChangenoteError
+
+if TYPE_CHECKING:
+    import jinja2
+
+
+def builtin_templates() -> Path:
+    """The built-in template folder: inside the installed package, else the source tree."""
+    packaged = Path(__file__).with_name("templates")
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+_MD_SPECIAL = str.maketrans(
+    {
+        "\\": "\\\\",
+        "`": "\\`",
+        "*": "\\*",
+        "_": "\\_",
+        "[": "\\[",
+        "]": "\\]",
+        "<": "&lt;",
+        ">": "&gt;",
+        "&": "&amp;",
+        "|": "\\|",
+        "\r": " ",
+        "\n": " ",
+    }
+)
+
+
+def md_inline(value: Any) -> str:
+    """User text as inert inline markdown: no HTML, links, emphasis or table breaks."""
+    return "" if value is None else str(value).translate(_MD_SPECIAL).strip()
+
+
+def md_code(value: Any) -> str:
+    """User text as an inline code span, fenced with more backticks than it holds."""
+    text = "" if value is None else str(value).replace("\r", " ").replace("\n", " ")
+    longest = run = 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+@lru_cache(maxsize=8)
+def _environment(override: str | None) -> jinja2.Environment:
+    import jinja2
+
+    loaders: list[jinja2.BaseLoader] = []
+    if override:
+        loaders.append(jinja2.FileSystemLoader(override))
+    loaders.append(jinja2.FileSystemLoader(str(builtin_templates())))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=jinja2.select_autoescape(["html", "htm", "xml", "html.j2"]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["md"] = md_inline
+    env.filters["code"] = md_code
+    return env
+
+
+def render(name: str, context: dict[str, Any], override_dir: Path | None = None) -> str:
+    """Render template ``name`` with ``context``; no side effects."""
+    import jinja2
+
+    env = _environment(str(override_dir) if override_dir else None)
+    try:
+        return env.get_template(name).render(**context)
+    except jinja2.TemplateNotFound:
+        raise ChangenoteError(f"template {name!r} not found") from None
+    except jinja2.TemplateError as exc:
+        where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+        raise ChangenoteError(f"template {name!r} failed{where}: {exc}") from None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so a reader sees the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

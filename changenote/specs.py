@@ -1,0 +1,196 @@
+"""Parsing what the user types: probe specs, headers, manual metrics, metric lines.
+
+Everything here is pure and cheap to import; a malformed value raises
+:class:`~changenote.errors.UsageError` with one line saying what was wrong.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from changenote.errors import UsageError
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+ProbeKind = Literal["http", "cmd"]
+Better = Literal["lower", "higher"]
+
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
+_HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_MANUAL_RE = re.compile(rf"^\s*([^=\s]+)\s*=\s*({_NUMBER})\s*([A-Za-z%/µ][\w%/µ]*)?\s*$")
+METRIC_LINE_PREFIX = "changenote-metric:"
+_METRIC_LINE_RE = re.compile(
+    rf"^\s*{re.escape(METRIC_LINE_PREFIX)}\s*([^=\s]+)\s*=\s*({_NUMBER})"
+    r"(?:\s+(?!better=)([A-Za-z%/µ][\w%/µ]*))?(?:\s+better=(lower|higher))?\s*$"
+)
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """One probe: what to run, as stored with the change and re-run at ship."""
+
+    kind: ProbeKind
+    #: ``"METHOD URL"`` for HTTP, the shell command for ``cmd``.
+    target: str
+    #: HTTP headers as (name, value) pairs; values may hold ``${ENV}`` references.
+    headers: tuple[tuple[str, str], ...] = ()
+    #: The configured check this probe came from, if any.
+    check: str | None = None
+    #: Per-probe override of the number of measured runs, etc. (from a check).
+    settings: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def method(self) -> str:
+        return self.target.split(" ", 1)[0] if self.kind == "http" else ""
+
+    @property
+    def url(self) -> str:
+        return self.target.split(" ", 1)[1] if self.kind == "http" else ""
+
+    @property
+    def label(self) -> str:
+        """The name a probe is shown and matched by (before redaction)."""
+        prefix = f"check {self.check}: " if self.check else ""
+        return prefix + (self.target if self.kind == "http" else f"$ {self.target}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"kind": self.kind, "target": self.target}
+        if self.headers:
+            data["headers"] = [list(h) for h in self.headers]
+        if self.check:
+            data["check"] = self.check
+        if self.settings:
+            data["settings"] = dict(self.settings)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProbeSpec:
+        return cls(
+            kind=data["kind"],
+            target=data["target"],
+            headers=tuple((str(n), str(v)) for n, v in data.get("headers", [])),
+            check=data.get("check"),
+            settings=dict(data.get("settings", {})),
+        )
+
+
+@dataclass(frozen=True)
+class ManualMetric:
+    """A figure typed in from a dashboard: ``--metric p95_ms=120ms``."""
+
+    name: str
+    value: float
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class MetricLine:
+    """A custom metric a command printed: ``changenote-metric: rows=120 count better=higher``."""
+
+    name: str
+    value: float
+    unit: str = ""
+    better: Better | None = None
+
+
+def check_metric_name(name: str, what: str = "metric") -> str:
+    if not _NAME_RE.match(name):
+        raise UsageError(
+            f"{what} name {name!r} is not valid: use letters, digits, '_', '.', ':' or '-'"
+        )
+    return name
+
+
+def parse_http(spec: str) -> ProbeSpec:
+    """Parse ``"[METHOD] URL"`` into an HTTP probe; the method defaults to GET."""
+    text = spec.strip()
+    if not text:
+        raise UsageError("--http needs a URL, e.g. --http 'GET http://127.0.0.1:8000/health'")
+    parts = text.split(None, 1)
+    if len(parts) == 2 and parts[0].upper() in HTTP_METHODS:
+        method, url = parts[0].upper(), parts[1].strip()
+    elif len(parts) == 2 and parts[0].isalpha() and parts[0].isupper():
+        raise UsageError(f"--http: unknown method {parts[0]!r} (use {', '.join(HTTP_METHODS)})")
+    else:
+        method, url = "GET", text
+    if any(c.isspace() for c in url):
+        raise UsageError(f"--http: malformed URL {url!r} (it contains spaces)")
+    try:
+        parts_url = urlsplit(url)
+        port = parts_url.port  # raises ValueError on a bad port
+    except ValueError as exc:
+        raise UsageError(f"--http: malformed URL {url!r}: {exc}") from None
+    if parts_url.scheme not in ("http", "https") or not parts_url.hostname:
+        raise UsageError(
+            f"--http: malformed URL {url!r}: expected http:// or https:// and a host"
+        )
+    del port
+    return ProbeSpec(kind="http", target=f"{method} {url}")
+
+
+def parse_cmd(command: str) -> ProbeSpec:
+    if not command.strip():
+        raise UsageError("--cmd needs a shell command")
+    return ProbeSpec(kind="cmd", target=command)
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """Parse ``"Name: value"``."""
+    name, sep, value = text.partition(":")
+    name = name.strip()
+    if not sep or not name or not _HEADER_NAME_RE.match(name):
+        raise UsageError(f"--header {text!r}: expected 'Name: value'")
+    return name, value.strip()
+
+
+def _finite(raw: str, what: str) -> float:
+    value = float(raw)
+    if not math.isfinite(value):
+        raise UsageError(f"{what}: value must be a finite number")
+    return value
+
+
+def parse_manual_metric(text: str) -> ManualMetric:
+    """Parse ``NAME=VALUE[UNIT]``, e.g. ``p95_ms=120``, ``error_rate=0.5%``, ``rss=310MB``."""
+    match = _MANUAL_RE.match(text)
+    if not match:
+        raise UsageError(
+            f"--metric {text!r}: expected NAME=VALUE[UNIT] with a number, e.g. p95_ms=120ms"
+        )
+    name, raw, unit = match.groups()
+    check_metric_name(name)
+    return ManualMetric(name=name, value=_finite(raw, f"--metric {text!r}"), unit=unit or "")
+
+
+def parse_metric_line(line: str) -> MetricLine | None:
+    """Parse one output line of a command probe; ``None`` when it is not a metric line."""
+    if METRIC_LINE_PREFIX not in line:
+        return None
+    match = _METRIC_LINE_RE.match(line)
+    if not match:
+        return None
+    name, raw, unit, better = match.groups()
+    if not _NAME_RE.match(name):
+        return None
+    value = float(raw)
+    if not math.isfinite(value):
+        return None
+    return MetricLine(name=name, value=value, unit=unit or "", better=better)  # type: ignore[arg-type]
+
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+
+
+def parse_duration(text: str, what: str = "duration") -> float:
+    """Parse ``1.5``, ``300ms``, ``30s``, ``10m`` or ``2h`` into seconds (> 0)."""
+    match = _DURATION_RE.match(text)
+    if not match:
+        raise UsageError(f"{what} {text!r}: expected a number of seconds or 300ms, 30s, 10m, 2h")
+    value = float(match.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[match.group(2) or "s"]
+    if value <= 0:
+        raise UsageError(f"{what} {text!r}: must be greater than 0")
+    return value

@@ -1,0 +1,298 @@
+"""The store: engine, migrations, transactions and the queries the workflow needs.
+
+SQLite (the default, one file under ``.changenote/``) runs in WAL mode with a busy
+timeout; write transactions start with ``BEGIN IMMEDIATE`` so two writers queue
+instead of failing half-way. Any SQLAlchemy URL works (PostgreSQL for a team).
+The schema is built and upgraded only through the Alembic migrations.
+
+Reading commands such as ``list`` use :func:`list_changes`, which for SQLite goes
+through the stdlib ``sqlite3`` module: importing SQLModel costs more than the
+whole command should.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from changenote.errors import NotFoundError, StoreError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlmodel import Session
+
+    from changenote.models import Change
+
+#: The newest migration; tests check it matches the migration scripts.
+HEAD_REVISION = "0001"
+MIGRATIONS = Path(__file__).with_name("migrations")
+BUSY_TIMEOUT_S = 30.0
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a ``sqlite:///`` URL, or None for other databases and memory."""
+    if not url.startswith("sqlite"):
+        return None
+    rest = url.split("///", 1)[1] if "///" in url else ""
+    rest = rest.split("?", 1)[0]
+    if not rest or rest == ":memory:":
+        return None
+    return Path(rest)
+
+
+def _prepare_folder(path: Path) -> None:
+    """Create the store folder readable by the owner only, and keep it out of git."""
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
+        if folder.name == ".changenote":
+            (folder / ".gitignore").write_text("# created by changenote\n*\n")
+
+
+class Store:
+    """A database of changes; open once per command."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = self._create_engine()
+        return self._engine
+
+    def _create_engine(self) -> Engine:
+        from sqlalchemy import create_engine, event
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        path = sqlite_path(self.url)
+        existed = True
+        try:
+            if self.url.startswith("sqlite"):
+                if path is not None:
+                    _prepare_folder(path)
+                    existed = path.exists()
+                engine = create_engine(
+                    self.url, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
+                )
+                if path is not None and not existed:
+                    # Create the file owner-only before SQLite creates it world-readable.
+                    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+                    os.close(fd)
+
+                @event.listens_for(engine, "connect")
+                def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+                    # Take transaction control away from pysqlite so BEGIN is ours.
+                    dbapi_conn.isolation_level = None
+                    cur = dbapi_conn.cursor()
+                    cur.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                    cur.execute("PRAGMA journal_mode = WAL")
+                    cur.execute("PRAGMA synchronous = NORMAL")
+                    cur.execute("PRAGMA foreign_keys = ON")
+                    cur.close()
+
+                @event.listens_for(engine, "begin")
+                def _on_begin(conn: Any) -> None:
+                    mode = conn.get_execution_options().get("changenote_begin", "DEFERRED")
+                    conn.exec_driver_sql(f"BEGIN {mode}")
+
+                return engine
+            return create_engine(self.url, pool_pre_ping=True)
+        except (ArgumentError, NoSuchModuleError) as exc:
+            raise StoreError(f"cannot use database URL: {exc}") from None
+
+    # -- schema -----------------------------------------------------------------------
+
+    def current_revision(self) -> str | None:
+        from sqlalchemy import inspect, text
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            with self.engine.connect() as conn:
+                if not inspect(conn).has_table("alembic_version"):
+                    return None
+                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot open the store: {_reason(exc)}") from None
+
+    def migrate(self, revision: str = "head") -> None:
+        """Upgrade the schema to ``revision`` in one transaction."""
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+        from sqlalchemy.exc import SQLAlchemyError
+
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(changenote_begin="IMMEDIATE")
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+                conn.commit()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot migrate the store: {_reason(exc)}") from None
+
+    def ensure_schema(self) -> None:
+        """Create or upgrade the schema if it is not at the newest revision."""
+        if self.current_revision() != HEAD_REVISION:
+            self.migrate()
+
+    # -- sessions ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        """One user action, one transaction: commit at the end, roll back on any exception."""
+        from sqlalchemy.exc import SQLAlchemyError
+        from sqlmodel import Session
+
+        self.ensure_schema()
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(changenote_begin="IMMEDIATE")
+                with Session(bind=conn, expire_on_commit=False) as session:
+                    try:
+                        yield session
+                        session.commit()
+                    except BaseException:
+                        session.rollback()
+                        raise
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store write failed, nothing was changed: {_reason(exc)}") from None
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        from sqlalchemy.exc import SQLAlchemyError
+        from sqlmodel import Session
+
+        self.ensure_schema()
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store read failed: {_reason(exc)}") from None
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+def _reason(exc: Exception) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(orig or exc).splitlines()[0]
+
+
+# -- queries ----------------------------------------------------------------------------
+
+
+def resolve_change(session: Session, ref: str | None) -> Change:
+    """The change named by id or slug; without ``ref``, the newest one not shipped yet."""
+    from sqlmodel import col, select
+
+    from changenote.models import Change
+
+    if ref is None:
+        found = session.exec(
+            select(Change).where(Change.status != "shipped").order_by(col(Change.id).desc())
+        ).first()
+        if found is None:
+            raise NotFoundError("no open change: give an id or slug, or start with a baseline")
+        return found
+    text = ref.strip()
+    if text.isdigit():
+        found = session.get(Change, int(text))
+    else:
+        found = session.exec(select(Change).where(Change.slug == text)).first()
+    if found is None:
+        raise NotFoundError(f"no change with id or slug {ref!r} (see `changenote list`)")
+    return found
+
+
+def slugify(title: str, limit: int = 60) -> str:
+    """A file-name-safe slug: ASCII letters, digits and single dashes only."""
+    ascii_text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    slug = slug[:limit].rstrip("-")
+    return slug or "change"
+
+
+def unique_slug(session: Session, title: str) -> str:
+    from sqlmodel import col, select
+
+    from changenote.models import Change
+
+    base = slugify(title)
+    taken = set(
+        session.exec(
+            select(Change.slug).where(col(Change.slug).like(f"{base}%"))  # type: ignore[arg-type]
+        ).all()
+    )
+    if base not in taken and not base.isdigit():
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+_LIST_SQL = (
+    "SELECT id, slug, title, status, service, owner, created_at, shipped_at, note_path,"
+    " comparison FROM change ORDER BY id DESC"
+)
+
+
+def _list_row(row: tuple[Any, ...]) -> dict[str, Any]:
+    comparison = row[9]
+    if isinstance(comparison, str):
+        comparison = json.loads(comparison)
+    verdicts: dict[str, int] = {}
+    for item in comparison or []:
+        verdicts[item["verdict"]] = verdicts.get(item["verdict"], 0) + 1
+    return {
+        "id": row[0],
+        "slug": row[1],
+        "title": row[2],
+        "status": row[3],
+        "service": row[4],
+        "owner": row[5],
+        "created_at": str(row[6])[:19].replace(" ", "T") if row[6] else None,
+        "shipped_at": str(row[7])[:19].replace(" ", "T") if row[7] else None,
+        "note_path": row[8],
+        "verdicts": verdicts,
+    }
+
+
+def list_changes(url: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """Rows for ``changenote list``, newest first, without creating a missing store."""
+    sql = _LIST_SQL + (f" LIMIT {int(limit)}" if limit else "")
+    path = sqlite_path(url)
+    if path is not None:
+        if not path.exists():
+            return []
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+            try:
+                version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+                if version and version[0] == HEAD_REVISION:
+                    return [_list_row(r) for r in conn.execute(sql)]
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError:
+            pass  # an old or unusual store: take the full path, which migrates or explains
+    store = Store(url)
+    try:
+        store.ensure_schema()
+        from sqlalchemy import text
+
+        with store.engine.connect() as conn:
+            return [_list_row(tuple(r)) for r in conn.execute(text(sql))]
+    finally:
+        store.close()

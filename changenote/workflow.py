@@ -1,0 +1,652 @@
+"""The notebook's actions: baseline, measure, ship, render, show.
+
+This layer knows no Typer and prints nothing. Each action validates everything
+first, measures outside any transaction, then writes all it learned in one
+transaction (the note file included), so a failure or Ctrl-C leaves the store as
+it was.
+"""
+
+from __future__ import annotations
+
+import difflib
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from changenote import gitinfo
+from changenote.config import Config
+from changenote.errors import ChangenoteError, NotFoundError, ProbeError, UsageError
+from changenote.probes import MeasureSettings, ProbeOutcome, Progress
+from changenote.probes import measure as run_probes
+from changenote.redact import MASK, redact, redact_header
+from changenote.specs import (
+    ManualMetric,
+    ProbeSpec,
+    parse_cmd,
+    parse_header,
+    parse_http,
+    parse_manual_metric,
+)
+from changenote.stats import summarize
+from changenote.store import Store, resolve_change, unique_slug
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from changenote.models import Change
+
+MANUAL_PROBE = "manual"
+
+
+@dataclass
+class BaselineRequest:
+    """What ``changenote baseline`` was given."""
+
+    title: str
+    service: str | None = None
+    owner: str | None = None
+    route: str | None = None
+    input: str | None = None
+    noticed: str | None = None
+    expected: str | None = None
+    tags: list[str] = field(default_factory=list)
+    cmds: list[str] = field(default_factory=list)
+    https: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+    headers: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    runs: int | None = None
+    warmup: int | None = None
+    timeout: float | None = None
+    clear_cache: str | None = None
+
+
+@dataclass
+class ShipRequest:
+    """What ``changenote ship`` was given."""
+
+    ref: str | None
+    reason: str
+    rollback: str | None = None
+    files: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    headers: list[str] = field(default_factory=list)
+
+
+def _exit_code(status: str) -> int | None:
+    """The exit code in a probe status such as ``exit 3``."""
+    if status.startswith("exit "):
+        return int(status.split()[1])
+    return None
+
+
+class Notebook:
+    """The actions on one project's notebook."""
+
+    def __init__(self, config: Config, store: Store | None = None) -> None:
+        self.config = config
+        self.store = store or Store(config.store_url())
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _redact(self, text: str | None) -> str | None:
+        return redact(text, self.config.redact_patterns) if text is not None else None
+
+    def _settings(self, req: BaselineRequest) -> MeasureSettings:
+        runs = self.config.runs if req.runs is None else req.runs
+        warmup = self.config.warmup if req.warmup is None else req.warmup
+        timeout = self.config.timeout if req.timeout is None else req.timeout
+        if runs < 1:
+            raise UsageError(f"--runs must be at least 1, got {runs}")
+        if warmup < 0:
+            raise UsageError(f"--warmup cannot be negative, got {warmup}")
+        if timeout <= 0:
+            raise UsageError(f"--timeout must be greater than 0, got {timeout:g}")
+        if req.clear_cache is not None and not req.clear_cache.strip():
+            raise UsageError("--clear-cache needs a shell command")
+        return MeasureSettings(runs, warmup, timeout, req.clear_cache)
+
+    def _probe_specs(self, req: BaselineRequest) -> list[ProbeSpec]:
+        headers = tuple(parse_header(h) for h in req.headers)
+        specs = [parse_http(h) for h in req.https]
+        specs = [ProbeSpec(s.kind, s.target, headers) for s in specs]
+        specs += [parse_cmd(c) for c in req.cmds]
+        for name in req.checks:
+            check = self.config.checks.get(name)
+            if check is None:
+                known = sorted(self.config.checks)
+                hint = difflib.get_close_matches(name, known, n=1)
+                extra = (
+                    f"; did you mean '{hint[0]}'?"
+                    if hint
+                    else (f" (configured: {', '.join(known)})" if known else " (none configured)")
+                )
+                raise NotFoundError(f"unknown check {name!r}{extra}")
+            base = parse_http(check.http) if check.http else parse_cmd(check.cmd or "")
+            settings = {
+                "runs": check.runs,
+                "warmup": check.warmup,
+                "timeout": check.timeout,
+                "clear_cache": check.clear_cache,
+            }
+            specs.append(
+                ProbeSpec(
+                    base.kind,
+                    base.target,
+                    tuple(check.headers.items()) + (headers if base.kind == "http" else ()),
+                    check=name,
+                    settings={k: v for k, v in settings.items() if v is not None},
+                )
+            )
+        return specs
+
+    def _stored_probe(self, spec: ProbeSpec) -> dict[str, Any]:
+        data = spec.to_dict()
+        data["target"] = self._redact(spec.target)
+        if spec.headers:
+            data["headers"] = [[n, redact_header(n, v)] for n, v in spec.headers]
+        if "clear_cache" in data.get("settings", {}):
+            data["settings"]["clear_cache"] = self._redact(data["settings"]["clear_cache"])
+        data["label"] = self._redact(spec.label)
+        data["redacted"] = data["target"] != spec.target or any(
+            stored[1] != real[1] for stored, real in zip(data.get("headers", []), spec.headers)
+        )
+        return data
+
+    def _metric_rows(
+        self, outcomes: list[ProbeOutcome], manual: list[ManualMetric]
+    ) -> list[dict[str, Any]]:
+        rows = []
+        for index, outcome in enumerate(outcomes):
+            label = self._redact(outcome.spec.label) or ""
+            for series in outcome.series.values():
+                summary = summarize(series.samples)
+                rows.append(
+                    {
+                        "probe_index": index,
+                        "probe": label,
+                        "metric": series.metric,
+                        "unit": series.unit,
+                        "better": series.better,
+                        "samples": [round(s, 4) for s in series.samples],
+                        **(summary.to_dict() if summary else {"n": 0}),
+                    }
+                )
+        for m in manual:
+            rows.append(
+                {
+                    "probe_index": -1,
+                    "probe": MANUAL_PROBE,
+                    "metric": self._redact(m.name) or m.name,
+                    "unit": m.unit,
+                    "better": None,
+                    "samples": [m.value],
+                    **summarize([m.value]).to_dict(),  # type: ignore[union-attr]
+                }
+            )
+        return rows
+
+    def _probe_results(self, outcomes: list[ProbeOutcome]) -> list[dict[str, Any]]:
+        return [
+            {
+                "label": self._redact(o.spec.label),
+                "attempts": o.attempts,
+                "errors": o.errors,
+                "error_kinds": {self._redact(k): v for k, v in o.error_kinds.items()},
+                "last_status": o.last_status,
+                "last_output": self._redact(o.last_output) if o.last_output else "",
+            }
+            for o in outcomes
+        ]
+
+    def _add_run(
+        self,
+        session: Session,
+        change: Change,
+        label: str,
+        outcomes: list[ProbeOutcome],
+        manual: list[ManualMetric],
+        git: gitinfo.GitState,
+        settings: MeasureSettings,
+        started: Any,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        from sqlmodel import func, select
+
+        from changenote.models import CommandRecord, Metric, Run, utcnow
+
+        position = session.exec(
+            select(func.count()).select_from(Run).where(Run.change_id == change.id)
+        ).one()
+        probes = self._probe_results(outcomes)
+        stored_settings = settings.to_dict()
+        stored_settings["clear_cache"] = self._redact(settings.clear_cache)
+        run = Run(
+            change_id=change.id,  # type: ignore[arg-type]
+            position=position,
+            label=label,
+            started_at=started,
+            finished_at=utcnow(),
+            git_commit=git.commit,
+            git_dirty=git.dirty,
+            probes=probes,
+            settings=stored_settings,
+        )
+        session.add(run)
+        session.flush()
+        rows = self._metric_rows(outcomes, manual)
+        for row in rows:
+            session.add(
+                Metric(
+                    run_id=run.id,  # type: ignore[arg-type]
+                    probe_index=row["probe_index"],
+                    probe=row["probe"],
+                    name=row["metric"],
+                    unit=row["unit"],
+                    better=row["better"],
+                    n=row["n"],
+                    median=row.get("median"),
+                    p95=row.get("p95"),
+                    mean=row.get("mean"),
+                    stdev=row.get("stdev"),
+                    min=row.get("min"),
+                    max=row.get("max"),
+                    samples=row["samples"],
+                )
+            )
+        # Shell commands the probes ran are "commands used", recorded once per change.
+        used: list[tuple[str, int | None]] = [
+            (self._redact(o.spec.target) or "", _exit_code(o.last_status))
+            for o in outcomes
+            if o.spec.kind == "cmd"
+        ]
+        if settings.clear_cache:
+            used.append((self._redact(settings.clear_cache) or "", None))
+        known = set(
+            session.exec(select(CommandRecord.command).where(CommandRecord.change_id == change.id))
+        )
+        for command, exit_status in used:
+            if command and command not in known:
+                known.add(command)
+                session.add(
+                    CommandRecord(
+                        change_id=change.id,  # type: ignore[arg-type]
+                        position=len(known),
+                        command=command,
+                        source="probe",
+                        exit_status=exit_status,
+                    )
+                )
+        return rows, probes
+
+    def _tick(
+        self, session: Session, change: Change, key: str, evidence: str, overwrite: bool = True
+    ) -> None:
+        from sqlmodel import select
+
+        from changenote.models import ChecklistItem, utcnow
+
+        item = session.exec(
+            select(ChecklistItem).where(
+                ChecklistItem.change_id == change.id, ChecklistItem.key == key
+            )
+        ).first()
+        if item is None or (item.done and not overwrite):
+            return
+        item.done = True
+        item.evidence = self._redact(evidence)
+        item.done_at = utcnow()
+        session.add(item)
+
+    def _measure(
+        self, specs: list[ProbeSpec], settings: MeasureSettings, progress: Progress | None
+    ) -> list[ProbeOutcome]:
+        return run_probes(specs, settings, progress) if specs else []
+
+    # -- actions ----------------------------------------------------------------------
+
+    def baseline(self, req: BaselineRequest, progress: Progress | None = None) -> dict[str, Any]:
+        """Create a change and measure its baseline run."""
+        from changenote import document
+        from changenote.models import STANDARD_CHECKLIST, Change, ChecklistItem, utcnow
+
+        title = req.title.strip()
+        if not title:
+            raise UsageError("the title cannot be empty")
+        settings = self._settings(req)
+        specs = self._probe_specs(req)
+        manual = [parse_manual_metric(m) for m in req.metrics]
+        for tag in req.tags:
+            if not tag.strip():
+                raise UsageError("--tag cannot be empty")
+        self.store.ensure_schema()  # fail on a bad store before measuring for minutes
+        git = gitinfo.state(self.config.root)
+        started = utcnow()
+        outcomes = self._measure(specs, settings, progress)
+        stored_probes = [self._stored_probe(s) for s in specs]
+        with self.store.write() as session:
+            change = Change(
+                uid=uuid.uuid4().hex,
+                slug=unique_slug(session, title),
+                title=self._redact(title) or title,
+                service=self._redact(req.service or self.config.service),
+                owner=self._redact(req.owner or self.config.owner),
+                route=self._redact(req.route),
+                input=self._redact(req.input),
+                noticed=self._redact(req.noticed),
+                expected=self._redact(req.expected),
+                tags=sorted({self._redact(t.strip()) or "" for t in req.tags}),
+                probes=stored_probes,
+                settings={**settings.to_dict(), "clear_cache": self._redact(settings.clear_cache)},
+                base_commit=git.commit,
+                base_dirty=git.dirty,
+                base_dirty_files=git.dirty_files,
+                warnings=[
+                    {
+                        "code": "secret-not-stored",
+                        "message": (
+                            f"{p['label']} held a secret that was not stored; measure and ship "
+                            "need it again (--header), or keep it in an environment variable "
+                            "such as ${API_TOKEN}"
+                        ),
+                    }
+                    for p in stored_probes
+                    if p["redacted"]
+                ],
+                created_at=started,
+            )
+            session.add(change)
+            session.flush()
+            items = list(STANDARD_CHECKLIST) + [(i.key, i.label) for i in self.config.checklist]
+            for position, (key, label) in enumerate(items):
+                session.add(
+                    ChecklistItem(
+                        change_id=change.id,  # type: ignore[arg-type]
+                        position=position,
+                        key=key,
+                        label=label,
+                    )
+                )
+            session.flush()
+            rows, _ = self._add_run(
+                session, change, "baseline", outcomes, manual, git, settings, started
+            )
+            if rows:
+                n_probes = len(specs) + (1 if manual else 0)
+                where = f" at commit {git.commit[:12]}" if git.commit else ""
+                self._tick(
+                    session,
+                    change,
+                    "capture",
+                    f"baseline: {len(rows)} metric(s) from {n_probes} probe(s), "
+                    f"{settings.runs} run(s) each{where}",
+                )
+            session.flush()
+            return document.load(session, change)
+
+    def _rerun_specs(self, change: Change, headers: list[str]) -> list[ProbeSpec]:
+        """The change's probes with real values: stored ones, plus headers given again."""
+        given = dict(parse_header(h) for h in headers)
+        given_lower = {k.lower(): v for k, v in given.items()}
+        specs = []
+        for data in change.probes:
+            spec = ProbeSpec.from_dict(data)
+            if MASK in spec.target and spec.kind == "cmd":
+                raise ProbeError(
+                    f"{data['label']} held a secret that was not stored, so it cannot be re-run; "
+                    "keep the secret in an environment variable ($NAME) and take a new baseline"
+                )
+            if MASK in spec.target:
+                raise ProbeError(
+                    f"the URL of {data['label']} held a secret that was not stored, so it cannot "
+                    "be re-run; keep it in a header with an environment variable instead"
+                )
+            fixed = []
+            for name, value in spec.headers:
+                if name.lower() in given_lower:
+                    value = given_lower[name.lower()]
+                elif MASK in value:
+                    raise ProbeError(
+                        f"header {name} of {data['label']} was redacted when stored; "
+                        f"pass it again with --header '{name}: ...'"
+                    )
+                fixed.append((name, value))
+            spec = ProbeSpec(spec.kind, spec.target, tuple(fixed), spec.check, spec.settings)
+            specs.append(spec)
+        return specs
+
+    def _rerun_settings(self, change: Change) -> MeasureSettings:
+        s = change.settings
+        clear = s.get("clear_cache")
+        if clear and MASK in clear:
+            raise ProbeError(
+                "the clear-cache command held a secret that was not stored; keep it in an "
+                "environment variable ($NAME) and take a new baseline"
+            )
+        return MeasureSettings(
+            runs=int(s.get("runs", self.config.runs)),
+            warmup=int(s.get("warmup", self.config.warmup)),
+            timeout=float(s.get("timeout", self.config.timeout)),
+            clear_cache=clear,
+        )
+
+    def _baseline_metrics(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
+        for run in doc["runs"]:
+            if run["label"] == "baseline":
+                return list(run["metrics"])
+        return []
+
+    def measure(
+        self,
+        ref: str | None,
+        label: str | None = None,
+        headers: list[str] | None = None,
+        metrics: list[str] | None = None,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        """Re-run the change's probes as another run and compare it with the baseline."""
+        from changenote import document
+        from changenote.comparing import compare_runs, warnings_for
+        from changenote.models import utcnow
+
+        manual = [parse_manual_metric(m) for m in metrics or []]
+        if label is not None and not label.strip():
+            raise UsageError("--label cannot be empty")
+        if label and label.strip().lower() in ("baseline", "after"):
+            raise UsageError(f"--label {label!r} is reserved; choose another")
+        with self.store.read() as session:
+            change = resolve_change(session, ref)
+            if change.status == "shipped":
+                raise ChangenoteError(f"change {change.slug!r} is already shipped")
+            specs = self._rerun_specs(change, headers or [])
+            settings = self._rerun_settings(change)
+        if not specs and not manual:
+            raise UsageError("this change has no probes to re-run; give --metric figures")
+        git = gitinfo.state(self.config.root)
+        started = utcnow()
+        outcomes = self._measure(specs, settings, progress)
+        with self.store.write() as session:
+            change = resolve_change(session, str(change.id))
+            before = self._baseline_metrics(document.load(session, change))
+            count = len(document.load(session, change)["runs"])
+            run_label = (self._redact(label.strip()) if label else None) or f"measure-{count}"
+            rows, probes = self._add_run(
+                session, change, run_label, outcomes, manual, git, settings, started
+            )
+            min_effect = float(change.settings.get("min_effect", self.config.min_effect))
+            comparison = compare_runs(before, rows, min_effect)
+            verdicts = ", ".join(
+                f"{c['metric']} {c['verdict']}" for c in comparison if c["probe"] != MANUAL_PROBE
+            )
+            self._tick(
+                session,
+                change,
+                "test",
+                f"run {run_label!r} compared with the baseline: {verdicts or 'no metrics'}",
+            )
+            session.flush()
+            doc = document.load(session, change)
+        doc["comparison"] = comparison
+        doc["warnings"] = doc["warnings"] + warnings_for(comparison, probes)
+        doc["measured_run"] = run_label
+        return doc
+
+    def ship(self, req: ShipRequest, progress: Progress | None = None) -> dict[str, Any]:
+        """Measure the after-run, compare, collect files and commands, write the note."""
+        from changenote import document
+        from changenote.comparing import compare_runs, warnings_for
+        from changenote.models import CommandRecord, FileTouched, utcnow
+
+        reason = req.reason.strip()
+        if not reason:
+            raise UsageError("--reason cannot be empty: say why the change was made")
+        manual = [parse_manual_metric(m) for m in req.metrics]
+        for path in req.files:
+            if not path.strip():
+                raise UsageError("--file cannot be empty")
+        for command in req.commands:
+            if not command.strip():
+                raise UsageError("--command cannot be empty")
+        with self.store.read() as session:
+            change = resolve_change(session, req.ref)
+            if change.status == "shipped":
+                raise ChangenoteError(
+                    f"change {change.slug!r} is already shipped (use `changenote render` to "
+                    "re-render its note)"
+                )
+            specs = self._rerun_specs(change, req.headers)
+            settings = self._rerun_settings(change)
+            change_id = change.id
+        git = gitinfo.state(self.config.root)
+        started = utcnow()
+        outcomes = self._measure(specs, settings, progress)
+        excludes = [self.config.notes_path, self.config.root / ".changenote"]
+        with self.store.write() as session:
+            change = resolve_change(session, str(change_id))
+            if change.status == "shipped":
+                raise ChangenoteError(f"change {change.slug!r} was shipped meanwhile")
+            before = self._baseline_metrics(document.load(session, change))
+            rows, probes = self._add_run(
+                session, change, "after", outcomes, manual, git, settings, started
+            )
+            min_effect = float(change.settings.get("min_effect", self.config.min_effect))
+            comparison = compare_runs(before, rows, min_effect)
+            touched = gitinfo.files_touched(
+                self.config.root, change.base_commit, change.base_dirty_files, excludes
+            )
+            for path in req.files:
+                clean = path.strip()
+                if clean not in touched:
+                    touched.append(clean)
+            for path in touched:
+                session.add(
+                    FileTouched(
+                        change_id=change.id,  # type: ignore[arg-type]
+                        path=self._redact(path) or path,
+                        source="manual" if path in req.files else "git",
+                    )
+                )
+            position = len(document.load(session, change)["command_log"])
+            for offset, command in enumerate(req.commands):
+                session.add(
+                    CommandRecord(
+                        change_id=change.id,  # type: ignore[arg-type]
+                        position=position + offset,
+                        command=self._redact(command.strip()) or "",
+                        source="ship",
+                    )
+                )
+            change.status = "shipped"
+            change.reason = self._redact(reason)
+            change.rollback = self._redact(req.rollback.strip()) if req.rollback else None
+            change.shipped_at = utcnow()
+            change.head_commit = git.commit
+            change.comparison = comparison
+            change.warnings = [
+                w for w in change.warnings if w["code"] == "secret-not-stored"
+            ] + warnings_for(comparison, probes)
+            session.add(change)
+            session.flush()
+            doc = document.load(session, change)
+            note_rel = self._note_relpath(doc)
+            change.note_path = note_rel
+            self._tick(session, change, "note", f"note written to {note_rel}")
+            session.add(change)
+            session.flush()
+            doc = document.load(session, change)
+            self._write_note(doc)
+            return doc
+
+    # -- notes ------------------------------------------------------------------------
+
+    def _note_relpath(self, doc: dict[str, Any]) -> str:
+        from changenote import document
+
+        path = self.config.notes_path / document.note_filename(doc)
+        try:
+            return path.relative_to(self.config.root.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+    def note_text(self, doc: dict[str, Any]) -> str:
+        """The rendered note of a change document (pure)."""
+        from changenote import document
+        from changenote.render import render
+
+        context = document.note_context(doc, document.front_matter(doc))
+        return render("note.md.j2", context, self.config.templates_path)
+
+    def _write_note(self, doc: dict[str, Any]) -> Path:
+        from changenote.render import write_atomic
+
+        target = Path(doc["note_path"])
+        if not target.is_absolute():
+            target = self.config.root / target
+        notes = self.config.notes_path
+        if notes not in target.resolve().parents:
+            raise ChangenoteError(f"refusing to write a note outside {notes}: {target}")
+        write_atomic(target, self.note_text(doc))
+        return target
+
+    def render(self, ref: str | None) -> list[Path]:
+        """Re-render notes from the store: one change, or every change with a note."""
+        from sqlmodel import col, select
+
+        from changenote import document
+        from changenote.models import Change
+
+        written = []
+        with self.store.read() as session:
+            if ref is not None:
+                change = resolve_change(session, ref)
+                changes = [change]
+                if change.note_path is None:
+                    raise ChangenoteError(
+                        f"change {change.slug!r} is not shipped yet, so it has no note"
+                    )
+            else:
+                changes = list(
+                    session.exec(
+                        select(Change)
+                        .where(col(Change.note_path).is_not(None))
+                        .order_by(col(Change.id))
+                    ).all()
+                )
+            for change in changes:
+                written.append(self._write_note(document.load(session, change)))
+        return written
+
+    def show(self, ref: str | None) -> dict[str, Any]:
+        from changenote import document
+
+        with self.store.read() as session:
+            return document.load(session, resolve_change(session, ref))
+
+    def rerender_if_noted(self, session: Session, change: Change) -> None:
+        """Keep an existing note in step after its change was updated (e.g. a late tick)."""
+        from changenote import document
+
+        if change.note_path:
+            session.flush()
+            self._write_note(document.load(session, change))

@@ -1,0 +1,74 @@
+"""Real HTTP servers on 127.0.0.1 for the tests: a route whose speed and headers we control."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Behaviour:
+    """What the server does; tests change it between baseline and ship."""
+
+    delay: float = 0.0
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    requests: list[dict[str, str]] = field(default_factory=list)
+
+
+class TestServer:
+    """A threaded HTTP/1.1 server on a free loopback port."""
+
+    __test__ = False
+
+    def __init__(self) -> None:
+        self.behaviour = Behaviour()
+        self.connections = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            # One write per response and no Nagle delay: without these, delayed ACKs
+            # add ~40 ms to every keep-alive response and swamp what we measure.
+            wbufsize = 64 * 1024
+            disable_nagle_algorithm = True
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def setup(self) -> None:
+                super().setup()
+                server.connections += 1
+
+            def _serve(self) -> None:
+                b = server.behaviour
+                b.requests.append({k.lower(): v for k, v in self.headers.items()})
+                if b.delay:
+                    time.sleep(b.delay)
+                body = b'{"ok": true}'
+                self.send_response(b.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in b.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = _serve
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
