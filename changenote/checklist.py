@@ -82,10 +82,11 @@ def tick(
         if not attempt.ok:
             last = attempt.output.strip().splitlines()[-1:] or [""]
             detail = f": {notebook._redact(last[0][:200])}" if last[0] else ""
-            raise ChangenoteError(f"`{shown}` failed ({attempt.status}){detail}; not ticked")
+            raise ChangenoteError(f"{shown!r} failed ({attempt.status}){detail}; not ticked")
         exit_status = 0
-        seconds = (attempt.time_ms or 0) / 1000
-        evidence.append(f"`{shown}` exited 0 in {seconds:.1f} s")
+        took = attempt.time_ms or 0.0
+        duration = f"{took:.0f} ms" if took < 1000 else f"{took / 1000:.1f} s"
+        evidence.append(f"ran: {shown} (exit 0, {duration})")
     if not evidence:
         evidence.append("ticked by hand")
     with store.write() as session:

@@ -48,27 +48,27 @@ def progress_bar() -> Iterator[Any]:
 
 
 def results_table(comparison: list[dict[str, Any]], title: str) -> Any:
+    """The before/after table; with one probe its name goes in the title, not a column."""
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
-    for name, justify in (
-        ("probe", "left"),
-        ("metric", "left"),
-        ("before", "right"),
-        ("after", "right"),
-        ("change", "right"),
-        ("verdict", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    probes = {c["probe"] for c in comparison}
+    single = len(probes) == 1
+    table = Table(title=f"{title}: {next(iter(probes))}" if single else title, title_justify="left")
+    columns = [("metric", "left"), ("before", "right"), ("after", "right")]
+    columns += [("change", "right"), ("verdict", "left")]
+    if not single:
+        columns.insert(0, ("probe", "left"))
+    for name, justify in columns:
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for c in comparison:
-        table.add_row(
-            c["probe"],
+        cells = [
             c["metric"],
             fmt_number(c["before"], c["unit"]),
             fmt_number(c["after"], c["unit"]),
             fmt_change(c).split(" (")[0],
             VERDICT_MARK.get(c["verdict"], c["verdict"]),
-        )
+        ]
+        table.add_row(*([] if single else [c["probe"]]), *cells)
     return table
 
 

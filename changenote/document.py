@@ -156,6 +156,8 @@ def fmt_number(value: float | None, unit: str = "") -> str:
         return f"{value * 100:.1f}%"
     if value == 0:
         text = "0"
+    elif float(value).is_integer() and abs(value) < 1e15:
+        text = f"{int(value):,}"
     elif abs(value) >= 100:
         text = f"{value:,.0f}"
     elif abs(value) >= 10:
@@ -230,7 +232,9 @@ def note_context(doc: dict[str, Any], front_matter: str) -> dict[str, Any]:
             for m in baseline["metrics"]
         ]
     standard = {key for key, _ in STANDARD_CHECKLIST}
+    probes_seen = {c["probe"] for c in doc.get("comparison") or []}
     return {
+        "single_probe": probes_seen.pop() if len(probes_seen) == 1 else None,
         "doc": doc,
         "front_matter": front_matter,
         "summary": summary_sentence(doc),
@@ -250,6 +254,13 @@ def note_filename(doc: dict[str, Any]) -> str:
     return f"{date}-{doc['slug']}.md"
 
 
+FRONT_MATTER_OUTPUT = 2048
+
+
+def _tail(text: str, limit: int) -> str:
+    return text if len(text) <= limit else "[...]" + text[-limit:]
+
+
 def front_matter(doc: dict[str, Any]) -> str:
     """The whole record as YAML, lists of numbers on one line each."""
     import yaml
@@ -267,4 +278,15 @@ def front_matter(doc: dict[str, Any]) -> str:
 
     Dumper.add_representer(list, represent_list)
     record = {k: v for k, v in doc.items() if k != "note_path"}
+    # The output tail is kept whole in the store; a note carries only its end.
+    record["runs"] = [
+        {
+            **run,
+            "probe_results": [
+                {**p, "last_output": _tail(p.get("last_output") or "", FRONT_MATTER_OUTPUT)}
+                for p in run.get("probe_results", [])
+            ],
+        }
+        for run in doc.get("runs", [])
+    ]
     return str(yaml.dump(record, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100))

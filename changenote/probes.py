@@ -166,12 +166,16 @@ class HttpProbe:
     def __init__(self, spec: ProbeSpec, timeout: float) -> None:
         import httpx
 
-        headers = {name: expand_env(value, f"header {name}") for name, value in spec.headers}
+        # httpx.Headers is case-insensitive: a user's ``user-agent`` replaces ours
+        # instead of being sent as a second User-Agent header.
+        headers = httpx.Headers({"User-Agent": "changenote"})
+        for name, value in spec.headers:
+            headers[name] = expand_env(value, f"header {name}")
         self.method, self.url = spec.method, spec.url
         self._httpx = httpx
         self.client = httpx.Client(
             timeout=httpx.Timeout(timeout),
-            headers={"User-Agent": "changenote", **headers},
+            headers=headers,
             follow_redirects=False,
         )
 

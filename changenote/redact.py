@@ -49,9 +49,9 @@ _SHELL_VALUE = (
 )
 _JSON_VALUE = _QUOTED + "|" + _EDQ + r"|[^\s,}\]\"'\\)]+"
 
-_REF = r"(?:\$[A-Za-z_]\w*|\$\{[A-Za-z_]\w*\}|\$\([^()\r\n]*\)|\$?\{\{[^{}\r\n]*\}\}|%[A-Za-z_]\w*%)"
+_REF = r"(?:\$[A-Za-z_][\w*]*|\$\{[A-Za-z_][\w*]*\}|\$\([^()\r\n]*\)|\$?\{\{[^{}\r\n]*\}\}|%[A-Za-z_][\w*]*%)"
 _REF_ONLY = re.compile(r"[-:/@.]*(?:" + _REF + r"[-:/@.]*)+", re.ASCII)
-_KEY_FILE = re.compile(r"[\w./~-]*\.(?:pem|key|crt|cer|der|p12|pfx|jks|json|txt|asc|gpg|pub)", _F)
+_KEY_FILE = re.compile(r"[\w./~*-]*\.(?:pem|key|crt|cer|der|p12|pfx|jks|json|txt|asc|gpg|pub)", _F)
 _SCHEME_VALUE = re.compile(r"([A-Za-z][A-Za-z0-9_*-]*|\*+)([ \t]+)(\S.*)", re.ASCII | re.DOTALL)
 _NAME_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _AFTER_MASKED_TOKEN = re.compile(r"[ \t]+\*+")
@@ -107,14 +107,14 @@ _JSON_RE = re.compile(
 )
 # Authorization: Bearer x / Cookie: a=b / password: x (the rest of the line, or of the quotes).
 _COLON_RE = re.compile(
-    r"(?:(?P<q>[\"'])|" + _NAME_START + r")(?P<name>" + _NAME + r"):"
+    r"(?:(?P<q>[\"'])|" + _NAME_START + r")(?=[\w.-]++:)(?P<name>" + _NAME + r"):"
     r"(?:[ \t]+|(?<=authorization:)|(?<=cookie:))"
     r"(?P<val>(?(q)(?:(?!(?P=q))[^\r\n])*|(?:" + _QUOTED + r"|[^\r\n]*)))",
     _F,
 )
 # NAME=value, export NAME=value, --password=value, ?token=value&..., key = value
 _EQUALS_RE = re.compile(
-    _NAME_START + r"(?P<name>" + _NAME + r")"
+    _NAME_START + r"(?=[\w.-]++[ \t]*=)(?P<name>" + _NAME + r")"
     r"(?:=(?!=)(?P<val>" + _SHELL_VALUE + r")"
     r"|(?:[ \t]+=[ \t]*|=[ \t]+)(?!=)(?P<sval>" + _QUOTED + r"|[^\r\n]+))",
     _F,
@@ -138,7 +138,8 @@ _URL_RE = re.compile(
 )
 # Well-known token shapes: the recognisable prefix stays (ghp_***), the rest goes.
 _SHAPES_RE = re.compile(
-    "|".join(
+    r"(?<=[A_/a-])(?:"
+    + "|".join(
         (
             r"(?<=(?<![A-Za-z0-9_*])A(?:KIA|SIA))[A-Z0-9]{16}(?![A-Za-z0-9])",
             r"(?<=(?<![A-Za-z0-9_*])gh[pousr]_)[A-Za-z0-9]{20,}",
@@ -153,9 +154,9 @@ _SHAPES_RE = re.compile(
             r"(?<=(?<![A-Za-z0-9_*-])AIza)[A-Za-z0-9_-]{30,}",
             r"(?<=(?<![A-Za-z0-9_*])npm_)[A-Za-z0-9]{30,}",
             r"(?<=(?<![A-Za-z0-9_*-])sk-)(?=[A-Za-z0-9_-]*[0-9])[A-Za-z0-9_-]{20,}",
-            r"(?<![A-Za-z0-9_*-])eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*",
         )
-    ),
+    )
+    + r")|(?<![A-Za-z0-9_*-])eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*",
     re.ASCII,
 )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -28,27 +29,23 @@ def builtin_templates() -> Path:
     return Path(__file__).resolve().parent.parent / "templates"
 
 
-_MD_SPECIAL = str.maketrans(
-    {
-        "\\": "\\\\",
-        "`": "\\`",
-        "*": "\\*",
-        "_": "\\_",
-        "[": "\\[",
-        "]": "\\]",
-        "<": "&lt;",
-        ">": "&gt;",
-        "&": "&amp;",
-        "|": "\\|",
-        "\r": " ",
-        "\n": " ",
-    }
+_MD_ESCAPE = re.compile(
+    r"[\\`*\[\]<>|#!]"  # characters that can start markup
+    r"|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])"  # underscores that could open or close emphasis
+    r"|&(?=#?[A-Za-z0-9]+;)"  # ampersands that would form an entity
 )
 
 
 def md_inline(value: Any) -> str:
-    """User text as inert inline markdown: no HTML, links, emphasis or table breaks."""
-    return "" if value is None else str(value).translate(_MD_SPECIAL).strip()
+    """User text as inert inline markdown: no HTML, links, emphasis or table breaks.
+
+    Punctuation that could start markup is backslash-escaped (CommonMark shows it as
+    itself); ``snake_case`` words stay readable in the raw file.
+    """
+    if value is None:
+        return ""
+    text = " ".join(str(value).split())
+    return _MD_ESCAPE.sub(lambda m: "\\" + m.group(0), text)
 
 
 def md_code(value: Any) -> str:

@@ -98,7 +98,7 @@ class MetricLine:
 
 
 def check_metric_name(name: str, what: str = "metric") -> str:
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise UsageError(
             f"{what} name {name!r} is not valid: use letters, digits, '_', '.', ':' or '-'"
         )
@@ -174,7 +174,7 @@ def parse_metric_line(line: str) -> MetricLine | None:
     if not match:
         return None
     name, raw, unit, better = match.groups()
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         return None
     value = float(raw)
     if not math.isfinite(value):
@@ -191,6 +191,6 @@ def parse_duration(text: str, what: str = "duration") -> float:
     if not match:
         raise UsageError(f"{what} {text!r}: expected a number of seconds or 300ms, 30s, 10m, 2h")
     value = float(match.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[match.group(2) or "s"]
-    if value <= 0:
-        raise UsageError(f"{what} {text!r}: must be greater than 0")
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{what} {text!r}: must be a finite number greater than 0")
     return value

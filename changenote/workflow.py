@@ -82,6 +82,14 @@ def _exit_code(status: str) -> int | None:
     return None
 
 
+_STANDARD_ORDER = {"time_ms": 0, "error_rate": 1, "cache_hit_ratio": 2, "db_calls": 3}
+
+
+def _metric_order(series: Any) -> tuple[int, str]:
+    """Standard metrics first, in a fixed order, then custom ones by name."""
+    return (_STANDARD_ORDER.get(series.metric, len(_STANDARD_ORDER)), series.metric)
+
+
 class Notebook:
     """The actions on one project's notebook."""
 
@@ -161,7 +169,7 @@ class Notebook:
         rows = []
         for index, outcome in enumerate(outcomes):
             label = self._redact(outcome.spec.label) or ""
-            for series in outcome.series.values():
+            for series in sorted(outcome.series.values(), key=_metric_order):
                 summary = summarize(series.samples)
                 rows.append(
                     {
@@ -325,11 +333,12 @@ class Notebook:
         started = utcnow()
         outcomes = self._measure(specs, settings, progress)
         stored_probes = [self._stored_probe(s) for s in specs]
+        safe_title = self._redact(title) or title
         with self.store.write() as session:
             change = Change(
                 uid=uuid.uuid4().hex,
-                slug=unique_slug(session, title),
-                title=self._redact(title) or title,
+                slug=unique_slug(session, safe_title.replace(MASK, "")),
+                title=safe_title,
                 service=self._redact(req.service or self.config.service),
                 owner=self._redact(req.owner or self.config.owner),
                 route=self._redact(req.route),
@@ -369,9 +378,13 @@ class Notebook:
                     )
                 )
             session.flush()
-            rows, _ = self._add_run(
+            rows, probes = self._add_run(
                 session, change, "baseline", outcomes, manual, git, settings, started
             )
+            from changenote.comparing import warnings_for
+
+            change.warnings = [*change.warnings, *warnings_for([], probes)]
+            session.add(change)
             if rows:
                 n_probes = len(specs) + (1 if manual else 0)
                 where = f" at commit {git.commit[:12]}" if git.commit else ""

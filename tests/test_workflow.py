@@ -74,7 +74,7 @@ def test_faster_route_is_improved_and_note_has_everything(project: Path, server:
         "under 10 ms",
         "capture the current behavior",
         "write the final note",
-        "| probe | metric | before | after | change | verdict |",
+        "| metric | before | after | change | verdict |",
         "improved",
     ):
         assert expected in text, expected
@@ -136,7 +136,7 @@ def test_tick_with_command_and_prefix(project: Path, server: TestServer):
     ok = invoke("tick", "back", "--cmd", "cp app/search.py /dev/null", "--json")
     assert ok.code == 0, ok.stderr
     item = next(i for i in ok.json()["checklist"] if i["key"] == "backup")
-    assert item["done"] and "exited 0" in item["evidence"]
+    assert item["done"] and "(exit 0," in item["evidence"]
     assert "cp app/search.py /dev/null" in ok.json()["commands"]
 
     failed = invoke("tick", str(base["id"]), "watch", "--cmd", "exit 4")

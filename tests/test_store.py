@@ -1,0 +1,153 @@
+"""The store: migrations as history, one transaction per action, Ctrl-C safety."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+
+from changenote.store import HEAD_REVISION, MIGRATIONS, Store, list_changes
+from tests.conftest import invoke
+from tests.servers import TestServer
+
+
+def _revisions() -> list[str]:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    script = ScriptDirectory.from_config(cfg)
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
+def _columns(db: Path) -> dict[str, list[str]]:
+    conn = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: [c[1] for c in conn.execute(f"PRAGMA table_info({t})")] for t in sorted(tables)}
+    finally:
+        conn.close()
+
+
+def test_head_revision_constant_matches_scripts():
+    assert _revisions()[-1] == HEAD_REVISION
+
+
+def test_blank_database_gets_exact_schema(tmp_path: Path):
+    db = tmp_path / "s.db"
+    store = Store(f"sqlite:///{db}")
+    store.ensure_schema()
+    store.close()
+    assert _columns(db) == {
+        "alembic_version": ["version_num"],
+        "change": [
+            "id", "uid", "slug", "title", "status", "service", "owner", "route", "input",
+            "noticed", "expected", "reason", "rollback", "tags", "probes", "settings",
+            "base_commit", "base_dirty", "base_dirty_files", "head_commit", "comparison",
+            "warnings", "note_path", "created_at", "shipped_at",
+        ],
+        "checklist_item": ["id", "change_id", "position", "key", "label", "done", "evidence", "done_at"],
+        "command": ["id", "change_id", "position", "command", "source", "exit_status", "recorded_at"],
+        "file_touched": ["id", "change_id", "path", "source"],
+        "metric": [
+            "id", "run_id", "probe_index", "probe", "name", "unit", "better", "n", "median",
+            "p95", "mean", "stdev", "min", "max", "samples",
+        ],
+        "run": [
+            "id", "change_id", "position", "label", "started_at", "finished_at", "git_commit",
+            "git_dirty", "probes", "settings",
+        ],
+    }
+
+
+def test_models_match_migrations(tmp_path: Path):
+    """A model change without a migration fails here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import changenote.models  # noqa: F401
+
+    store = Store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.ensure_schema()
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    store.close()
+    assert diff == []
+
+
+def test_upgrade_from_every_revision_keeps_data(tmp_path: Path, monkeypatch, project: Path):
+    """Build each released schema, put a change in it, upgrade to head, read it back."""
+    revisions = _revisions()
+    for revision in revisions:
+        db = tmp_path / f"{revision}.db"
+        store = Store(f"sqlite:///{db}")
+        store.migrate(revision)
+        conn = sqlite3.connect(db)
+        conn.execute(
+            "INSERT INTO change (uid, slug, title, status, tags, probes, settings, base_dirty,"
+            " base_dirty_files, comparison, warnings, created_at) VALUES ('u1', 'old-change',"
+            " 'Old change', 'baseline', '[]', '[]', '{}', 0, '{}', '[]', '[]', '2026-01-01 00:00:00')"
+        )
+        conn.commit()
+        conn.close()
+        store.ensure_schema()
+        store.close()
+        assert [r["slug"] for r in list_changes(f"sqlite:///{db}")] == ["old-change"]
+        monkeypatch.setenv("CHANGENOTE_DATABASE_URL", f"sqlite:///{db}")
+        shown = invoke("show", "old-change", "--json")
+        assert shown.code == 0, shown.stderr
+        assert shown.json()["title"] == "Old change"
+
+
+def test_failed_write_rolls_back(tmp_path: Path):
+    from changenote.models import Change
+
+    store = Store(f"sqlite:///{tmp_path / 't.db'}")
+    with pytest.raises(RuntimeError), store.write() as session:
+        session.add(Change(uid="a" * 32, slug="x", title="x"))
+        session.flush()
+        raise RuntimeError("boom")
+    assert list_changes(store.url) == []
+    store.close()
+
+
+def test_list_does_not_create_a_store(tmp_path: Path):
+    db = tmp_path / "none" / "c.db"
+    assert list_changes(f"sqlite:///{db}") == []
+    assert not db.exists()
+
+
+def test_store_folder_is_private_and_ignored(project: Path):
+    assert invoke("baseline", "t", "--metric", "x=1").code == 0
+    folder = project / ".changenote"
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert (folder / ".gitignore").read_text().strip().endswith("*")
+
+
+def test_ctrl_c_while_measuring_leaves_store_as_it_was(project: Path, server: TestServer):
+    assert invoke("baseline", "first", "--metric", "x=1").code == 0
+    db = project / ".changenote" / "changenote.db"
+    before = list(sqlite3.connect(db).iterdump())
+    server.behaviour.delay = 0.2
+    env = {k: v for k, v in os.environ.items() if k != "CHANGENOTE_DATABASE_URL"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "changenote", "baseline", "second", "--http", f"{server.url}/",
+         "--runs", "50"],
+        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 30
+    while len(server.behaviour.requests) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert err.strip() == "changenote: error: interrupted; nothing was recorded"
+    assert "Traceback" not in err
+    assert list(sqlite3.connect(db).iterdump()) == before
