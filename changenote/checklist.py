@@ -39,9 +39,7 @@ def resolve_item(items: Sequence[ChecklistItem], text: str) -> ChecklistItem:
     keys = ", ".join(i.key for i in items)
     if not matches:
         raise NotFoundError(f"no checklist item {text!r} (items: {keys})")
-    raise UsageError(
-        f"checklist item {text!r} is ambiguous: {', '.join(i.key for i in matches)}"
-    )
+    raise UsageError(f"checklist item {text!r} is ambiguous: {', '.join(i.key for i in matches)}")
 
 
 def tick(
@@ -78,10 +76,10 @@ def tick(
     exit_status = None
     if cmd:
         attempt = run_shell(cmd, timeout)
-        shown = notebook._redact(cmd.strip())
+        shown = notebook.redact_text(cmd.strip())
         if not attempt.ok:
             last = attempt.output.strip().splitlines()[-1:] or [""]
-            detail = f": {notebook._redact(last[0][:200])}" if last[0] else ""
+            detail = f": {notebook.redact_text(last[0][:200])}" if last[0] else ""
             raise ChangenoteError(f"{shown!r} failed ({attempt.status}){detail}; not ticked")
         exit_status = 0
         took = attempt.time_ms or 0.0
@@ -91,12 +89,13 @@ def tick(
         evidence.append("ticked by hand")
     with store.write() as session:
         change = resolve_change(session, str(change_id))
-        item = session.get(ChecklistItem, item_id)
-        assert item is not None
-        item.done = True
-        item.evidence = notebook._redact("; ".join(evidence))
-        item.done_at = utcnow()
-        session.add(item)
+        target = session.get(ChecklistItem, item_id)
+        if target is None:  # deleted meanwhile by another process
+            raise NotFoundError(f"checklist item {item_text!r} is gone")
+        target.done = True
+        target.evidence = notebook.redact_text("; ".join(evidence))
+        target.done_at = utcnow()
+        session.add(target)
         if cmd:
             count = len(
                 session.exec(
@@ -107,7 +106,7 @@ def tick(
                 CommandRecord(
                     change_id=change.id,  # type: ignore[arg-type]
                     position=count + 1,
-                    command=notebook._redact(cmd.strip()) or "",
+                    command=notebook.redact_text(cmd.strip()) or "",
                     source="tick",
                     exit_status=exit_status,
                 )

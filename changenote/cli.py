@@ -14,7 +14,6 @@ import typer
 from changenote import __version__
 
 if TYPE_CHECKING:
-    from changenote.probes import Progress
     from changenote.workflow import Notebook
 
 app = typer.Typer(
@@ -111,14 +110,10 @@ def baseline(
     input_: Annotated[
         str | None, typer.Option("--input", help="The expected input that shows the problem.")
     ] = None,
-    noticed: Annotated[
-        str | None, typer.Option(help="Where the user notices the problem.")
-    ] = None,
+    noticed: Annotated[str | None, typer.Option(help="Where the user notices the problem.")] = None,
     expect: Annotated[str | None, typer.Option(help="The expected result of the change.")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="A tag (repeatable).")] = None,
-    cmd: Annotated[
-        list[str] | None, typer.Option(help="Shell command probe (repeatable).")
-    ] = None,
+    cmd: Annotated[list[str] | None, typer.Option(help="Shell command probe (repeatable).")] = None,
     http: Annotated[
         list[str] | None, typer.Option(help="HTTP probe '[METHOD] URL' (repeatable).")
     ] = None,

@@ -75,7 +75,7 @@ def warnings_for(
             )
     for probe in after_probes:
         if probe.get("errors"):
-            kinds = ", ".join(f"{k} ×{v}" for k, v in sorted(probe.get("error_kinds", {}).items()))
+            kinds = ", ".join(f"{k} x{v}" for k, v in sorted(probe.get("error_kinds", {}).items()))
             found.append(
                 {
                     "code": "probe-errors",

@@ -111,7 +111,9 @@ _ITEM_KEYS = {"key", "label"}
 
 def _unknown(key: str, allowed: set[str], where: str) -> ConfigError:
     hint = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
-    suggestion = f"; did you mean '{hint[0]}'?" if hint else f" (known: {', '.join(sorted(allowed))})"
+    suggestion = (
+        f"; did you mean '{hint[0]}'?" if hint else f" (known: {', '.join(sorted(allowed))})"
+    )
     return ConfigError(f"{where}: unknown key '{key}'{suggestion}")
 
 
@@ -275,7 +277,7 @@ def _toml_string(value: str) -> str:
 def starter_config(service: str, owner: str | None, notes_dir: str) -> str:
     """The text of a starter ``changenote.toml``, every setting explained."""
     owner_line = f"owner = {_toml_string(owner)}" if owner else '# owner = "your name"'
-    return f"""# changenote configuration; every setting is described in changenote's docs/CONFIG.md.
+    return f"""# changenote configuration; changenote's docs/CONFIG.md describes every setting.
 # The folder holding this file is the project root; the store lives in .changenote/.
 
 # Defaults for new changes.

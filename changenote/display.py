@@ -18,7 +18,7 @@ def print_json(data: Any) -> None:
 def _console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    return Console(highlight=False, soft_wrap=True)
 
 
 @contextlib.contextmanager

@@ -49,10 +49,8 @@ def _changed_paths(root: Path, since: str | None) -> list[str]:
         listed = _git(root, "ls-files", "-z")
     if listed:
         paths.update(p for p in listed.split("\0") if p)
-    if since:
-        staged = None  # `git diff <commit>` already compares the work tree, staged or not
-    else:
-        staged = _git(root, "diff", "--name-only", "-z", "--cached")
+    # `git diff <commit>` already compares the work tree, staged or not.
+    staged = None if since else _git(root, "diff", "--name-only", "-z", "--cached")
     if staged:
         paths.update(p for p in staged.split("\0") if p)
     untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z")
@@ -80,7 +78,9 @@ def state(root: Path) -> GitState:
     head = _git(root, "rev-parse", "--verify", "-q", "HEAD")
     commit = head.strip() if head else None
     dirty = _changed_paths(root, commit or None) if commit else _changed_paths(root, None)
-    return GitState(commit=commit, dirty=bool(dirty), dirty_files=_hashes(root, dirty), in_repo=True)
+    return GitState(
+        commit=commit, dirty=bool(dirty), dirty_files=_hashes(root, dirty), in_repo=True
+    )
 
 
 def files_touched(

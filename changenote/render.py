@@ -91,7 +91,8 @@ def render(name: str, context: dict[str, Any], override_dir: Path | None = None)
     except jinja2.TemplateNotFound:
         raise ChangenoteError(f"template {name!r} not found") from None
     except jinja2.TemplateError as exc:
-        where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+        lineno = getattr(exc, "lineno", None)
+        where = f" (line {lineno})" if lineno else ""
         raise ChangenoteError(f"template {name!r} failed{where}: {exc}") from None
 
 

@@ -232,7 +232,7 @@ def unique_slug(session: Session, title: str) -> str:
     base = slugify(title)
     taken = set(
         session.exec(
-            select(Change.slug).where(col(Change.slug).like(f"{base}%"))  # type: ignore[arg-type]
+            select(Change.slug).where(col(Change.slug).like(f"{base}%"))
         ).all()
     )
     if base not in taken and not base.isdigit():
@@ -292,7 +292,7 @@ def list_changes(url: str, limit: int | None = None) -> list[dict[str, Any]]:
         store.ensure_schema()
         from sqlalchemy import text
 
-        with store.engine.connect() as conn:
-            return [_list_row(tuple(r)) for r in conn.execute(text(sql))]
+        with store.engine.connect() as sa_conn:
+            return [_list_row(tuple(r)) for r in sa_conn.execute(text(sql))]
     finally:
         store.close()

@@ -99,7 +99,8 @@ class Notebook:
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _redact(self, text: str | None) -> str | None:
+    def redact_text(self, text: str | None) -> str | None:
+        """Text with secrets masked (built-in shapes plus the config's redact_patterns)."""
         return redact(text, self.config.redact_patterns) if text is not None else None
 
     def _settings(self, req: BaselineRequest) -> MeasureSettings:
@@ -152,14 +153,15 @@ class Notebook:
 
     def _stored_probe(self, spec: ProbeSpec) -> dict[str, Any]:
         data = spec.to_dict()
-        data["target"] = self._redact(spec.target)
+        data["target"] = self.redact_text(spec.target)
         if spec.headers:
             data["headers"] = [[n, redact_header(n, v)] for n, v in spec.headers]
         if "clear_cache" in data.get("settings", {}):
-            data["settings"]["clear_cache"] = self._redact(data["settings"]["clear_cache"])
-        data["label"] = self._redact(spec.label)
+            data["settings"]["clear_cache"] = self.redact_text(data["settings"]["clear_cache"])
+        data["label"] = self.redact_text(spec.label)
         data["redacted"] = data["target"] != spec.target or any(
-            stored[1] != real[1] for stored, real in zip(data.get("headers", []), spec.headers)
+            stored[1] != real[1]
+            for stored, real in zip(data.get("headers", []), spec.headers, strict=True)
         )
         return data
 
@@ -168,7 +170,7 @@ class Notebook:
     ) -> list[dict[str, Any]]:
         rows = []
         for index, outcome in enumerate(outcomes):
-            label = self._redact(outcome.spec.label) or ""
+            label = self.redact_text(outcome.spec.label) or ""
             for series in sorted(outcome.series.values(), key=_metric_order):
                 summary = summarize(series.samples)
                 rows.append(
@@ -187,7 +189,7 @@ class Notebook:
                 {
                     "probe_index": -1,
                     "probe": MANUAL_PROBE,
-                    "metric": self._redact(m.name) or m.name,
+                    "metric": self.redact_text(m.name) or m.name,
                     "unit": m.unit,
                     "better": None,
                     "samples": [m.value],
@@ -199,12 +201,12 @@ class Notebook:
     def _probe_results(self, outcomes: list[ProbeOutcome]) -> list[dict[str, Any]]:
         return [
             {
-                "label": self._redact(o.spec.label),
+                "label": self.redact_text(o.spec.label),
                 "attempts": o.attempts,
                 "errors": o.errors,
-                "error_kinds": {self._redact(k): v for k, v in o.error_kinds.items()},
+                "error_kinds": {self.redact_text(k): v for k, v in o.error_kinds.items()},
                 "last_status": o.last_status,
-                "last_output": self._redact(o.last_output) if o.last_output else "",
+                "last_output": self.redact_text(o.last_output) if o.last_output else "",
             }
             for o in outcomes
         ]
@@ -229,7 +231,7 @@ class Notebook:
         ).one()
         probes = self._probe_results(outcomes)
         stored_settings = settings.to_dict()
-        stored_settings["clear_cache"] = self._redact(settings.clear_cache)
+        stored_settings["clear_cache"] = self.redact_text(settings.clear_cache)
         run = Run(
             change_id=change.id,  # type: ignore[arg-type]
             position=position,
@@ -265,12 +267,12 @@ class Notebook:
             )
         # Shell commands the probes ran are "commands used", recorded once per change.
         used: list[tuple[str, int | None]] = [
-            (self._redact(o.spec.target) or "", _exit_code(o.last_status))
+            (self.redact_text(o.spec.target) or "", _exit_code(o.last_status))
             for o in outcomes
             if o.spec.kind == "cmd"
         ]
         if settings.clear_cache:
-            used.append((self._redact(settings.clear_cache) or "", None))
+            used.append((self.redact_text(settings.clear_cache) or "", None))
         known = set(
             session.exec(select(CommandRecord.command).where(CommandRecord.change_id == change.id))
         )
@@ -303,7 +305,7 @@ class Notebook:
         if item is None or (item.done and not overwrite):
             return
         item.done = True
-        item.evidence = self._redact(evidence)
+        item.evidence = self.redact_text(evidence)
         item.done_at = utcnow()
         session.add(item)
 
@@ -333,21 +335,21 @@ class Notebook:
         started = utcnow()
         outcomes = self._measure(specs, settings, progress)
         stored_probes = [self._stored_probe(s) for s in specs]
-        safe_title = self._redact(title) or title
+        safe_title = self.redact_text(title) or title
         with self.store.write() as session:
             change = Change(
                 uid=uuid.uuid4().hex,
                 slug=unique_slug(session, safe_title.replace(MASK, "")),
                 title=safe_title,
-                service=self._redact(req.service or self.config.service),
-                owner=self._redact(req.owner or self.config.owner),
-                route=self._redact(req.route),
-                input=self._redact(req.input),
-                noticed=self._redact(req.noticed),
-                expected=self._redact(req.expected),
-                tags=sorted({self._redact(t.strip()) or "" for t in req.tags}),
+                service=self.redact_text(req.service or self.config.service),
+                owner=self.redact_text(req.owner or self.config.owner),
+                route=self.redact_text(req.route),
+                input=self.redact_text(req.input),
+                noticed=self.redact_text(req.noticed),
+                expected=self.redact_text(req.expected),
+                tags=sorted({self.redact_text(t.strip()) or "" for t in req.tags}),
                 probes=stored_probes,
-                settings={**settings.to_dict(), "clear_cache": self._redact(settings.clear_cache)},
+                settings={**settings.to_dict(), "clear_cache": self.redact_text(settings.clear_cache)},
                 base_commit=git.commit,
                 base_dirty=git.dirty,
                 base_dirty_files=git.dirty_files,
@@ -483,7 +485,7 @@ class Notebook:
             change = resolve_change(session, str(change.id))
             before = self._baseline_metrics(document.load(session, change))
             count = len(document.load(session, change)["runs"])
-            run_label = (self._redact(label.strip()) if label else None) or f"measure-{count}"
+            run_label = (self.redact_text(label.strip()) if label else None) or f"measure-{count}"
             rows, probes = self._add_run(
                 session, change, run_label, outcomes, manual, git, settings, started
             )
@@ -556,7 +558,7 @@ class Notebook:
                 session.add(
                     FileTouched(
                         change_id=change.id,  # type: ignore[arg-type]
-                        path=self._redact(path) or path,
+                        path=self.redact_text(path) or path,
                         source="manual" if path in req.files else "git",
                     )
                 )
@@ -566,13 +568,13 @@ class Notebook:
                     CommandRecord(
                         change_id=change.id,  # type: ignore[arg-type]
                         position=position + offset,
-                        command=self._redact(command.strip()) or "",
+                        command=self.redact_text(command.strip()) or "",
                         source="ship",
                     )
                 )
             change.status = "shipped"
-            change.reason = self._redact(reason)
-            change.rollback = self._redact(req.rollback.strip()) if req.rollback else None
+            change.reason = self.redact_text(reason)
+            change.rollback = self.redact_text(req.rollback.strip()) if req.rollback else None
             change.shipped_at = utcnow()
             change.head_commit = git.commit
             change.comparison = comparison

@@ -60,7 +60,11 @@ def invoke(*args: str) -> Result:
 
 def git(root: Path, *args: str) -> str:
     done = subprocess.run(
-        ["git", *args], cwd=root, capture_output=True, text=True, check=True,
+        ["git", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
         env={**os.environ, **GIT_ENV},
     )
     return done.stdout

@@ -66,8 +66,8 @@ class TestServer:
 
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self.httpd.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     def close(self) -> None:
         self.httpd.shutdown()

@@ -36,7 +36,10 @@ BAD = [
     (["baseline", "t", "--metric", "p95=fast"], "expected NAME=VALUE"),
     (["baseline", "t", "--metric", "p95="], "expected NAME=VALUE"),
     (["baseline", "t", "--check", "helth"], "unknown check 'helth'"),
-    (["baseline", "t", "--header", "NoColon", "--http", "http://127.0.0.1/"], "expected 'Name: value'"),
+    (
+        ["baseline", "t", "--header", "NoColon", "--http", "http://127.0.0.1/"],
+        "expected 'Name: value'",
+    ),
     (["baseline", "t", "--metric", "x=1", "--timeout", "0"], "--timeout must be greater than 0"),
     (["baseline", "  ", "--metric", "x=1"], "title cannot be empty"),
     (["baseline"], "Missing argument"),
@@ -99,7 +102,9 @@ def test_unreachable_url_is_measured_not_a_crash(project: Path):
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    result = invoke("baseline", "down", "--http", f"http://127.0.0.1:{port}/", "--runs", "3", "--json")
+    result = invoke(
+        "baseline", "down", "--http", f"http://127.0.0.1:{port}/", "--runs", "3", "--json"
+    )
     assert result.code == 0, result.stderr
     metrics = {m["metric"]: m for m in result.json()["runs"][0]["metrics"]}
     assert metrics["error_rate"]["median"] == 1.0
@@ -109,8 +114,19 @@ def test_unreachable_url_is_measured_not_a_crash(project: Path):
 
 
 def test_hung_command_times_out_as_error(project: Path):
-    result = invoke("baseline", "hang", "--cmd", "sleep 30", "--timeout", "0.3", "--runs", "1",
-                    "--warmup", "0", "--json")
+    result = invoke(
+        "baseline",
+        "hang",
+        "--cmd",
+        "sleep 30",
+        "--timeout",
+        "0.3",
+        "--runs",
+        "1",
+        "--warmup",
+        "0",
+        "--json",
+    )
     assert result.code == 0, result.stderr
     run = result.json()["runs"][0]
     assert run["probe_results"][0]["last_status"] == "timeout"

@@ -16,11 +16,21 @@ QUERY_TOKEN = "qt_77aa88bb99cc"
 DB_PASSWORD = "hunter2hunter2"
 REASON_SECRET = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
 PRIVATE_KEY = (
-    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n"
+    "-----BEGIN RSA PRIVATE KEY-----\n"
+    "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n"
     "-----END RSA PRIVATE KEY-----"
 )
-SECRETS = [GITHUB, AWS, SLACK, BEARER, URL_PASSWORD, QUERY_TOKEN, DB_PASSWORD, REASON_SECRET,
-           "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun"]
+SECRETS = [
+    GITHUB,
+    AWS,
+    SLACK,
+    BEARER,
+    URL_PASSWORD,
+    QUERY_TOKEN,
+    DB_PASSWORD,
+    REASON_SECRET,
+    "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun",
+]
 
 
 def _leaks(root: Path) -> list[str]:
@@ -112,8 +122,15 @@ def test_secret_header_given_again_at_ship(project: Path, server: TestServer, mo
     )
     assert shipped.code == 0, shipped.stderr
     assert server.behaviour.requests[-1]["authorization"] == f"Bearer {BEARER}"
-    ticked = invoke("tick", base.json()["slug"], "watch", "--cmd", f"echo {SLACK} >/dev/null",
-                    "--note", f"password={DB_PASSWORD}")
+    ticked = invoke(
+        "tick",
+        base.json()["slug"],
+        "watch",
+        "--cmd",
+        f"echo {SLACK} >/dev/null",
+        "--note",
+        f"password={DB_PASSWORD}",
+    )
     assert ticked.code == 0, ticked.stderr
     note = (project / shipped.json()["note_path"]).read_text()
     assert "rotate key" in note and "Bearer \\*\\*\\*" not in note

@@ -47,21 +47,80 @@ def test_blank_database_gets_exact_schema(tmp_path: Path):
     assert _columns(db) == {
         "alembic_version": ["version_num"],
         "change": [
-            "id", "uid", "slug", "title", "status", "service", "owner", "route", "input",
-            "noticed", "expected", "reason", "rollback", "tags", "probes", "settings",
-            "base_commit", "base_dirty", "base_dirty_files", "head_commit", "comparison",
-            "warnings", "note_path", "created_at", "shipped_at",
+            "id",
+            "uid",
+            "slug",
+            "title",
+            "status",
+            "service",
+            "owner",
+            "route",
+            "input",
+            "noticed",
+            "expected",
+            "reason",
+            "rollback",
+            "tags",
+            "probes",
+            "settings",
+            "base_commit",
+            "base_dirty",
+            "base_dirty_files",
+            "head_commit",
+            "comparison",
+            "warnings",
+            "note_path",
+            "created_at",
+            "shipped_at",
         ],
-        "checklist_item": ["id", "change_id", "position", "key", "label", "done", "evidence", "done_at"],
-        "command": ["id", "change_id", "position", "command", "source", "exit_status", "recorded_at"],
+        "checklist_item": [
+            "id",
+            "change_id",
+            "position",
+            "key",
+            "label",
+            "done",
+            "evidence",
+            "done_at",
+        ],
+        "command": [
+            "id",
+            "change_id",
+            "position",
+            "command",
+            "source",
+            "exit_status",
+            "recorded_at",
+        ],
         "file_touched": ["id", "change_id", "path", "source"],
         "metric": [
-            "id", "run_id", "probe_index", "probe", "name", "unit", "better", "n", "median",
-            "p95", "mean", "stdev", "min", "max", "samples",
+            "id",
+            "run_id",
+            "probe_index",
+            "probe",
+            "name",
+            "unit",
+            "better",
+            "n",
+            "median",
+            "p95",
+            "mean",
+            "stdev",
+            "min",
+            "max",
+            "samples",
         ],
         "run": [
-            "id", "change_id", "position", "label", "started_at", "finished_at", "git_commit",
-            "git_dirty", "probes", "settings",
+            "id",
+            "change_id",
+            "position",
+            "label",
+            "started_at",
+            "finished_at",
+            "git_commit",
+            "git_dirty",
+            "probes",
+            "settings",
         ],
     }
 
@@ -93,7 +152,8 @@ def test_upgrade_from_every_revision_keeps_data(tmp_path: Path, monkeypatch, pro
         conn.execute(
             "INSERT INTO change (uid, slug, title, status, tags, probes, settings, base_dirty,"
             " base_dirty_files, comparison, warnings, created_at) VALUES ('u1', 'old-change',"
-            " 'Old change', 'baseline', '[]', '[]', '{}', 0, '{}', '[]', '[]', '2026-01-01 00:00:00')"
+            " 'Old change', 'baseline', '[]', '[]', '{}', 0, '{}', '[]', '[]',"
+            " '2026-01-01 00:00:00')"
         )
         conn.commit()
         conn.close()
@@ -138,15 +198,28 @@ def test_ctrl_c_while_measuring_leaves_store_as_it_was(project: Path, server: Te
     server.behaviour.delay = 0.2
     env = {k: v for k, v in os.environ.items() if k != "CHANGENOTE_DATABASE_URL"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "changenote", "baseline", "second", "--http", f"{server.url}/",
-         "--runs", "50"],
-        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "changenote",
+            "baseline",
+            "second",
+            "--http",
+            f"{server.url}/",
+            "--runs",
+            "50",
+        ],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 30
     while len(server.behaviour.requests) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert err.strip() == "changenote: error: interrupted; nothing was recorded"
     assert "Traceback" not in err

@@ -101,7 +101,12 @@ def test_committed_and_uncommitted_files_are_touched(project: Path, server: Test
     (project / "app" / "cache.py").write_text("new file\n")
     (project / "README").write_text("dirty, not committed\n")
     doc = invoke("ship", "--reason", "r", "--file", "ops/deploy.sh", "--json").json()
-    assert sorted(doc["files_touched"]) == ["README", "app/cache.py", "app/search.py", "ops/deploy.sh"]
+    assert sorted(doc["files_touched"]) == [
+        "README",
+        "app/cache.py",
+        "app/search.py",
+        "ops/deploy.sh",
+    ]
     assert not any(p.startswith("notes/") for p in doc["files_touched"])
 
 
@@ -195,7 +200,9 @@ def test_manual_metrics_and_command_probe(project: Path):
     manual = next(c for c in shipped["comparison"] if c["metric"] == "p95_ms")
     assert manual["before"] == 120 and manual["after"] == 40
     assert manual["verdict"] == "not-significant"  # one figure each side: no test possible
-    assert "echo 'changenote-metric: rows=120 count better=higher'; sleep 0.01" in shipped["commands"]
+    assert (
+        "echo 'changenote-metric: rows=120 count better=higher'; sleep 0.01" in shipped["commands"]
+    )
 
 
 def test_store_file_is_sqlite_with_wal(project: Path, server: TestServer):

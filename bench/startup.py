@@ -1,0 +1,288 @@
+"""Start-up benchmark: ``changenote --help`` and ``changenote list`` against sqlite-utils.
+
+Run it as ``python bench/startup.py [--runs N] [--keep] [--json]``. It
+
+1. builds a wheel of the project (``python -m build --wheel``, or ``pip wheel --no-deps``
+   when ``build`` is not installed),
+2. creates a fresh venv in a temporary folder and installs the wheel plus ``sqlite-utils``
+   (pip compiles bytecode there, so no run pays for compiling; ``PYTHONDONTWRITEBYTECODE``
+   is removed from the environment of the install and of every measured run),
+3. makes a project folder whose store holds a few changes (``changenote baseline``),
+4. times the candidates round-robin, calling the venv's binaries directly,
+5. prints median and min wall time, the ratios against the goals, and which heavy
+   modules ``changenote --help`` and ``changenote list`` import (``-X importtime``).
+
+It always exits 0: it is a benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = (
+    "sqlmodel",
+    "sqlalchemy",
+    "httpx",
+    "jinja2",
+    "scipy",
+    "numpy",
+    "alembic",
+    "pydantic",
+    "rich",
+)
+BASELINES = 3  # changes in the benchmark store
+
+
+def _run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)
+    if done.returncode != 0:
+        sys.stderr.write(f"command failed ({done.returncode}): {' '.join(cmd)}\n")
+        sys.stderr.write(done.stdout[-2000:] + done.stderr[-4000:])
+        raise SystemExit(0)  # a benchmark: report and leave without failing the caller
+    return done
+
+
+def clean_env(home: Path, venv_bin: Path | None = None) -> dict[str, str]:
+    """The environment for installing and measuring: bytecode allowed, no shared store."""
+    env = dict(os.environ)
+    for key in ("PYTHONDONTWRITEBYTECODE", "CHANGENOTE_DATABASE_URL", "PYTHONPATH", "VIRTUAL_ENV"):
+        env.pop(key, None)
+    env["HOME"] = str(home)
+    env["GIT_CONFIG_NOSYSTEM"] = "1"
+    if venv_bin is not None:
+        env["PATH"] = f"{venv_bin}{os.pathsep}{env.get('PATH', '')}"
+        env["VIRTUAL_ENV"] = str(venv_bin.parent)
+    return env
+
+
+def build_wheel(out: Path, env: dict[str, str]) -> Path:
+    if importlib.util.find_spec("build") is not None:
+        cmd = [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)]
+    else:
+        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(ROOT)]
+    _run(cmd, env=env)
+    wheels = sorted(out.glob("changenote-*.whl"))
+    if not wheels:
+        sys.stderr.write(f"no wheel was built in {out}\n")
+        raise SystemExit(0)
+    return wheels[-1]
+
+
+def make_venv(folder: Path, wheel: Path, env: dict[str, str]) -> Path:
+    # The base interpreter, not a venv's (nor the pyenv shim).
+    base = getattr(sys, "_base_executable", sys.executable)
+    _run([base, "-m", "venv", str(folder)], env=env)
+    bin_dir = folder / ("Scripts" if os.name == "nt" else "bin")
+    python = bin_dir / "python"
+    _run(
+        [str(python), "-m", "pip", "install", "--quiet", "--compile", str(wheel), "sqlite-utils"],
+        env=env,
+    )
+    return bin_dir
+
+
+def make_store(project: Path, bin_dir: Path, env: dict[str, str]) -> Path:
+    project.mkdir(parents=True)
+    for i in range(BASELINES):
+        _run(
+            [str(bin_dir / "changenote"), "baseline", f"bench change {i + 1}", "--metric", "x=1"],
+            cwd=project,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+    db = project / ".changenote" / "changenote.db"
+    if not db.exists():
+        sys.stderr.write(f"no store at {db} after the baselines\n")
+        raise SystemExit(0)
+    return db
+
+
+def candidates(bin_dir: Path, db: Path) -> dict[str, list[str]]:
+    return {
+        "python -c pass": [str(bin_dir / "python"), "-c", "pass"],
+        "changenote --help": [str(bin_dir / "changenote"), "--help"],
+        "sqlite-utils --help": [str(bin_dir / "sqlite-utils"), "--help"],
+        "changenote list": [str(bin_dir / "changenote"), "list"],
+        "sqlite-utils tables": [str(bin_dir / "sqlite-utils"), "tables", str(db)],
+    }
+
+
+def time_all(
+    cands: dict[str, list[str]], runs: int, cwd: Path, env: dict[str, str]
+) -> dict[str, list[float]]:
+    """Milliseconds per run, the candidates interleaved so they share the machine's noise."""
+    names = list(cands)
+    # One checked warm-up round: fills the page cache and proves every command works.
+    for name in names:
+        _run(cands[name], cwd=cwd, env=env, stdin=subprocess.DEVNULL)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for i in range(runs):
+        order = names[i % len(names) :] + names[: i % len(names)]  # rotate: no fixed slot
+        for name in order:
+            start = time.perf_counter_ns()
+            done = subprocess.run(
+                cands[name],
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )
+            elapsed = time.perf_counter_ns() - start
+            if done.returncode != 0:
+                sys.stderr.write(f"warning: {name} exited {done.returncode}\n")
+            times[name].append(elapsed / 1e6)
+    return times
+
+
+def import_times(python: Path, args: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
+    """Modules imported by ``python -X importtime -m changenote ARGS``, and the costliest."""
+    done = subprocess.run(
+        [str(python), "-X", "importtime", "-m", "changenote", *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    modules: list[str] = []
+    top: list[tuple[int, str]] = []  # cumulative us of imports at the outermost level
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "imported package" in line:
+            continue
+        # "import time:  self [us] | cumulative |   package.module" (2 spaces per level)
+        parts = line.split(":", 1)[1].split("|", 2)
+        if len(parts) != 3:
+            continue
+        cumulative, raw_name = parts[1], parts[2].rstrip()
+        raw_name = raw_name[1:] if raw_name.startswith(" ") else raw_name
+        module = raw_name.strip()
+        modules.append(module)
+        depth = (len(raw_name) - len(raw_name.lstrip())) // 2
+        if depth == 0:
+            top.append((int(cumulative.strip()), module))
+    top.sort(reverse=True)
+    roots = {m.split(".")[0] for m in modules}
+    return {
+        "exit_code": done.returncode,
+        "modules": len(modules),
+        "heavy": [h for h in HEAVY if h in roots],
+        "top": [{"module": m, "cumulative_ms": round(us / 1000, 1)} for us, m in top[:12]],
+    }
+
+
+def summarise(times: dict[str, list[float]]) -> dict[str, Any]:
+    stats = {
+        name: {"median_ms": statistics.median(v), "min_ms": min(v), "runs": len(v)}
+        for name, v in times.items()
+    }
+    floor = stats["python -c pass"]["median_ms"]
+    for s in stats.values():
+        s["net_median_ms"] = s["median_ms"] - floor
+
+    def ratio(a: str, b: str, key: str) -> float:
+        return stats[a][key] / stats[b][key] if stats[b][key] > 0 else float("inf")
+
+    goals = [
+        {
+            "goal": "changenote --help no slower than sqlite-utils --help",
+            "ratio": ratio("changenote --help", "sqlite-utils --help", "median_ms"),
+            "ratio_min": ratio("changenote --help", "sqlite-utils --help", "min_ms"),
+            "net_ratio": ratio("changenote --help", "sqlite-utils --help", "net_median_ms"),
+            "limit": 1.0,
+        },
+        {
+            "goal": "changenote list within 2x of sqlite-utils tables DB",
+            "ratio": ratio("changenote list", "sqlite-utils tables", "median_ms"),
+            "ratio_min": ratio("changenote list", "sqlite-utils tables", "min_ms"),
+            "net_ratio": ratio("changenote list", "sqlite-utils tables", "net_median_ms"),
+            "limit": 2.0,
+        },
+    ]
+    for g in goals:
+        g["result"] = "PASS" if g["ratio"] <= g["limit"] else "MISS"
+    return {"candidates": stats, "goals": goals}
+
+
+def print_report(summary: dict[str, Any], imports: dict[str, dict[str, Any]], runs: int) -> None:
+    stats = summary["candidates"]
+    width = max(len(n) for n in stats)
+    print(f"\nstart-up, {runs} interleaved runs each (wall time of subprocess.run)\n")
+    print(f"{'command':<{width}}  {'median ms':>9}  {'min ms':>7}  {'- python -c pass':>16}")
+    for name, s in stats.items():
+        net = "" if name == "python -c pass" else f"{s['net_median_ms']:+.1f}"
+        print(f"{name:<{width}}  {s['median_ms']:>9.1f}  {s['min_ms']:>7.1f}  {net:>16}")
+    print()
+    for g in summary["goals"]:
+        print(
+            f"{g['result']}  {g['goal']}: median ratio {g['ratio']:.2f} (limit {g['limit']:.1f};"
+            f" min ratio {g['ratio_min']:.2f}; net of python -c pass {g['net_ratio']:.2f})"
+        )
+    print("\nheavy modules imported (python -X importtime -m changenote ...; informative):")
+    for label, info in imports.items():
+        heavy = ", ".join(info["heavy"]) or "none"
+        print(f"  {label}: {heavy}  ({info['modules']} modules, exit {info['exit_code']})")
+    for label, info in imports.items():
+        print(f"\ncostliest top-level imports, {label} (cumulative ms):")
+        for entry in info["top"][:8]:
+            print(f"  {entry['cumulative_ms']:>7.1f}  {entry['module']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=20, help="measured runs per command")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    args = parser.parse_args(argv)
+    runs = max(1, args.runs)
+
+    work = Path(tempfile.mkdtemp(prefix="changenote-bench-"))
+    try:
+        home = work / "home"
+        home.mkdir()
+        env = clean_env(home)
+        print(f"building the wheel and the venv in {work} ...", flush=True)
+        wheel = build_wheel(work / "dist", env)
+        bin_dir = make_venv(work / "venv", wheel, env)
+        run_env = clean_env(home, bin_dir)
+        project = work / "project"
+        db = make_store(project, bin_dir, run_env)
+        print(f"wheel {wheel.name}; store {db} with {BASELINES} changes", flush=True)
+
+        times = time_all(candidates(bin_dir, db), runs, project, run_env)
+        summary = summarise(times)
+        python = bin_dir / "python"
+        imports = {
+            "changenote --help": import_times(python, ["--help"], project, run_env),
+            "changenote list": import_times(python, ["list"], project, run_env),
+        }
+        print_report(summary, imports, runs)
+        if args.json:
+            print(json.dumps({**summary, "imports": imports, "times_ms": times}, indent=2))
+    finally:
+        if args.keep:
+            print(f"\nkept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(SystemExit):  # failures are reported, never an exit code
+        main()
+    sys.exit(0)
