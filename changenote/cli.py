@@ -29,19 +29,26 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-Ref = Annotated[str | None, typer.Argument(help="Change id or slug (default: newest unshipped).")]
+Ref = Annotated[
+    str | None, typer.Argument(metavar="ID", help="Change id or slug (default: newest unshipped).")
+]
 Json = Annotated[bool, typer.Option("--json", help="Print the change document as JSON.")]
 Headers = Annotated[
     list[str] | None,
     typer.Option(
         "--header",
+        metavar="'NAME: VALUE'",
         help="'Name: value' sent with every HTTP probe (repeatable); secret values are "
         "redacted when stored, so give them again (or use ${ENV_VAR}).",
     ),
 ]
 Metrics = Annotated[
     list[str] | None,
-    typer.Option("--metric", help="Manual figure NAME=VALUE[UNIT], e.g. p95_ms=120 (repeatable)."),
+    typer.Option(
+        "--metric",
+        metavar="NAME=VALUE[UNIT]",
+        help="Manual figure NAME=VALUE[UNIT], e.g. p95_ms=120 (repeatable).",
+    ),
 ]
 
 
@@ -86,11 +93,14 @@ def _emit(doc: dict[str, Any], as_json: bool, kind: str) -> None:
 
 @app.command()
 def init(
-    service: Annotated[str | None, typer.Option(help="Service name for new changes.")] = None,
-    owner: Annotated[
-        str | None, typer.Option(help="Owner for new changes (default: git config user.name).")
+    service: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Service name for new changes.")
     ] = None,
-    notes_dir: Annotated[str, typer.Option(help="Folder for the notes.")] = "notes",
+    owner: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="Owner for new changes (default: git config user.name)."),
+    ] = None,
+    notes_dir: Annotated[str, typer.Option(metavar="DIR", help="Folder for the notes.")] = "notes",
 ) -> None:
     """Write a starter changenote.toml in the current folder."""
     from pathlib import Path
@@ -103,34 +113,56 @@ def init(
 
 @app.command()
 def baseline(
-    title: Annotated[str, typer.Argument(help="What is wrong, in a few words.")],
-    service: Annotated[str | None, typer.Option(help="The service being changed.")] = None,
-    owner: Annotated[str | None, typer.Option(help="Who owns the change.")] = None,
-    route: Annotated[str | None, typer.Option(help="The route or entry point involved.")] = None,
-    input_: Annotated[
-        str | None, typer.Option("--input", help="The expected input that shows the problem.")
+    title: Annotated[str, typer.Argument(metavar="TITLE", help="What is wrong, in a few words.")],
+    service: Annotated[
+        str | None, typer.Option(metavar="NAME", help="The service being changed.")
     ] = None,
-    noticed: Annotated[str | None, typer.Option(help="Where the user notices the problem.")] = None,
-    expect: Annotated[str | None, typer.Option(help="The expected result of the change.")] = None,
-    tag: Annotated[list[str] | None, typer.Option(help="A tag (repeatable).")] = None,
-    cmd: Annotated[list[str] | None, typer.Option(help="Shell command probe (repeatable).")] = None,
+    owner: Annotated[str | None, typer.Option(metavar="NAME", help="Who owns the change.")] = None,
+    route: Annotated[
+        str | None, typer.Option(metavar="ROUTE", help="The route or entry point involved.")
+    ] = None,
+    input_: Annotated[
+        str | None,
+        typer.Option("--input", metavar="TEXT", help="The expected input that shows the problem."),
+    ] = None,
+    noticed: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="Where the user notices the problem.")
+    ] = None,
+    expect: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="The expected result of the change.")
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option(metavar="TAG", help="A tag (repeatable).")
+    ] = None,
+    cmd: Annotated[
+        list[str] | None, typer.Option(metavar="COMMAND", help="Shell command probe (repeatable).")
+    ] = None,
     http: Annotated[
-        list[str] | None, typer.Option(help="HTTP probe '[METHOD] URL' (repeatable).")
+        list[str] | None,
+        typer.Option(metavar="'[METHOD] URL'", help="HTTP probe '[METHOD] URL' (repeatable)."),
     ] = None,
     check: Annotated[
-        list[str] | None, typer.Option(help="A check defined in config (repeatable).")
+        list[str] | None,
+        typer.Option(metavar="NAME", help="A check defined in config (repeatable)."),
     ] = None,
     header: Headers = None,
     metric: Metrics = None,
-    runs: Annotated[int | None, typer.Option(help="Measured runs per probe [default: 10].")] = None,
+    runs: Annotated[
+        int | None, typer.Option(metavar="N", help="Measured runs per probe [default: 10].")
+    ] = None,
     warmup: Annotated[
-        int | None, typer.Option(help="Unmeasured warm-up runs per probe [default: 1].")
+        int | None,
+        typer.Option(metavar="N", help="Unmeasured warm-up runs per probe [default: 1]."),
     ] = None,
     timeout: Annotated[
-        float | None, typer.Option(help="Seconds before one run counts as failed [default: 30].")
+        float | None,
+        typer.Option(
+            metavar="SECONDS", help="Seconds before one run counts as failed [default: 30]."
+        ),
     ] = None,
     clear_cache: Annotated[
-        str | None, typer.Option(help="Shell command run before every measured run.")
+        str | None,
+        typer.Option(metavar="COMMAND", help="Shell command run before every measured run."),
     ] = None,
     as_json: Json = False,
 ) -> None:
@@ -165,7 +197,7 @@ def baseline(
 @app.command()
 def measure(
     ref: Ref = None,
-    label: Annotated[str | None, typer.Option(help="Name of this run.")] = None,
+    label: Annotated[str | None, typer.Option(metavar="LABEL", help="Name of this run.")] = None,
     header: Headers = None,
     metric: Metrics = None,
     as_json: Json = False,
@@ -179,12 +211,19 @@ def measure(
 
 @app.command()
 def tick(
-    args: Annotated[list[str], typer.Argument(help="[ID] ITEM: the change, then the item.")],
-    note: Annotated[str | None, typer.Option(help="Evidence in words.")] = None,
+    args: Annotated[
+        list[str], typer.Argument(metavar="[ID] ITEM", help="[ID] ITEM: the change, then the item.")
+    ],
+    note: Annotated[str | None, typer.Option(metavar="TEXT", help="Evidence in words.")] = None,
     cmd: Annotated[
-        str | None, typer.Option(help="Run this command as evidence; tick only if it succeeds.")
+        str | None,
+        typer.Option(
+            metavar="COMMAND", help="Run this command as evidence; tick only if it succeeds."
+        ),
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds the --cmd may take.")] = 3600.0,
+    timeout: Annotated[
+        float, typer.Option(metavar="SECONDS", help="Seconds the --cmd may take.")
+    ] = 3600.0,
     as_json: Json = False,
 ) -> None:
     """Tick a checklist item (capture, backup, test, watch, note, or a prefix) with evidence."""
@@ -201,18 +240,22 @@ def tick(
 @app.command()
 def ship(
     ref: Ref = None,
-    reason: Annotated[str, typer.Option(help="Why the change was made (required).")] = "",
-    rollback: Annotated[str | None, typer.Option(help="How to undo it.")] = None,
+    reason: Annotated[
+        str, typer.Option(metavar="TEXT", help="Why the change was made (required).")
+    ] = "",
+    rollback: Annotated[str | None, typer.Option(metavar="TEXT", help="How to undo it.")] = None,
     file: Annotated[
-        list[str] | None, typer.Option(help="A file touched, besides what git shows (repeatable).")
+        list[str] | None,
+        typer.Option(metavar="PATH", help="A file touched, besides what git shows (repeatable)."),
     ] = None,
     command: Annotated[
-        list[str] | None, typer.Option(help="A command used for the change (repeatable).")
+        list[str] | None,
+        typer.Option(metavar="COMMAND", help="A command used for the change (repeatable)."),
     ] = None,
     metric: Metrics = None,
     header: Headers = None,
     fail_on_regression: Annotated[
-        bool, typer.Option(help="Exit 3 when any metric regressed.")
+        bool, typer.Option("--fail-on-regression", help="Exit 3 when any metric regressed.")
     ] = False,
     as_json: Json = False,
 ) -> None:
@@ -241,7 +284,7 @@ def ship(
 
 @app.command("list")
 def list_(
-    limit: Annotated[int | None, typer.Option(help="Show at most this many.")] = None,
+    limit: Annotated[int | None, typer.Option(metavar="N", help="Show at most this many.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the changes in the notebook, newest first."""
@@ -273,9 +316,12 @@ def render(ref: Ref = None) -> None:
 @app.command()
 def demo(
     folder: Annotated[
-        str | None, typer.Option("--dir", help="Where to build the demo (default: a new folder).")
+        str | None,
+        typer.Option(
+            "--dir", metavar="DIR", help="Where to build the demo (default: a new folder)."
+        ),
     ] = None,
-    runs: Annotated[int, typer.Option(help="Measured runs per probe.")] = 15,
+    runs: Annotated[int, typer.Option(metavar="N", help="Measured runs per probe.")] = 15,
 ) -> None:
     """Run the whole cycle on a bundled sample service and print the note."""
     from changenote import display
