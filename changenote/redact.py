@@ -49,9 +49,15 @@ _SHELL_VALUE = (
 )
 _JSON_VALUE = _QUOTED + "|" + _EDQ + r"|[^\s,}\]\"'\\)]+"
 
-_REF = r"(?:\$[A-Za-z_][\w*]*|\$\{[A-Za-z_][\w*]*\}|\$\([^()\r\n]*\)|\$?\{\{[^{}\r\n]*\}\}|%[A-Za-z_][\w*]*%)"
+# $VAR, ${VAR}, $(command), {{ template }} / ${{ secrets.X }}, %VAR%; "*" as left by masking.
+_REF = (
+    r"(?:\$[A-Za-z_][\w*]*|\$\{[A-Za-z_][\w*]*\}|\$\([^()\r\n]*\)"
+    r"|\$?\{\{[^{}\r\n]*\}\}|%[A-Za-z_][\w*]*%)"
+)
 _REF_ONLY = re.compile(r"[-:/@.]*(?:" + _REF + r"[-:/@.]*)+", re.ASCII)
-_KEY_FILE = re.compile(r"[\w./~*-]*\.(?:pem|key|crt|cer|der|p12|pfx|jks|json|txt|asc|gpg|pub)", _F)
+_KEY_FILE = re.compile(
+    r"@?[\w./~*-]*\.(?:pem|key|crt|cer|der|p12|pfx|jks|json|txt|asc|gpg|pub)", _F
+)
 _SCHEME_VALUE = re.compile(r"([A-Za-z][A-Za-z0-9_*-]*|\*+)([ \t]+)(\S.*)", re.ASCII | re.DOTALL)
 _NAME_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _AFTER_MASKED_TOKEN = re.compile(r"[ \t]+\*+")
@@ -121,14 +127,18 @@ _EQUALS_RE = re.compile(
 )
 # --password value, -token value
 _FLAG_RE = re.compile(
-    _NAME_START + r"(?P<name>--?(?=[A-Za-z_])" + _NAME + r")[ \t]+(?P<val>(?!-)(?:"
+    _NAME_START
+    + r"(?P<name>--?(?=[A-Za-z_])"
+    + _NAME
+    + r")[ \t]+(?P<val>(?!-)(?:"
     + _SHELL_VALUE
     + r"))",
     _F,
 )
 # curl -u user:password, --user=user:password
 _USER_RE = re.compile(
-    _NAME_START + r"(?:-u|--user|--proxy-user)(?:[ \t]+|=)[\"']?(?P<user>[^\s:\"'/@]+):(?P<val>[^\s\"']+)",
+    _NAME_START
+    + r"(?:-u|--user|--proxy-user)(?:[ \t]+|=)[\"']?(?P<user>[^\s:\"'/@]+):(?P<val>[^\s\"']+)",
     re.ASCII,
 )
 # scheme://user:password@host
@@ -168,7 +178,7 @@ def _is_masked(value: str) -> bool:
 
 
 def _keep(core: str) -> bool:
-    """True when a bare value is no secret: empty, masked, an env reference, a literal, a key file."""
+    """True when a bare value is no secret: empty, masked, env reference, literal, key file."""
     return (
         _is_masked(core)
         or core.lower() in _LITERALS
