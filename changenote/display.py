@@ -47,13 +47,19 @@ def progress_bar() -> Iterator[Any]:
         yield update
 
 
-def results_table(comparison: list[dict[str, Any]], title: str) -> Any:
+def results_table(comparison: list[dict[str, Any]], title: str, probe_order: list[str]) -> Any:
     """The before/after table; with one probe its name goes in the title, not a column."""
     from rich.table import Table
 
-    probes = {c["probe"] for c in comparison}
+    probes = list(dict.fromkeys([*probe_order, *(c["probe"] for c in comparison)]))
+    probes = [p for p in probes if any(c["probe"] == p for c in comparison)]
     single = len(probes) == 1
-    table = Table(title=f"{title}: {next(iter(probes))}" if single else title, title_justify="left")
+    refs = {p: f"#{i}" for i, p in enumerate(probe_order, start=1)}
+    refs.update({p: p for p in probes if p not in refs})
+    if not single:
+        legend = "\n".join(f"{refs[p]} {p}" for p in probes if refs[p] != p)
+        title = f"{title}\n{legend}"
+    table = Table(title=f"{title}: {probes[0]}" if single else title, title_justify="left")
     columns = [("metric", "left"), ("before", "right"), ("after", "right")]
     columns += [("change", "right"), ("verdict", "left")]
     if not single:
@@ -68,7 +74,7 @@ def results_table(comparison: list[dict[str, Any]], title: str) -> Any:
             fmt_change(c).split(" (")[0],
             VERDICT_MARK.get(c["verdict"], c["verdict"]),
         ]
-        table.add_row(*([] if single else [c["probe"]]), *cells)
+        table.add_row(*([] if single else [refs[c["probe"]]]), *cells)
     return table
 
 
@@ -98,14 +104,14 @@ def print_change(doc: dict[str, Any], kind: str) -> None:
         title = "after vs baseline" if kind == "ship" else f"{doc.get('measured_run')} vs baseline"
         console.print(f"{'shipped' if kind == 'ship' else 'measured'}: {head}")
         if doc["comparison"]:
-            console.print(results_table(doc["comparison"], title))
+            console.print(results_table(doc["comparison"], title, doc["probes"]))
     else:
         console.print(f"{head}  {doc['title']}")
         for key in ("service", "owner", "route", "expected", "reason", "rollback"):
             if doc.get(key):
                 console.print(f"  {key}: {doc[key]}")
         if doc["comparison"]:
-            console.print(results_table(doc["comparison"], "after vs baseline"))
+            console.print(results_table(doc["comparison"], "after vs baseline", doc["probes"]))
         if doc["files_touched"]:
             console.print("  files touched: " + ", ".join(doc["files_touched"]))
     for warning in doc.get("warnings", []):
@@ -136,7 +142,7 @@ def print_list(rows: list[dict[str, Any]]) -> None:
 
 def print_demo(doc: dict[str, Any], note: Any) -> None:
     console = _console()
-    console.print(results_table(doc["comparison"], "after vs baseline"))
+    console.print(results_table(doc["comparison"], "after vs baseline", doc["probes"]))
     for warning in doc.get("warnings", []):
         console.print(f"[yellow]warning[/yellow] {warning['code']}: {warning['message']}")
     console.print(f"note written: {note}")

@@ -68,6 +68,8 @@ def load(session: Session, change: Change) -> dict[str, Any]:
         .order_by(col(ChecklistItem.position))
     ).all()
     by_run: dict[int, list[dict[str, Any]]] = {}
+    # Probe metrics in the order the probes were given, manual figures (index -1) last.
+    metrics = sorted(metrics, key=lambda m: (m.run_id, m.probe_index < 0, m.probe_index, m.id))
     for m in metrics:
         by_run.setdefault(m.run_id, []).append(
             {
@@ -204,11 +206,26 @@ def summary_sentence(doc: dict[str, Any]) -> str:
     return f"{headline} {tally}"
 
 
+def probe_refs(doc: dict[str, Any]) -> dict[str, str]:
+    """Short names for probes in tables: ``#1``, ``#2``... in the order they were given."""
+    from changenote.render import md_inline
+
+    refs = {label: f"#{i}" for i, label in enumerate(doc.get("probes") or [], start=1)}
+    for item in doc.get("comparison") or []:
+        refs.setdefault(item["probe"], md_inline(item["probe"]))
+    for run in doc.get("runs") or []:
+        for metric in run.get("metrics") or []:
+            refs.setdefault(metric["probe"], md_inline(metric["probe"]))
+    return refs
+
+
 def note_context(doc: dict[str, Any], front_matter: str) -> dict[str, Any]:
     """What ``note.md.j2`` lays out: the document plus rows already formatted."""
+    refs = probe_refs(doc)
     rows = [
         {
             "probe": c["probe"],
+            "ref": refs.get(c["probe"], c["probe"]),
             "metric": c["metric"],
             "before": fmt_number(c["before"], c["unit"]),
             "after": fmt_number(c["after"], c["unit"]),
@@ -224,6 +241,7 @@ def note_context(doc: dict[str, Any], front_matter: str) -> dict[str, Any]:
         baseline_rows = [
             {
                 "probe": m["probe"],
+                "ref": refs.get(m["probe"], m["probe"]),
                 "metric": m["metric"],
                 "median": fmt_number(m["median"], m["unit"]),
                 "p95": fmt_number(m["p95"], m["unit"]),
@@ -241,7 +259,7 @@ def note_context(doc: dict[str, Any], front_matter: str) -> dict[str, Any]:
         "rows": rows,
         "baseline_rows": baseline_rows,
         "baseline": baseline,
-        "probe_commands": [p for p in doc["probes"]],
+        "probe_commands": [{"ref": refs[p], "label": p} for p in doc["probes"]],
         "checklist": doc["checklist"],
         "extra_items": [i for i in doc["checklist"] if i["key"] not in standard],
         "date": (doc.get("shipped_at") or doc.get("created_at") or "")[:10],

@@ -27,13 +27,19 @@ if TYPE_CHECKING:
 
 #: Captured command output kept per probe (the tail, where failures show).
 OUTPUT_CAP = 64 * 1024
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+# Only the braced form: a bare "$" is common inside real tokens and cookies.
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _CACHE_HEADERS = ("x-cache-status", "cf-cache-status", "x-cache")
 _CACHE_MISS = ("MISS", "BYPASS", "EXPIRED", "DYNAMIC", "PASS", "NONE", "UNCACHEABLE")
 _CACHE_HIT = ("HIT", "STALE", "UPDATING", "REVALIDATED")
 
 #: Which way is better for the metrics probes produce.
-BETTER = {"time_ms": "lower", "error_rate": "lower", "db_calls": "lower", "cache_hit_ratio": "higher"}
+BETTER = {
+    "time_ms": "lower",
+    "error_rate": "lower",
+    "db_calls": "lower",
+    "cache_hit_ratio": "higher",
+}
 UNITS = {"time_ms": "ms", "error_rate": "ratio", "db_calls": "count", "cache_hit_ratio": "ratio"}
 
 
@@ -115,10 +121,10 @@ class Attempt:
 
 
 def expand_env(value: str, what: str) -> str:
-    """Replace ``${NAME}`` / ``$NAME`` with the environment's value; a missing one is an error."""
+    """Replace ``${NAME}`` with the environment's value; a missing one is an error."""
 
     def sub(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(2)
+        name = match.group(1)
         if name not in os.environ:
             raise ProbeError(f"{what} refers to ${name}, which is not set in the environment")
         return os.environ[name]

@@ -125,9 +125,7 @@ def parse_http(spec: str) -> ProbeSpec:
     except ValueError as exc:
         raise UsageError(f"--http: malformed URL {url!r}: {exc}") from None
     if parts_url.scheme not in ("http", "https") or not parts_url.hostname:
-        raise UsageError(
-            f"--http: malformed URL {url!r}: expected http:// or https:// and a host"
-        )
+        raise UsageError(f"--http: malformed URL {url!r}: expected http:// or https:// and a host")
     del port
     return ProbeSpec(kind="http", target=f"{method} {url}")
 
@@ -144,6 +142,8 @@ def parse_header(text: str) -> tuple[str, str]:
     name = name.strip()
     if not sep or not name or not _HEADER_NAME_RE.match(name):
         raise UsageError(f"--header {text!r}: expected 'Name: value'")
+    if any(c in value for c in "\r\n\0"):
+        raise UsageError(f"--header {name}: the value cannot hold a line break or NUL")
     return name, value.strip()
 
 

@@ -147,9 +147,11 @@ def _bootstrap_ci(
     b = np.asarray(after, dtype=float)
     med_a = np.median(a[rng.integers(0, len(a), size=(BOOTSTRAP_RESAMPLES, len(a)))], axis=1)
     med_b = np.median(b[rng.integers(0, len(b), size=(BOOTSTRAP_RESAMPLES, len(b)))], axis=1)
-    if np.any(med_a == 0):
+    usable = med_a != 0
+    # A zero median makes the ratio undefined; tolerate it only in the far tail.
+    if usable.mean() < 0.975:
         return None
-    rel = (med_b / med_a - 1.0) * 100.0
+    rel = (med_b[usable] / med_a[usable] - 1.0) * 100.0
     low, high = np.percentile(rel, [2.5, 97.5])
     return float(low), float(high)
 

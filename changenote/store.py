@@ -230,11 +230,7 @@ def unique_slug(session: Session, title: str) -> str:
     from changenote.models import Change
 
     base = slugify(title)
-    taken = set(
-        session.exec(
-            select(Change.slug).where(col(Change.slug).like(f"{base}%"))
-        ).all()
-    )
+    taken = set(session.exec(select(Change.slug).where(col(Change.slug).like(f"{base}%"))).all())
     if base not in taken and not base.isdigit():
         return base
     n = 2

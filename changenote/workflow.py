@@ -349,7 +349,10 @@ class Notebook:
                 expected=self.redact_text(req.expected),
                 tags=sorted({self.redact_text(t.strip()) or "" for t in req.tags}),
                 probes=stored_probes,
-                settings={**settings.to_dict(), "clear_cache": self.redact_text(settings.clear_cache)},
+                settings={
+                    **settings.to_dict(),
+                    "clear_cache": self.redact_text(settings.clear_cache),
+                },
                 base_commit=git.commit,
                 base_dirty=git.dirty,
                 base_dirty_files=git.dirty_files,

@@ -1,0 +1,207 @@
+"""Summaries and before/after verdicts: only a real, large-enough change gets a verdict."""
+
+from __future__ import annotations
+
+import random
+import statistics
+
+import pytest
+
+from changenote.stats import compare, percentile, summarize
+
+
+def _noisy(center: float, n: int, seed: int, spread: float = 0.01) -> list[float]:
+    rng = random.Random(seed)
+    return [center * (1 + rng.uniform(-spread, spread)) for _ in range(n)]
+
+
+# ---------------------------------------------------------------------------- summarize
+
+
+def test_summarize_known_data():
+    s = summarize([10, 1, 9, 2, 8, 3, 7, 4, 6, 5])
+    assert s is not None
+    assert s.n == 10
+    assert s.median == 5.5
+    assert s.p95 == pytest.approx(9.55)  # linear interpolation: 9 + 0.55 * (10 - 9)
+    assert s.mean == 5.5
+    assert s.stdev == pytest.approx(statistics.stdev(range(1, 11)))  # sample stdev, ~3.03
+    assert (s.min, s.max) == (1.0, 10.0)
+
+
+def test_summarize_odd_count_and_single_value():
+    s = summarize([3.0, 100.0, 1.0])
+    assert s is not None
+    assert (s.median, s.min, s.max) == (3.0, 1.0, 100.0)
+    one = summarize([7.5])
+    assert one is not None
+    assert (one.n, one.median, one.p95, one.mean, one.stdev) == (1, 7.5, 7.5, 7.5, 0.0)
+
+
+def test_summarize_empty_is_none():
+    assert summarize([]) is None
+
+
+def test_percentile_ends():
+    data = [1.0, 2.0, 3.0, 4.0]
+    assert percentile(data, 0) == 1.0
+    assert percentile(data, 100) == 4.0
+    assert percentile(data, 50) == 2.5
+
+
+def test_summary_to_dict_rounds():
+    s = summarize([1 / 3, 2 / 3, 1.0])
+    assert s is not None
+    assert s.to_dict()["mean"] == 0.6667
+    assert s.to_dict()["n"] == 3
+
+
+# ------------------------------------------------------------------------------ compare
+
+
+def test_clearly_faster_is_improved_when_lower_is_better():
+    before, after = _noisy(30, 10, 1), _noisy(3, 10, 2)
+    c = compare("GET /x", "time_ms", "ms", "lower", before, after)
+    assert c.verdict == "improved"
+    assert c.p_value is not None and c.p_value < 0.05
+    assert c.change_pct is not None and -92 < c.change_pct < -88
+    assert c.ci_low is not None and c.ci_high is not None
+    assert c.ci_low <= c.change_pct <= c.ci_high
+    assert c.ci_high < -5
+    assert (c.n_before, c.n_after) == (10, 10)
+    assert c.before == pytest.approx(statistics.median(before))
+    assert c.after == pytest.approx(statistics.median(after))
+
+
+def test_clearly_slower_is_regressed():
+    c = compare("GET /x", "time_ms", "ms", "lower", _noisy(3, 10, 1), _noisy(30, 10, 2))
+    assert c.verdict == "regressed"
+    assert c.change_pct is not None and c.change_pct > 800
+
+
+def test_better_higher_flips_the_verdict():
+    c = compare("$ bench", "rps", "req/s", "higher", _noisy(30, 10, 1), _noisy(3, 10, 2))
+    assert c.verdict == "regressed"
+    c = compare("$ bench", "rps", "req/s", "higher", _noisy(3, 10, 1), _noisy(30, 10, 2))
+    assert c.verdict == "improved"
+
+
+def test_no_direction_is_changed():
+    c = compare("$ bench", "rows", "", None, _noisy(3, 10, 1), _noisy(30, 10, 2))
+    assert c.verdict == "changed"
+
+
+def test_same_distribution_is_not_significant():
+    rng = random.Random(20240601)
+    before = [rng.gauss(20, 3) for _ in range(20)]
+    after = [rng.gauss(20, 3) for _ in range(20)]
+    c = compare("GET /x", "time_ms", "ms", "lower", before, after)
+    assert c.verdict == "not-significant"
+
+
+def test_small_shift_below_minimum_effect_is_not_significant():
+    before = _noisy(100, 10, 1, spread=0.001)
+    after = _noisy(102, 10, 2, spread=0.001)
+    c = compare("GET /x", "time_ms", "ms", "lower", before, after)
+    # The test is sure it moved, but 2% is below the 5% minimum effect.
+    assert c.p_value is not None and c.p_value < 0.05
+    assert c.change_pct == pytest.approx(2, abs=0.3)
+    assert c.verdict == "not-significant"
+    # ... and the same data with a 1% minimum effect is a regression.
+    assert compare("GET /x", "time_ms", "ms", "lower", before, after, 1.0).verdict == "regressed"
+
+
+def test_small_improvement_below_minimum_effect_is_not_significant():
+    before = _noisy(100, 10, 1, spread=0.001)
+    after = _noisy(98, 10, 2, spread=0.001)
+    c = compare("GET /x", "time_ms", "ms", "lower", before, after)
+    assert c.p_value is not None and c.p_value < 0.05
+    assert c.verdict == "not-significant"
+    assert compare("GET /x", "time_ms", "ms", "lower", before, after, 1.0).verdict == "improved"
+
+
+@pytest.mark.parametrize("center", [105.5, 94.5])
+def test_interval_straddling_minimum_effect_is_not_significant(center: float):
+    # The median moves by more than 5%, but the 95% interval reaches inside ±5%.
+    before, after = _noisy(100, 20, 1, spread=0.04), _noisy(center, 20, 2, spread=0.04)
+    c = compare("GET /x", "time_ms", "ms", "lower", before, after)
+    assert c.p_value is not None and c.p_value < 0.05
+    assert c.ci_low is not None and c.ci_high is not None
+    assert c.ci_low < (5 if center > 100 else -5) < c.ci_high
+    assert c.verdict == "not-significant"
+
+
+def test_unequal_sample_counts():
+    c = compare("GET /x", "time_ms", "ms", "lower", _noisy(30, 8, 1), _noisy(3, 15, 2))
+    assert (c.n_before, c.n_after) == (8, 15)
+    assert c.verdict == "improved"
+
+
+def test_identical_constant_samples():
+    c = compare("GET /x", "time_ms", "ms", "lower", [5.0] * 10, [5.0] * 12)
+    assert c.verdict == "not-significant"
+    assert c.p_value == 1.0
+    assert c.change_pct == 0.0
+
+
+def test_error_proportions_small_change_is_not_significant():
+    c = compare("GET /x", "error_rate", "ratio", "lower", [0.0] * 30, [1.0] * 3 + [0.0] * 27)
+    assert c.verdict == "not-significant"
+    assert c.detail == "0/30 → 3/30 errors"
+    assert (c.before, c.after) == (0.0, 0.1)
+    assert c.change_pct is None  # relative change from 0 is undefined
+    assert c.p_value is not None and c.p_value > 0.05
+
+
+def test_error_proportions_large_change_is_regressed():
+    c = compare("GET /x", "error_rate", "ratio", "lower", [0.0] * 30, [1.0] * 25 + [0.0] * 5)
+    assert c.verdict == "regressed"
+    assert c.detail == "0/30 → 25/30 errors"
+    assert c.p_value is not None and c.p_value < 0.001
+
+
+def test_cache_hit_proportions_use_hits_and_higher_is_better():
+    c = compare("GET /x", "cache_hit_ratio", "ratio", "higher", [0.0] * 20, [1.0] * 20)
+    assert c.verdict == "improved"
+    assert c.detail == "0/20 → 20/20 hits"
+    c = compare("GET /x", "cache_hit_ratio", "ratio", "higher", [1.0] * 20, [0.0] * 18 + [1.0] * 2)
+    assert c.verdict == "regressed"
+    assert c.change_pct == pytest.approx(-90)
+
+
+def test_change_pct_none_when_before_median_is_zero():
+    c = compare("$ q", "db_calls", "count", "lower", [0.0] * 5, [1.0, 2.0, 3.0, 4.0, 5.0])
+    assert c.change_pct is None
+    assert c.verdict == "not-significant"
+
+
+def test_fewer_than_three_samples_is_not_significant():
+    c = compare("GET /x", "time_ms", "ms", "lower", [30.0, 31.0], [3.0, 3.1, 3.2])
+    assert c.verdict == "not-significant"
+    assert c.p_value is None
+    assert c.change_pct is not None and c.change_pct < -80
+    assert "too few" in c.detail
+
+
+def test_no_samples_on_one_side():
+    c = compare("GET /x", "time_ms", "ms", "lower", [], [1.0, 2.0, 3.0])
+    assert c.verdict == "not-significant"
+    assert c.before is None and c.after == 2.0
+    assert c.detail == "no samples before"
+
+
+def test_compare_is_deterministic():
+    before, after = _noisy(30, 10, 1, spread=0.2), _noisy(27, 10, 2, spread=0.2)
+    first = compare("GET /x", "time_ms", "ms", "lower", before, after)
+    second = compare("GET /x", "time_ms", "ms", "lower", before, after)
+    assert first.to_dict() == second.to_dict()
+    assert first == second
+    assert first.ci_low is not None and first.ci_low != first.ci_high
+
+
+def test_comparison_to_dict_rounds():
+    c = compare("GET /x", "time_ms", "ms", "lower", _noisy(30, 10, 1), _noisy(3, 10, 2))
+    d = c.to_dict()
+    assert d["verdict"] == "improved"
+    assert d["change_pct"] == round(c.change_pct or 0, 4)
+    assert d["p_value"] == float(f"{c.p_value:.3g}")
