@@ -23,8 +23,11 @@ _HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _MANUAL_RE = re.compile(rf"^\s*([^=\s]+)\s*=\s*({_NUMBER})\s*([A-Za-z%/µ][\w%/µ]*)?\s*$")
 METRIC_LINE_PREFIX = "changenote-metric:"
+#: Metrics the probes measure themselves; a command cannot print them.
+STANDARD_METRICS = frozenset({"time_ms", "error_rate", "cache_hit_ratio", "db_calls"})
 _METRIC_LINE_RE = re.compile(
-    rf"^\s*{re.escape(METRIC_LINE_PREFIX)}\s*([^=\s]+)\s*=\s*({_NUMBER})"
+    # Anything may precede the marker (a log prefix such as "INFO "), nothing may follow.
+    rf"(?:^|\s){re.escape(METRIC_LINE_PREFIX)}\s*([^=\s]+)\s*=\s*({_NUMBER})"
     r"(?:\s+(?!better=)([A-Za-z%/µ][\w%/µ]*))?(?:\s+better=(lower|higher))?\s*$"
 )
 
@@ -170,10 +173,12 @@ def parse_metric_line(line: str) -> MetricLine | None:
     """Parse one output line of a command probe; ``None`` when it is not a metric line."""
     if METRIC_LINE_PREFIX not in line:
         return None
-    match = _METRIC_LINE_RE.match(line)
+    match = _METRIC_LINE_RE.search(line)
     if not match:
         return None
     name, raw, unit, better = match.groups()
+    if name in STANDARD_METRICS:
+        return None
     if not _NAME_RE.fullmatch(name):
         return None
     value = float(raw)

@@ -245,6 +245,11 @@ _LIST_SQL = (
 )
 
 
+def _stamp(value: Any) -> str | None:
+    """A stored timestamp as ISO 8601 UTC with a Z, as in the change document."""
+    return str(value)[:19].replace(" ", "T") + "Z" if value else None
+
+
 def _list_row(row: tuple[Any, ...]) -> dict[str, Any]:
     comparison = row[9]
     if isinstance(comparison, str):
@@ -259,8 +264,8 @@ def _list_row(row: tuple[Any, ...]) -> dict[str, Any]:
         "status": row[3],
         "service": row[4],
         "owner": row[5],
-        "created_at": str(row[6])[:19].replace(" ", "T") if row[6] else None,
-        "shipped_at": str(row[7])[:19].replace(" ", "T") if row[7] else None,
+        "created_at": _stamp(row[6]),
+        "shipped_at": _stamp(row[7]),
         "note_path": row[8],
         "verdicts": verdicts,
     }

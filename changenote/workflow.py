@@ -155,7 +155,9 @@ class Notebook:
         data = spec.to_dict()
         data["target"] = self.redact_text(spec.target)
         if spec.headers:
-            data["headers"] = [[n, redact_header(n, v)] for n, v in spec.headers]
+            data["headers"] = [
+                [n, self.redact_text(redact_header(n, v)) or ""] for n, v in spec.headers
+            ]
         if "clear_cache" in data.get("settings", {}):
             data["settings"]["clear_cache"] = self.redact_text(data["settings"]["clear_cache"])
         data["label"] = self.redact_text(spec.label)
@@ -352,6 +354,8 @@ class Notebook:
                 settings={
                     **settings.to_dict(),
                     "clear_cache": self.redact_text(settings.clear_cache),
+                    # The verdicts at ship use the threshold the baseline was taken with.
+                    "min_effect": self.config.min_effect,
                 },
                 base_commit=git.commit,
                 base_dirty=git.dirty,

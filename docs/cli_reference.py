@@ -1,7 +1,7 @@
 """Write docs/CLI.md from the commands' own --help, or check it is current (--check).
 
-    python docs/cli_reference.py          # rewrite docs/CLI.md
-    python docs/cli_reference.py --check  # exit 1 if docs/CLI.md is out of date
+python docs/cli_reference.py          # rewrite docs/CLI.md
+python docs/cli_reference.py --check  # exit 1 if docs/CLI.md is out of date
 """
 
 from __future__ import annotations

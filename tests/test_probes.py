@@ -386,3 +386,9 @@ def test_clear_cache_failure_raises(tmp_path: Path):
     with pytest.raises(ProbeError, match=r"exit 4.*cache is locked"):
         measure([_cmd(f"echo run >> {log}")], settings)
     assert log.read_text().split() == ["run"]  # the warm-up ran, no measured run did
+
+
+def test_printed_standard_metric_names_are_ignored():
+    outcome = _one(_cmd("echo 'changenote-metric: time_ms=99999'; echo 'changenote-metric: ok=1'"))
+    assert max(outcome.series["time_ms"].samples) < 99999
+    assert outcome.series["ok"].samples == [1.0, 1.0, 1.0]

@@ -186,7 +186,7 @@ def test_metric_line_parses(line: str, expected: tuple[str, float, str, str | No
         "changenote-metric: rows=1 better=sideways",
         "changenote-metric: rows=1 count extra",
         "changenote-metric: 1rows=1",
-        "log: changenote-metric: rows=1",  # must start the line
+        "log:changenote-metric: rows=1",  # the marker must start the line or follow a space
     ],
 )
 def test_metric_line_malformed_is_ignored(line: str):
@@ -280,3 +280,9 @@ def test_parse_duration_only_raises_usage_error(text: str):
 def test_header_value_cannot_smuggle_lines(value: str):
     with pytest.raises(UsageError, match="line break or NUL"):
         parse_header(f"X-Test: {value}")
+
+
+def test_metric_line_after_a_log_prefix():
+    parsed = parse_metric_line("2026-11-28 10:00:01 INFO changenote-metric: rows=5 count")
+    assert parsed is not None and (parsed.name, parsed.value, parsed.unit) == ("rows", 5.0, "count")
+    assert parse_metric_line("INFO:changenote-metric: rows=5") is None
