@@ -213,3 +213,13 @@ def test_store_file_is_sqlite_with_wal(project: Path, server: TestServer):
     assert conn.execute("SELECT count(*) FROM change").fetchone()[0] == 1
     conn.close()
     assert (db.stat().st_mode & 0o777) == 0o600
+
+
+def test_tick_after_ship_updates_the_note(project: Path, server: TestServer):
+    _baseline(server, "--runs", "3")
+    doc = invoke("ship", "--reason", "r", "--json").json()
+    note = project / doc["note_path"]
+    assert "- [ ] watch logs after release" in note.read_text()
+    ticked = invoke("tick", doc["slug"], "watch", "--note", "no new errors for 10 min")
+    assert ticked.code == 0, ticked.stderr
+    assert "- [x] watch logs after release — no new errors for 10 min" in note.read_text()
