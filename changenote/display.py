@@ -86,12 +86,16 @@ def print_change(doc: dict[str, Any], kind: str) -> None:
         for run in doc["runs"][:1]:
             from rich.table import Table
 
-            table = Table(title="baseline", title_justify="left")
+            refs = {p: f"#{i}" for i, p in enumerate(doc["probes"], start=1)}
+            legend = "\n".join(f"{ref} {p}" for p, ref in refs.items())
+            table = Table(
+                title=f"baseline\n{legend}" if legend else "baseline", title_justify="left"
+            )
             for name in ("probe", "metric", "median", "p95", "n"):
                 table.add_column(name, justify="left" if name in ("probe", "metric") else "right")
             for m in run["metrics"]:
                 table.add_row(
-                    m["probe"],
+                    refs.get(m["probe"], m["probe"]),
                     m["metric"],
                     fmt_number(m["median"], m["unit"]),
                     fmt_number(m["p95"], m["unit"]),
