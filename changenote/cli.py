@@ -42,6 +42,14 @@ Headers = Annotated[
         "redacted when stored, so give them again (or use ${ENV_VAR}).",
     ),
 ]
+FailOnRegression = Annotated[
+    bool,
+    typer.Option(
+        "--fail-on-regression",
+        help="Exit 3 (after recording everything) when a metric regressed or a checkable "
+        "--expect clause was not met.",
+    ),
+]
 Metrics = Annotated[
     list[str] | None,
     typer.Option(
@@ -89,6 +97,22 @@ def _emit(doc: dict[str, Any], as_json: bool, kind: str) -> None:
         display.print_json(doc)
     else:
         display.print_change(doc, kind)
+
+
+def _gate(doc: dict[str, Any], enabled: bool) -> None:
+    """The CI gate: exit 3 on a regression or an unmet expectation, with one line saying why."""
+    if not enabled:
+        return
+    regressed = [
+        f"{c['metric']} of {c['probe']}" for c in doc["comparison"] if c["verdict"] == "regressed"
+    ]
+    unmet = [e["expect"] for e in doc.get("expectations", []) if e["met"] is False]
+    if regressed or unmet:
+        parts = ([f"regressed: {', '.join(regressed)}"] if regressed else []) + (
+            [f"expectation not met: {'; '.join(unmet)}"] if unmet else []
+        )
+        sys.stderr.write(f"changenote: gate failed: {' | '.join(parts)}\n")
+        raise typer.Exit(3)
 
 
 @app.command()
@@ -200,6 +224,7 @@ def measure(
     label: Annotated[str | None, typer.Option(metavar="LABEL", help="Name of this run.")] = None,
     header: Headers = None,
     metric: Metrics = None,
+    fail_on_regression: FailOnRegression = False,
     as_json: Json = False,
 ) -> None:
     """Re-run the change's probes as another run, compared with the baseline."""
@@ -207,6 +232,7 @@ def measure(
     with _progress_bar() as progress:
         doc = notebook.measure(ref, label, header or [], metric or [], progress)
     _emit(doc, as_json, "measure")
+    _gate(doc, fail_on_regression)
 
 
 @app.command()
@@ -254,9 +280,7 @@ def ship(
     ] = None,
     metric: Metrics = None,
     header: Headers = None,
-    fail_on_regression: Annotated[
-        bool, typer.Option("--fail-on-regression", help="Exit 3 when any metric regressed.")
-    ] = False,
+    fail_on_regression: FailOnRegression = False,
     as_json: Json = False,
 ) -> None:
     """Measure again, compare honestly, collect files and commands, write the note."""
@@ -278,8 +302,7 @@ def ship(
     with _progress_bar() as progress:
         doc = notebook.ship(request, progress)
     _emit(doc, as_json, "ship")
-    if fail_on_regression and any(c["verdict"] == "regressed" for c in doc["comparison"]):
-        raise typer.Exit(3)
+    _gate(doc, fail_on_regression)
 
 
 @app.command("list")

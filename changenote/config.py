@@ -32,6 +32,17 @@ class ChecklistItemConfig:
 
 
 @dataclass(frozen=True)
+class MetricConfig:
+    """How one metric is judged, under ``[metrics.NAME]``."""
+
+    name: str
+    #: Smallest change (percent; percentage points for rates) called improved/regressed.
+    min_effect: float | None = None
+    #: Which way is better: "lower" or "higher".
+    better: str | None = None
+
+
+@dataclass(frozen=True)
 class CheckConfig:
     """A reusable probe defined once under ``[checks.NAME]``."""
 
@@ -81,6 +92,15 @@ class Config:
     checklist: tuple[ChecklistItemConfig, ...] = ()
     #: Reusable checks by name.
     checks: dict[str, CheckConfig] = field(default_factory=dict)
+    #: Per-metric judging: minimum effect and which way is better.
+    metrics: dict[str, MetricConfig] = field(default_factory=dict)
+
+    def metric_rules(self) -> dict[str, dict[str, Any]]:
+        """The per-metric settings a change keeps, so ship judges as baseline meant."""
+        return {
+            name: {k: v for k, v in (("min_effect", m.min_effect), ("better", m.better)) if v}
+            for name, m in self.metrics.items()
+        }
 
     @property
     def notes_path(self) -> Path:
@@ -107,6 +127,7 @@ class Config:
 _TOP_KEYS = {f.name for f in fields(Config)} - {"root", "source"}
 _CHECK_KEYS = {f.name for f in fields(CheckConfig)} - {"name"}
 _ITEM_KEYS = {"key", "label"}
+_METRIC_KEYS = {f.name for f in fields(MetricConfig)} - {"name"}
 
 
 def _unknown(key: str, allowed: set[str], where: str) -> ConfigError:
@@ -169,6 +190,25 @@ def _parse_check(name: str, raw: Any, where: str) -> CheckConfig:
     )
 
 
+def _parse_metric(name: str, raw: Any, where: str) -> MetricConfig:
+    here = f"{where} [metrics.{name}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{here}: must be a table")
+    for key in raw:
+        if key not in _METRIC_KEYS:
+            raise _unknown(key, _METRIC_KEYS, here)
+    better = raw.get("better")
+    if better is not None and better not in ("lower", "higher"):
+        raise ConfigError(f'{here}: \'better\' must be "lower" or "higher", got {better!r}')
+    return MetricConfig(
+        name=name,
+        min_effect=_positive_float(raw["min_effect"], "min_effect", here)
+        if "min_effect" in raw
+        else None,
+        better=better,
+    )
+
+
 def parse_config(raw: dict[str, Any], root: Path, source: Path | None) -> Config:
     """Validate a raw TOML table into a :class:`Config`; unknown keys are errors."""
     where = str(source.name if source else "config")
@@ -215,6 +255,9 @@ def parse_config(raw: dict[str, Any], root: Path, source: Path | None) -> Config
                 )
             )
         values["checklist"] = tuple(items)
+    if "metrics" in raw:
+        table = _expect(raw["metrics"], dict, "metrics", where)
+        values["metrics"] = {name: _parse_metric(name, spec, where) for name, spec in table.items()}
     if "checks" in raw:
         checks = _expect(raw["checks"], dict, "checks", where)
         values["checks"] = {name: _parse_check(name, spec, where) for name, spec in checks.items()}

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from changenote.document import VERDICT_MARK, fmt_change, fmt_number
+from changenote.document import VERDICT_MARK, fmt_change, fmt_expectation, fmt_number
 
 
 def print_json(data: Any) -> None:
@@ -18,7 +18,8 @@ def print_json(data: Any) -> None:
 def _console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    # No markup: titles, commands and messages are user text, "[x]" must print as is.
+    return Console(highlight=False, soft_wrap=True, markup=False)
 
 
 @contextlib.contextmanager
@@ -71,7 +72,7 @@ def results_table(comparison: list[dict[str, Any]], title: str, probe_order: lis
             c["metric"],
             fmt_number(c["before"], c["unit"]),
             fmt_number(c["after"], c["unit"]),
-            fmt_change(c).split(" (")[0],
+            fmt_change(c, interval=False),
             VERDICT_MARK.get(c["verdict"], c["verdict"]),
         ]
         table.add_row(*([] if single else [refs[c["probe"]]]), *cells)
@@ -80,7 +81,7 @@ def results_table(comparison: list[dict[str, Any]], title: str, probe_order: lis
 
 def print_change(doc: dict[str, Any], kind: str) -> None:
     console = _console()
-    head = f"[bold]#{doc['id']}[/bold] {doc['slug']} ({doc['status']})"
+    head = f"#{doc['id']} {doc['slug']} ({doc['status']})"
     if kind == "baseline":
         console.print(f"baseline recorded: {head}")
         for run in doc["runs"][:1]:
@@ -109,6 +110,7 @@ def print_change(doc: dict[str, Any], kind: str) -> None:
         console.print(f"{'shipped' if kind == 'ship' else 'measured'}: {head}")
         if doc["comparison"]:
             console.print(results_table(doc["comparison"], title, doc["probes"]))
+        _print_expectations(console, doc)
     else:
         console.print(f"{head}  {doc['title']}")
         for key in ("service", "owner", "route", "expected", "reason", "rollback"):
@@ -116,17 +118,75 @@ def print_change(doc: dict[str, Any], kind: str) -> None:
                 console.print(f"  {key}: {doc[key]}")
         if doc["comparison"]:
             console.print(results_table(doc["comparison"], "after vs baseline", doc["probes"]))
+        _print_expectations(console, doc)
+        if len(doc["runs"]) > 1 or doc["comparison"]:
+            console.print(distribution_table(doc))
         if doc["files_touched"]:
             console.print("  files touched: " + ", ".join(doc["files_touched"]))
     for warning in doc.get("warnings", []):
-        console.print(f"[yellow]warning[/yellow] {warning['code']}: {warning['message']}")
+        console.print(f"warning {warning['code']}: {warning['message']}", style="yellow")
     if kind in ("show", "tick"):
         for item in doc["checklist"]:
             mark = "x" if item["done"] else " "
             evidence = f" — {item['evidence']}" if item["evidence"] else ""
-            console.print(f"  \\[{mark}] {item['key']}: {item['label']}{evidence}")
+            console.print(f"  [{mark}] {item['key']}: {item['label']}{evidence}")
     if doc.get("note_path") and kind in ("ship", "show", "tick"):
         console.print(f"note: {doc['note_path']}")
+
+
+def _print_expectations(console: Any, doc: dict[str, Any]) -> None:
+    refs = {p: f"#{i}" for i, p in enumerate(doc["probes"], start=1)}
+    for item in doc.get("expectations") or []:
+        style = {True: "green", False: "red"}.get(item["met"], "yellow")
+        console.print(f"expected: {fmt_expectation(item, refs)}", style=style)
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], low: float, high: float) -> str:
+    """Samples in measured order as blocks, on a shared scale so runs can be compared."""
+    if not values:
+        return ""
+    span = high - low
+    if span <= 0:
+        return SPARKS[3] * len(values)
+    return "".join(SPARKS[min(7, int((v - low) / span * 8))] for v in values)
+
+
+def distribution_table(doc: dict[str, Any]) -> Any:
+    """Each metric's samples per run as sparklines on one scale: the noise, not just medians."""
+    from rich.table import Table
+
+    refs = {p: f"#{i}" for i, p in enumerate(doc["probes"], start=1)}
+    table = Table(title="samples in measured order (one scale per metric)", title_justify="left")
+    table.add_column("probe")
+    table.add_column("metric")
+    for run in doc["runs"]:
+        table.add_column(run["label"], overflow="fold")
+    keys = list(
+        dict.fromkeys((m["probe"], m["metric"]) for run in doc["runs"] for m in run["metrics"])
+    )
+    for probe, metric in keys:
+        series: list[list[float]] = [
+            next(
+                (
+                    m["samples"]
+                    for m in run["metrics"]
+                    if (m["probe"], m["metric"]) == (probe, metric)
+                ),
+                [],
+            )
+            for run in doc["runs"]
+        ]
+        values = [v for s in series for v in s]
+        if len(values) < 2:
+            continue
+        low, high = min(values), max(values)
+        table.add_row(
+            refs.get(probe, probe), metric, *(sparkline(s[:60], low, high) for s in series)
+        )
+    return table
 
 
 def print_list(rows: list[dict[str, Any]]) -> None:
@@ -148,5 +208,5 @@ def print_demo(doc: dict[str, Any], note: Any) -> None:
     console = _console()
     console.print(results_table(doc["comparison"], "after vs baseline", doc["probes"]))
     for warning in doc.get("warnings", []):
-        console.print(f"[yellow]warning[/yellow] {warning['code']}: {warning['message']}")
+        console.print(f"warning {warning['code']}: {warning['message']}", style="yellow")
     console.print(f"note written: {note}")

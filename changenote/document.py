@@ -128,12 +128,15 @@ def load(session: Session, change: Change) -> dict[str, Any]:
                 "git_dirty": r.git_dirty,
                 "probes": [p.get("label") for p in r.probes],
                 "probe_results": list(r.probes),
+                "settings": dict(r.settings),
+                "environment": dict(r.environment or {}),
                 "metrics": by_run.get(r.id or -1, []),
             }
             for r in runs
         ],
         "comparison": list(change.comparison),
         "warnings": list(change.warnings),
+        "expectations": list(change.expectations or []),
         "checklist": [
             {
                 "key": i.key,
@@ -169,17 +172,33 @@ def fmt_number(value: float | None, unit: str = "") -> str:
     return f"{text} {unit}".strip() if unit and unit not in ("count",) else text
 
 
-def fmt_change(item: dict[str, Any]) -> str:
-    if item.get("unit") == "ratio" and item.get("before") is not None:
-        points = (item["after"] - item["before"]) * 100
-        return f"{points:+.1f} pts"
+def fmt_change(item: dict[str, Any], interval: bool = True) -> str:
+    """The change with its 95% interval: percent, or points for rates."""
+    has_ci = interval and item.get("ci_low") is not None and item.get("ci_high") is not None
+    if item.get("ci_unit") == "pts" or (item.get("unit") == "ratio" and "ci_unit" not in item):
+        if item.get("before") is None or item.get("after") is None:
+            return "—"
+        text = f"{(item['after'] - item['before']) * 100:+.1f} pts"
+        if has_ci:
+            text += f" (95% CI {item['ci_low']:+.1f} … {item['ci_high']:+.1f} pts)"
+        return text
     pct = item.get("change_pct")
     if pct is None:
         return "—"
     text = f"{pct:+.1f}%"
-    if item.get("ci_low") is not None and item.get("ci_high") is not None:
+    if has_ci:
         text += f" (95% CI {item['ci_low']:+.1f}% … {item['ci_high']:+.1f}%)"
     return text
+
+
+def fmt_expectation(item: dict[str, Any], refs: dict[str, str]) -> str:
+    """One checked clause in words: ``met: time_ms p95 < 200 (#1: 3.1 ms)``."""
+    if item["met"] is None:
+        return f"not checked: {item['expect']} (no probe measured {item['metric']})"
+    where = refs.get(item["probe"], item["probe"])
+    figure = fmt_number(item["actual"], item.get("unit", ""))
+    state = "met" if item["met"] else "not met"
+    return f"{state}: {item['expect']} ({where}: {item['stat']} {figure})"
 
 
 def summary_sentence(doc: dict[str, Any]) -> str:
@@ -197,12 +216,16 @@ def summary_sentence(doc: dict[str, Any]) -> str:
     headline = (
         f"{lead['metric']} of {lead['probe']} went from "
         f"{fmt_number(lead['before'], lead['unit'])} to {fmt_number(lead['after'], lead['unit'])}"
-        f" ({fmt_change(lead).split(' (')[0]}, {lead['verdict']})."
+        f" ({fmt_change(lead, interval=False)}, {lead['verdict']})."
     )
     tally = (
         f"{counts['improved']} metric(s) improved, {counts['regressed']} regressed, "
         f"{counts['not-significant']} not significant."
     )
+    checked = [e for e in doc.get("expectations") or [] if e["met"] is not None]
+    if checked:
+        met = sum(1 for e in checked if e["met"])
+        tally += f" Expected result: {met} of {len(checked)} check(s) met."
     return f"{headline} {tally}"
 
 
@@ -256,6 +279,7 @@ def note_context(doc: dict[str, Any], front_matter: str) -> dict[str, Any]:
         "doc": doc,
         "front_matter": front_matter,
         "summary": summary_sentence(doc),
+        "expectations": [fmt_expectation(e, refs) for e in doc.get("expectations") or []],
         "rows": rows,
         "baseline_rows": baseline_rows,
         "baseline": baseline,

@@ -64,6 +64,10 @@ class Change(SQLModel, table=True):
     warnings: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
+    #: The checkable clauses of ``expected``, evaluated on the after-run (since 0002).
+    expectations: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     note_path: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     shipped_at: datetime | None = None
@@ -87,6 +91,10 @@ class Run(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: Host, Python, platform and changenote version the run was measured with (since 0002).
+    environment: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
 
 
 class Metric(SQLModel, table=True):

@@ -1,15 +1,27 @@
 """Summaries of samples and honest before/after comparisons.
 
-A change is called ``improved`` or ``regressed`` only when a significance test
-agrees *and* the whole 95% confidence interval of the relative change lies beyond
-the minimum effect. Everything else is ``not-significant``: noise is never sold as
-an improvement. scipy and numpy are imported lazily (they cost ~0.5 s).
+A metric is called ``improved`` or ``regressed`` only when a significance test
+agrees *and* the effect is at least the minimum effect; everything else is
+``not-significant``, so noise is never sold as an improvement. Three kinds:
+
+- continuous (times and custom figures): Mann-Whitney U test, plus a seeded BCa
+  bootstrap 95% interval of the relative change of the median that must lie wholly
+  beyond the minimum effect;
+- proportions (``error_rate``, ``cache_hit_ratio``, 0/1 per attempt): Boschloo's
+  exact test on the counts, the difference in percentage points; for errors, a rate
+  above the baseline's exact 95% upper bound also counts (a service that never
+  failed in 30 tries and now fails 3 times has regressed);
+- counts (``db_calls``): the Poisson E-test on the totals, the change of the mean
+  per attempt with its bootstrap interval.
+
+scipy and numpy are imported lazily (they cost ~0.5 s of start-up).
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+import warnings
 import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -19,6 +31,10 @@ ALPHA = 0.05
 BOOTSTRAP_RESAMPLES = 2000
 #: Metrics whose samples are 0/1 per attempt and are compared as proportions.
 PROPORTIONS = frozenset({"error_rate", "cache_hit_ratio"})
+#: Metrics whose samples are counts per attempt.
+COUNTS = frozenset({"db_calls"})
+#: Fewer samples than this on a side: no test is attempted.
+MIN_SAMPLES = 3
 
 
 @dataclass(frozen=True)
@@ -41,17 +57,26 @@ class Comparison:
     metric: str
     unit: str
     better: str | None
+    #: The figure compared: the median (continuous), the rate (proportion), the mean (count).
     before: float | None
     after: float | None
+    #: Relative change of that figure, in percent (None when ``before`` is 0).
     change_pct: float | None
+    #: 95% interval of the change: percent for continuous and counts, points for rates.
     ci_low: float | None
     ci_high: float | None
     p_value: float | None
     verdict: str
     n_before: int
     n_after: int
-    #: A plain-words reading, e.g. "0/30 → 3/30 errors" or "one figure each side: no test".
+    #: A plain-words reading, e.g. "0/30 → 3/30 errors; Boschloo p=0.13".
     detail: str = ""
+    #: "continuous", "proportion" or "count".
+    kind: str = "continuous"
+    #: "%" (relative change) or "pts" (difference of rates in percentage points).
+    ci_unit: str = "%"
+    #: The minimum effect the verdict used (percent, or points for rates).
+    min_effect: float = 5.0
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -95,65 +120,182 @@ def summarize(samples: Sequence[float]) -> Summary | None:
     )
 
 
+def kind_of(metric: str, before: Sequence[float], after: Sequence[float]) -> str:
+    """How a metric is compared, from its name and its samples."""
+    values = (*before, *after)
+    if metric in PROPORTIONS and all(v in (0.0, 1.0) for v in values):
+        return "proportion"
+    if metric in COUNTS and all(float(v).is_integer() and v >= 0 for v in values):
+        return "count"
+    return "continuous"
+
+
 def _seed(*parts: str) -> int:
     """A seed derived from the data's names, so a note re-renders identically."""
     return zlib.crc32("\x1f".join(parts).encode())
 
 
-def _verdict(low: float, high: float, p: float, better: str | None, min_effect: float) -> str:
-    if p >= ALPHA:
-        return "not-significant"
+def _direction(low: float, high: float, min_effect: float) -> str | None:
+    """'down' or 'up' when the whole interval lies beyond the minimum effect."""
     if high < -min_effect:
-        direction = "down"
-    elif low > min_effect:
-        direction = "up"
-    else:
+        return "down"
+    if low > min_effect:
+        return "up"
+    return None
+
+
+def _judge(direction: str | None, better: str | None) -> str:
+    if direction is None:
         return "not-significant"
     if better is None:
         return "changed"
-    good = (direction == "down") == (better == "lower")
-    return "improved" if good else "regressed"
+    return "improved" if (direction == "down") == (better == "lower") else "regressed"
 
 
-def _compare_proportion(
+def _bootstrap(
+    before: Sequence[float], after: Sequence[float], statistic: str, seed: int
+) -> tuple[float, float] | None:
+    """95% BCa bootstrap interval of the relative change (percent) of the median or mean.
+
+    Falls back to the percentile interval when BCa is undefined (constant data);
+    None when the before figure is zero in too many resamples to form a ratio.
+    """
+    import numpy as np
+    from scipy.stats import bootstrap
+
+    center = np.median if statistic == "median" else np.mean
+
+    def relative_change(a: Any, b: Any, axis: int = -1) -> Any:
+        base = center(a, axis=axis)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (center(b, axis=axis) / base - 1.0) * 100.0
+
+    data = (np.asarray(before, dtype=float), np.asarray(after, dtype=float))
+    if center(data[0]) == 0:
+        return None
+    for method in ("BCa", "percentile"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = bootstrap(
+                data,
+                relative_change,
+                n_resamples=BOOTSTRAP_RESAMPLES,
+                method=method,
+                vectorized=True,
+                rng=np.random.default_rng(seed),
+            )
+        low, high = result.confidence_interval
+        if math.isfinite(low) and math.isfinite(high):
+            return float(low), float(high)
+    return None
+
+
+def _compare_continuous(
     before: Sequence[float],
     after: Sequence[float],
     better: str | None,
     min_effect: float,
-    noun: str,
-) -> tuple[float | None, float | None, float | None, float, str, str]:
-    from scipy.stats import fisher_exact
+    seed: int,
+) -> tuple[float | None, float | None, float | None, float | None, str, str]:
+    from scipy.stats import mannwhitneyu
+
+    mb, ma = statistics.median(before), statistics.median(after)
+    change = (ma / mb - 1) * 100 if mb != 0 else None
+    if set(before) == set(after) and len(set(before)) == 1:
+        p = 1.0  # identical constants: nothing to test
+    else:
+        p = float(mannwhitneyu(before, after, alternative="two-sided").pvalue)
+    ci = _bootstrap(before, after, "median", seed)
+    if ci is None:
+        return change, None, None, p, "not-significant", "before median is zero: no relative change"
+    low, high = ci
+    verdict = _judge(_direction(low, high, min_effect) if p < ALPHA else None, better)
+    detail = f"Mann-Whitney U p={p:.2g}; 95% CI of the median's change {low:+.1f}% to {high:+.1f}%"
+    return change, low, high, p, verdict, detail
+
+
+def upper_bound(k: int, n: int, confidence: float = 0.95) -> float:
+    """Exact (Clopper-Pearson) one-sided upper confidence bound of a rate k/n."""
+    from scipy.stats import binomtest
+
+    return float(binomtest(k, n).proportion_ci(confidence_level=2 * confidence - 1).high)
+
+
+def _newcombe(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
+    """Newcombe's hybrid score interval (95%) of r2 - r1, in percentage points."""
+    from scipy.stats import binomtest
+
+    r1, r2 = k1 / n1, k2 / n2
+    w1 = binomtest(k1, n1).proportion_ci(method="wilson")
+    w2 = binomtest(k2, n2).proportion_ci(method="wilson")
+    diff = r2 - r1
+    low = diff - math.sqrt((r2 - w2.low) ** 2 + (w1.high - r1) ** 2)
+    high = diff + math.sqrt((w2.high - r2) ** 2 + (r1 - w1.low) ** 2)
+    return low * 100, high * 100
+
+
+def _compare_proportion(
+    metric: str,
+    before: Sequence[float],
+    after: Sequence[float],
+    better: str | None,
+    min_effect: float,
+) -> tuple[float | None, float | None, float | None, float | None, str, str]:
+    from scipy.stats import boschloo_exact
 
     n1, n2 = len(before), len(after)
     k1, k2 = round(sum(before)), round(sum(after))
-    _, p = fisher_exact([[k1, n1 - k1], [k2, n2 - k2]])
-    p1, p2 = k1 / n1, k2 / n2
-    diff_points = (p2 - p1) * 100
-    change_pct = (p2 / p1 - 1) * 100 if p1 > 0 else None
+    r1, r2 = k1 / n1, k2 / n2
+    diff = (r2 - r1) * 100
+    change = (r2 / r1 - 1) * 100 if r1 > 0 else None
+    noun = "errors" if metric == "error_rate" else "hits"
     detail = f"{k1}/{n1} → {k2}/{n2} {noun}"
-    # For proportions the minimum effect is in percentage points of the rate.
-    verdict = _verdict(diff_points, diff_points, float(p), better, min_effect)
-    return change_pct, None, None, float(p), verdict, detail
+    if k1 == k2 == 0 or (k1 == n1 and k2 == n2):
+        return change, 0.0, 0.0, 1.0, "not-significant", detail
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = float(boschloo_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
+    if not math.isfinite(p):
+        p = 1.0
+    detail += f"; Boschloo p={p:.2g}"
+    low, high = _newcombe(k1, n1, k2, n2)
+    significant = p < ALPHA
+    if metric == "error_rate" and not significant and k1 == 0 and r2 > upper_bound(0, n1):
+        # Errors where there were none: with 0/n the true rate is below the exact 95%
+        # upper bound (about 3/n), so a rate above it is flagged as a regression. Only
+        # this way round: an improvement is never claimed on this weaker evidence.
+        significant = True
+        detail += f"; above the error-free baseline's 95% bound ({upper_bound(0, n1):.1%})"
+    direction = None
+    if significant and abs(diff) >= min_effect:
+        direction = "down" if diff < 0 else "up"
+    return change, low, high, p, _judge(direction, better), detail
 
 
-def _bootstrap_ci(
-    before: Sequence[float], after: Sequence[float], seed: int
-) -> tuple[float, float] | None:
-    """95% percentile-bootstrap interval of the relative change of the median, in percent."""
-    import numpy as np
+def _compare_count(
+    before: Sequence[float],
+    after: Sequence[float],
+    better: str | None,
+    min_effect: float,
+    seed: int,
+) -> tuple[float | None, float | None, float | None, float | None, str, str]:
+    from scipy.stats import poisson_means_test
 
-    rng = np.random.default_rng(seed)
-    a = np.asarray(before, dtype=float)
-    b = np.asarray(after, dtype=float)
-    med_a = np.median(a[rng.integers(0, len(a), size=(BOOTSTRAP_RESAMPLES, len(a)))], axis=1)
-    med_b = np.median(b[rng.integers(0, len(b), size=(BOOTSTRAP_RESAMPLES, len(b)))], axis=1)
-    usable = med_a != 0
-    # A zero median makes the ratio undefined; tolerate it only in the far tail.
-    if usable.mean() < 0.975:
-        return None
-    rel = (med_b[usable] / med_a[usable] - 1.0) * 100.0
-    low, high = np.percentile(rel, [2.5, 97.5])
-    return float(low), float(high)
+    n1, n2 = len(before), len(after)
+    k1, k2 = round(sum(before)), round(sum(after))
+    m1, m2 = k1 / n1, k2 / n2
+    change = (m2 / m1 - 1) * 100 if m1 > 0 else None
+    detail = f"{m1:.3g} → {m2:.3g} per attempt ({k1} → {k2} in {n1}/{n2} attempts)"
+    if k1 == 0 and k2 == 0:
+        return change, 0.0, 0.0, 1.0, "not-significant", detail
+    p = float(poisson_means_test(k1, n1, k2, n2).pvalue)
+    detail += f"; Poisson E-test p={p:.2g}"
+    ci = _bootstrap(before, after, "mean", seed)
+    if ci is None:
+        return change, None, None, p, "not-significant", detail + "; none before"
+    low, high = ci
+    verdict = _judge(_direction(low, high, min_effect) if p < ALPHA else None, better)
+    return change, low, high, p, verdict, detail
 
 
 def compare(
@@ -166,79 +308,55 @@ def compare(
     min_effect: float = 5.0,
 ) -> Comparison:
     """Compare two sample sets of one metric and give an honest verdict."""
+    kind = kind_of(metric, before, after)
+    center = {"continuous": "median", "proportion": "mean", "count": "mean"}[kind]
     sb, sa = summarize(before), summarize(after)
-    base: dict[str, Any] = {
+    common: dict[str, Any] = {
         "probe": probe,
         "metric": metric,
         "unit": unit,
         "better": better,
-        "before": sb.median if sb else None,
-        "after": sa.median if sa else None,
+        "before": getattr(sb, center) if sb else None,
+        "after": getattr(sa, center) if sa else None,
         "n_before": len(before),
         "n_after": len(after),
+        "kind": kind,
+        "ci_unit": "pts" if kind == "proportion" else "%",
+        "min_effect": min_effect,
     }
-    if sb is None or sa is None:
-        side = "before" if sb is None else "after"
+
+    def result(
+        change: float | None, low: Any, high: Any, p: Any, verdict: str, detail: str
+    ) -> Comparison:
         return Comparison(
-            **base,
-            change_pct=None,
-            ci_low=None,
-            ci_high=None,
-            p_value=None,
-            verdict="not-significant",
-            detail=f"no samples {side}",
-        )
-    if metric in PROPORTIONS and all(v in (0.0, 1.0) for v in (*before, *after)):
-        change_pct, low, high, p, verdict, detail = _compare_proportion(
-            before, after, better, min_effect, "errors" if metric == "error_rate" else "hits"
-        )
-        base["before"] = sum(before) / len(before)
-        base["after"] = sum(after) / len(after)
-        return Comparison(
-            **base,
-            change_pct=change_pct,
+            **common,
+            change_pct=change,
             ci_low=low,
             ci_high=high,
             p_value=p,
             verdict=verdict,
             detail=detail,
         )
-    change_pct = (sa.median / sb.median - 1) * 100 if sb.median != 0 else None
-    if len(before) < 3 or len(after) < 3:
-        return Comparison(
-            **base,
-            change_pct=change_pct,
-            ci_low=None,
-            ci_high=None,
-            p_value=None,
-            verdict="not-significant",
-            detail="too few samples for a test (fewer than 3 on a side)",
-        )
-    from scipy.stats import mannwhitneyu
 
-    if len(set(before)) == 1 and set(before) == set(after):
-        p = 1.0
-    else:
-        p = float(mannwhitneyu(before, after, alternative="two-sided").pvalue)
-    ci = _bootstrap_ci(before, after, _seed(probe, metric))
-    if ci is None or change_pct is None:
-        return Comparison(
-            **base,
-            change_pct=change_pct,
-            ci_low=None,
-            ci_high=None,
-            p_value=p,
-            verdict="not-significant",
-            detail="before median is zero: relative change undefined",
+    if sb is None or sa is None:
+        return result(
+            None,
+            None,
+            None,
+            None,
+            "not-significant",
+            f"no samples {'before' if sb is None else 'after'}",
         )
-    low, high = ci
-    verdict = _verdict(low, high, p, better, min_effect)
-    return Comparison(
-        **base,
-        change_pct=change_pct,
-        ci_low=low,
-        ci_high=high,
-        p_value=p,
-        verdict=verdict,
-        detail=f"Mann-Whitney U p={p:.2g}; 95% CI {low:+.1f}% to {high:+.1f}%",
-    )
+    if min(len(before), len(after)) < MIN_SAMPLES:
+        change = (sa.median / sb.median - 1) * 100 if sb.median != 0 else None
+        if len(before) == 1 and len(after) == 1:
+            why = "one figure each side: no test possible"
+        else:
+            why = f"too few samples for a test (fewer than {MIN_SAMPLES} on a side)"
+        return result(change, None, None, None, "not-significant", why)
+    seed = _seed(probe, metric)
+    if kind == "proportion":
+        return result(*_compare_proportion(metric, before, after, better, min_effect))
+    if kind == "count":
+        return result(*_compare_count(before, after, better, min_effect, seed))
+    return result(*_compare_continuous(before, after, better, min_effect, seed))

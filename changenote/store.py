@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from changenote.models import Change
 
 #: The newest migration; tests check it matches the migration scripts.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_S = 30.0
 
@@ -193,8 +193,11 @@ def _reason(exc: Exception) -> str:
 # -- queries ----------------------------------------------------------------------------
 
 
-def resolve_change(session: Session, ref: str | None) -> Change:
-    """The change named by id or slug; without ``ref``, the newest one not shipped yet."""
+def resolve_change(session: Session, ref: str | None, any_status: bool = False) -> Change:
+    """The change named by id or slug; without ``ref``, the newest one not shipped yet.
+
+    With ``any_status``, no ``ref`` falls back to the newest change of all (for reading).
+    """
     from sqlmodel import col, select
 
     from changenote.models import Change
@@ -203,6 +206,8 @@ def resolve_change(session: Session, ref: str | None) -> Change:
         found = session.exec(
             select(Change).where(Change.status != "shipped").order_by(col(Change.id).desc())
         ).first()
+        if found is None and any_status:
+            found = session.exec(select(Change).order_by(col(Change.id).desc())).first()
         if found is None:
             raise NotFoundError("no open change: give an id or slug, or start with a baseline")
         return found

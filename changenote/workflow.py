@@ -14,29 +14,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from changenote import gitinfo
+from changenote import gitinfo, notes, recording
+from changenote.comparing import judge, run_warnings
 from changenote.config import Config
 from changenote.errors import ChangenoteError, NotFoundError, ProbeError, UsageError
 from changenote.probes import MeasureSettings, ProbeOutcome, Progress
 from changenote.probes import measure as run_probes
-from changenote.redact import MASK, redact, redact_header
+from changenote.redact import MASK, redact
 from changenote.specs import (
-    ManualMetric,
     ProbeSpec,
     parse_cmd,
     parse_header,
     parse_http,
     parse_manual_metric,
 )
-from changenote.stats import summarize
 from changenote.store import Store, resolve_change, unique_slug
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
     from changenote.models import Change
-
-MANUAL_PROBE = "manual"
 
 
 @dataclass
@@ -73,21 +70,6 @@ class ShipRequest:
     commands: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
     headers: list[str] = field(default_factory=list)
-
-
-def _exit_code(status: str) -> int | None:
-    """The exit code in a probe status such as ``exit 3``."""
-    if status.startswith("exit "):
-        return int(status.split()[1])
-    return None
-
-
-_STANDARD_ORDER = {"time_ms": 0, "error_rate": 1, "cache_hit_ratio": 2, "db_calls": 3}
-
-
-def _metric_order(series: Any) -> tuple[int, str]:
-    """Standard metrics first, in a fixed order, then custom ones by name."""
-    return (_STANDARD_ORDER.get(series.metric, len(_STANDARD_ORDER)), series.metric)
 
 
 class Notebook:
@@ -151,147 +133,6 @@ class Notebook:
             )
         return specs
 
-    def _stored_probe(self, spec: ProbeSpec) -> dict[str, Any]:
-        data = spec.to_dict()
-        data["target"] = self.redact_text(spec.target)
-        if spec.headers:
-            data["headers"] = [
-                [n, self.redact_text(redact_header(n, v)) or ""] for n, v in spec.headers
-            ]
-        if "clear_cache" in data.get("settings", {}):
-            data["settings"]["clear_cache"] = self.redact_text(data["settings"]["clear_cache"])
-        data["label"] = self.redact_text(spec.label)
-        data["redacted"] = data["target"] != spec.target or any(
-            stored[1] != real[1]
-            for stored, real in zip(data.get("headers", []), spec.headers, strict=True)
-        )
-        return data
-
-    def _metric_rows(
-        self, outcomes: list[ProbeOutcome], manual: list[ManualMetric]
-    ) -> list[dict[str, Any]]:
-        rows = []
-        for index, outcome in enumerate(outcomes):
-            label = self.redact_text(outcome.spec.label) or ""
-            for series in sorted(outcome.series.values(), key=_metric_order):
-                summary = summarize(series.samples)
-                rows.append(
-                    {
-                        "probe_index": index,
-                        "probe": label,
-                        "metric": series.metric,
-                        "unit": series.unit,
-                        "better": series.better,
-                        "samples": [round(s, 4) for s in series.samples],
-                        **(summary.to_dict() if summary else {"n": 0}),
-                    }
-                )
-        for m in manual:
-            rows.append(
-                {
-                    "probe_index": -1,
-                    "probe": MANUAL_PROBE,
-                    "metric": self.redact_text(m.name) or m.name,
-                    "unit": m.unit,
-                    "better": None,
-                    "samples": [m.value],
-                    **summarize([m.value]).to_dict(),  # type: ignore[union-attr]
-                }
-            )
-        return rows
-
-    def _probe_results(self, outcomes: list[ProbeOutcome]) -> list[dict[str, Any]]:
-        return [
-            {
-                "label": self.redact_text(o.spec.label),
-                "attempts": o.attempts,
-                "errors": o.errors,
-                "error_kinds": {self.redact_text(k): v for k, v in o.error_kinds.items()},
-                "last_status": o.last_status,
-                "last_output": self.redact_text(o.last_output) if o.last_output else "",
-            }
-            for o in outcomes
-        ]
-
-    def _add_run(
-        self,
-        session: Session,
-        change: Change,
-        label: str,
-        outcomes: list[ProbeOutcome],
-        manual: list[ManualMetric],
-        git: gitinfo.GitState,
-        settings: MeasureSettings,
-        started: Any,
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        from sqlmodel import func, select
-
-        from changenote.models import CommandRecord, Metric, Run, utcnow
-
-        position = session.exec(
-            select(func.count()).select_from(Run).where(Run.change_id == change.id)
-        ).one()
-        probes = self._probe_results(outcomes)
-        stored_settings = settings.to_dict()
-        stored_settings["clear_cache"] = self.redact_text(settings.clear_cache)
-        run = Run(
-            change_id=change.id,  # type: ignore[arg-type]
-            position=position,
-            label=label,
-            started_at=started,
-            finished_at=utcnow(),
-            git_commit=git.commit,
-            git_dirty=git.dirty,
-            probes=probes,
-            settings=stored_settings,
-        )
-        session.add(run)
-        session.flush()
-        rows = self._metric_rows(outcomes, manual)
-        for row in rows:
-            session.add(
-                Metric(
-                    run_id=run.id,  # type: ignore[arg-type]
-                    probe_index=row["probe_index"],
-                    probe=row["probe"],
-                    name=row["metric"],
-                    unit=row["unit"],
-                    better=row["better"],
-                    n=row["n"],
-                    median=row.get("median"),
-                    p95=row.get("p95"),
-                    mean=row.get("mean"),
-                    stdev=row.get("stdev"),
-                    min=row.get("min"),
-                    max=row.get("max"),
-                    samples=row["samples"],
-                )
-            )
-        # Shell commands the probes ran are "commands used", recorded once per change.
-        used: list[tuple[str, int | None]] = [
-            (self.redact_text(o.spec.target) or "", _exit_code(o.last_status))
-            for o in outcomes
-            if o.spec.kind == "cmd"
-        ]
-        if settings.clear_cache:
-            used.append((self.redact_text(settings.clear_cache) or "", None))
-        known = set(
-            session.exec(select(CommandRecord.command).where(CommandRecord.change_id == change.id))
-        )
-        for command, exit_status in used:
-            if command and command not in known:
-                known.add(command)
-                session.add(
-                    CommandRecord(
-                        change_id=change.id,  # type: ignore[arg-type]
-                        position=len(known),
-                        command=command,
-                        source="probe",
-                        exit_status=exit_status,
-                    )
-                )
-        return rows, probes
-
     def _tick(
         self, session: Session, change: Change, key: str, evidence: str, overwrite: bool = True
     ) -> None:
@@ -336,7 +177,7 @@ class Notebook:
         git = gitinfo.state(self.config.root)
         started = utcnow()
         outcomes = self._measure(specs, settings, progress)
-        stored_probes = [self._stored_probe(s) for s in specs]
+        stored_probes = [recording.stored_probe(s, self.redact_text) for s in specs]
         safe_title = self.redact_text(title) or title
         with self.store.write() as session:
             change = Change(
@@ -354,8 +195,9 @@ class Notebook:
                 settings={
                     **settings.to_dict(),
                     "clear_cache": self.redact_text(settings.clear_cache),
-                    # The verdicts at ship use the threshold the baseline was taken with.
+                    # The verdicts at ship use the thresholds the baseline was taken with.
                     "min_effect": self.config.min_effect,
+                    "metrics": self.config.metric_rules(),
                 },
                 base_commit=git.commit,
                 base_dirty=git.dirty,
@@ -387,13 +229,22 @@ class Notebook:
                     )
                 )
             session.flush()
-            rows, probes = self._add_run(
-                session, change, "baseline", outcomes, manual, git, settings, started
+            recording.add_run(
+                session,
+                change,
+                "baseline",
+                outcomes,
+                manual,
+                git,
+                settings,
+                started,
+                self.redact_text,
             )
-            from changenote.comparing import warnings_for
-
-            change.warnings = [*change.warnings, *warnings_for([], probes)]
+            session.flush()
+            doc = document.load(session, change)
+            change.warnings = [*change.warnings, *run_warnings(doc["runs"][0])]
             session.add(change)
+            rows = doc["runs"][0]["metrics"]
             if rows:
                 n_probes = len(specs) + (1 if manual else 0)
                 where = f" at commit {git.commit[:12]}" if git.commit else ""
@@ -453,12 +304,6 @@ class Notebook:
             clear_cache=clear,
         )
 
-    def _baseline_metrics(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
-        for run in doc["runs"]:
-            if run["label"] == "baseline":
-                return list(run["metrics"])
-        return []
-
     def measure(
         self,
         ref: str | None,
@@ -469,7 +314,6 @@ class Notebook:
     ) -> dict[str, Any]:
         """Re-run the change's probes as another run and compare it with the baseline."""
         from changenote import document
-        from changenote.comparing import compare_runs, warnings_for
         from changenote.models import utcnow
 
         manual = [parse_manual_metric(m) for m in metrics or []]
@@ -490,16 +334,26 @@ class Notebook:
         outcomes = self._measure(specs, settings, progress)
         with self.store.write() as session:
             change = resolve_change(session, str(change.id))
-            before = self._baseline_metrics(document.load(session, change))
             count = len(document.load(session, change)["runs"])
             run_label = (self.redact_text(label.strip()) if label else None) or f"measure-{count}"
-            rows, probes = self._add_run(
-                session, change, run_label, outcomes, manual, git, settings, started
+            recording.add_run(
+                session,
+                change,
+                run_label,
+                outcomes,
+                manual,
+                git,
+                settings,
+                started,
+                self.redact_text,
             )
-            min_effect = float(change.settings.get("min_effect", self.config.min_effect))
-            comparison = compare_runs(before, rows, min_effect)
+            session.flush()
+            doc = document.load(session, change)
+            verdict = judge(doc["settings"], doc["runs"][0], doc["runs"][-1], doc["expected"])
             verdicts = ", ".join(
-                f"{c['metric']} {c['verdict']}" for c in comparison if c["probe"] != MANUAL_PROBE
+                f"{c['metric']} {c['verdict']}"
+                for c in verdict.comparison
+                if c["probe"] != recording.MANUAL_PROBE
             )
             self._tick(
                 session,
@@ -509,15 +363,16 @@ class Notebook:
             )
             session.flush()
             doc = document.load(session, change)
-        doc["comparison"] = comparison
-        doc["warnings"] = doc["warnings"] + warnings_for(comparison, probes)
+        doc["comparison"] = verdict.comparison
+        kept = [w for w in doc["warnings"] if w["code"] == "secret-not-stored"]
+        doc["warnings"] = kept + verdict.warnings
+        doc["expectations"] = verdict.expectations
         doc["measured_run"] = run_label
         return doc
 
     def ship(self, req: ShipRequest, progress: Progress | None = None) -> dict[str, Any]:
         """Measure the after-run, compare, collect files and commands, write the note."""
         from changenote import document
-        from changenote.comparing import compare_runs, warnings_for
         from changenote.models import CommandRecord, FileTouched, utcnow
 
         reason = req.reason.strip()
@@ -548,12 +403,20 @@ class Notebook:
             change = resolve_change(session, str(change_id))
             if change.status == "shipped":
                 raise ChangenoteError(f"change {change.slug!r} was shipped meanwhile")
-            before = self._baseline_metrics(document.load(session, change))
-            rows, probes = self._add_run(
-                session, change, "after", outcomes, manual, git, settings, started
+            recording.add_run(
+                session,
+                change,
+                "after",
+                outcomes,
+                manual,
+                git,
+                settings,
+                started,
+                self.redact_text,
             )
-            min_effect = float(change.settings.get("min_effect", self.config.min_effect))
-            comparison = compare_runs(before, rows, min_effect)
+            session.flush()
+            doc = document.load(session, change)
+            verdict = judge(doc["settings"], doc["runs"][0], doc["runs"][-1], doc["expected"])
             touched = gitinfo.files_touched(
                 self.config.root, change.base_commit, change.base_dirty_files, excludes
             )
@@ -584,52 +447,24 @@ class Notebook:
             change.rollback = self.redact_text(req.rollback.strip()) if req.rollback else None
             change.shipped_at = utcnow()
             change.head_commit = git.commit
-            change.comparison = comparison
+            change.comparison = verdict.comparison
+            change.expectations = verdict.expectations
             change.warnings = [
                 w for w in change.warnings if w["code"] == "secret-not-stored"
-            ] + warnings_for(comparison, probes)
+            ] + verdict.warnings
             session.add(change)
             session.flush()
             doc = document.load(session, change)
-            note_rel = self._note_relpath(doc)
+            note_rel = notes.relpath(self.config, doc)
             change.note_path = note_rel
             self._tick(session, change, "note", f"note written to {note_rel}")
             session.add(change)
             session.flush()
             doc = document.load(session, change)
-            self._write_note(doc)
+            notes.write(self.config, doc)
             return doc
 
     # -- notes ------------------------------------------------------------------------
-
-    def _note_relpath(self, doc: dict[str, Any]) -> str:
-        from changenote import document
-
-        path = self.config.notes_path / document.note_filename(doc)
-        try:
-            return path.relative_to(self.config.root.resolve()).as_posix()
-        except ValueError:
-            return str(path)
-
-    def note_text(self, doc: dict[str, Any]) -> str:
-        """The rendered note of a change document (pure)."""
-        from changenote import document
-        from changenote.render import render
-
-        context = document.note_context(doc, document.front_matter(doc))
-        return render("note.md.j2", context, self.config.templates_path)
-
-    def _write_note(self, doc: dict[str, Any]) -> Path:
-        from changenote.render import write_atomic
-
-        target = Path(doc["note_path"])
-        if not target.is_absolute():
-            target = self.config.root / target
-        notes = self.config.notes_path
-        if notes not in target.resolve().parents:
-            raise ChangenoteError(f"refusing to write a note outside {notes}: {target}")
-        write_atomic(target, self.note_text(doc))
-        return target
 
     def render(self, ref: str | None) -> list[Path]:
         """Re-render notes from the store: one change, or every change with a note."""
@@ -656,14 +491,14 @@ class Notebook:
                     ).all()
                 )
             for change in changes:
-                written.append(self._write_note(document.load(session, change)))
+                written.append(notes.write(self.config, document.load(session, change)))
         return written
 
     def show(self, ref: str | None) -> dict[str, Any]:
         from changenote import document
 
         with self.store.read() as session:
-            return document.load(session, resolve_change(session, ref))
+            return document.load(session, resolve_change(session, ref, any_status=True))
 
     def rerender_if_noted(self, session: Session, change: Change) -> None:
         """Keep an existing note in step after its change was updated (e.g. a late tick)."""
@@ -671,4 +506,4 @@ class Notebook:
 
         if change.note_path:
             session.flush()
-            self._write_note(document.load(session, change))
+            notes.write(self.config, document.load(session, change))

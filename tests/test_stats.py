@@ -144,33 +144,117 @@ def test_identical_constant_samples():
     assert c.change_pct == 0.0
 
 
-def test_error_proportions_small_change_is_not_significant():
+def test_errors_appearing_from_none_is_regressed_in_counts():
     c = compare("GET /x", "error_rate", "ratio", "lower", [0.0] * 30, [1.0] * 3 + [0.0] * 27)
-    assert c.verdict == "not-significant"
-    assert c.detail == "0/30 → 3/30 errors"
+    assert c.verdict == "regressed"
+    assert c.detail.startswith("0/30 → 3/30 errors; Boschloo p=")
+    assert "95% bound (9.5%)" in c.detail
     assert (c.before, c.after) == (0.0, 0.1)
     assert c.change_pct is None  # relative change from 0 is undefined
-    assert c.p_value is not None and c.p_value > 0.05
+    assert c.p_value is not None and c.p_value > 0.05  # the exact test alone would not say it
+    assert (c.kind, c.ci_unit) == ("proportion", "pts")
+
+
+def test_one_or_two_new_errors_in_thirty_are_not_claimed():
+    for k in (1, 2):
+        c = compare(
+            "GET /x", "error_rate", "ratio", "lower", [0.0] * 30, [1.0] * k + [0.0] * (30 - k)
+        )
+        assert c.verdict == "not-significant", k
+
+
+def test_no_errors_either_side_is_not_significant():
+    c = compare("GET /x", "error_rate", "ratio", "lower", [0.0] * 10, [0.0] * 10)
+    assert c.verdict == "not-significant"
+    assert c.detail == "0/10 → 0/10 errors"
+    assert c.p_value == 1.0
+
+
+def test_fewer_errors_is_improved_only_on_the_exact_test():
+    # 3/30 -> 0/30 mirrors the regression case, but an improvement needs the real test.
+    c = compare("GET /x", "error_rate", "ratio", "lower", [1.0] * 3 + [0.0] * 27, [0.0] * 30)
+    assert c.verdict == "not-significant"
+    c = compare("GET /x", "error_rate", "ratio", "lower", [1.0] * 12 + [0.0] * 18, [0.0] * 30)
+    assert c.verdict == "improved"
 
 
 def test_error_proportions_large_change_is_regressed():
     c = compare("GET /x", "error_rate", "ratio", "lower", [0.0] * 30, [1.0] * 25 + [0.0] * 5)
     assert c.verdict == "regressed"
-    assert c.detail == "0/30 → 25/30 errors"
+    assert c.detail.startswith("0/30 → 25/30 errors")
     assert c.p_value is not None and c.p_value < 0.001
 
 
 def test_cache_hit_proportions_use_hits_and_higher_is_better():
     c = compare("GET /x", "cache_hit_ratio", "ratio", "higher", [0.0] * 20, [1.0] * 20)
     assert c.verdict == "improved"
-    assert c.detail == "0/20 → 20/20 hits"
+    assert c.detail.startswith("0/20 → 20/20 hits")
     c = compare("GET /x", "cache_hit_ratio", "ratio", "higher", [1.0] * 20, [0.0] * 18 + [1.0] * 2)
     assert c.verdict == "regressed"
     assert c.change_pct == pytest.approx(-90)
 
 
+def test_proportion_matches_scipy_reference():
+    from scipy.stats import binomtest, boschloo_exact
+
+    before = [1.0] * 2 + [0.0] * 28
+    after = [1.0] * 11 + [0.0] * 19
+    c = compare("GET /x", "error_rate", "ratio", "lower", before, after)
+    assert c.p_value == pytest.approx(boschloo_exact([[2, 28], [11, 19]]).pvalue, rel=1e-9)
+    # Newcombe's hybrid score interval from the two Wilson intervals.
+    w1 = binomtest(2, 30).proportion_ci(method="wilson")
+    w2 = binomtest(11, 30).proportion_ci(method="wilson")
+    d = 11 / 30 - 2 / 30
+    assert c.ci_low == pytest.approx(
+        100 * (d - ((11 / 30 - w2.low) ** 2 + (w1.high - 2 / 30) ** 2) ** 0.5)
+    )
+    assert c.ci_high == pytest.approx(
+        100 * (d + ((w2.high - 11 / 30) ** 2 + (2 / 30 - w1.low) ** 2) ** 0.5)
+    )
+    assert c.verdict == "regressed"
+
+
+def test_counts_use_the_poisson_test_on_totals():
+    from scipy.stats import poisson_means_test
+
+    before = [12.0] * 10 + [13.0] * 10
+    after = [3.0] * 10 + [4.0] * 10
+    c = compare("GET /x", "db_calls", "count", "lower", before, after)
+    assert c.kind == "count"
+    assert (c.before, c.after) == (12.5, 3.5)  # means per attempt
+    assert c.p_value == pytest.approx(poisson_means_test(250, 20, 70, 20).pvalue)
+    assert c.verdict == "improved"
+    assert "12.5 → 3.5 per attempt (250 → 70 in 20/20 attempts)" in c.detail
+    same = compare("GET /x", "db_calls", "count", "lower", [12.0] * 20, [12.0] * 20)
+    assert same.verdict == "not-significant" and same.p_value == pytest.approx(1.0)
+
+
+def test_continuous_matches_scipy_reference():
+    import numpy as np
+    from scipy.stats import bootstrap, mannwhitneyu
+
+    from changenote.stats import BOOTSTRAP_RESAMPLES, _seed
+
+    before, after = _noisy(30, 25, 3, spread=0.2), _noisy(26, 25, 4, spread=0.2)
+    c = compare("GET /x", "time_ms", "ms", "lower", before, after)
+    assert c.p_value == pytest.approx(mannwhitneyu(before, after).pvalue, rel=1e-9)
+
+    def rel(a, b, axis=-1):
+        return (np.median(b, axis=axis) / np.median(a, axis=axis) - 1) * 100
+
+    ref = bootstrap(
+        (np.array(before), np.array(after)),
+        rel,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        method="BCa",
+        vectorized=True,
+        rng=np.random.default_rng(_seed("GET /x", "time_ms")),
+    ).confidence_interval
+    assert (c.ci_low, c.ci_high) == (pytest.approx(ref.low), pytest.approx(ref.high))
+
+
 def test_change_pct_none_when_before_median_is_zero():
-    c = compare("$ q", "db_calls", "count", "lower", [0.0] * 5, [1.0, 2.0, 3.0, 4.0, 5.0])
+    c = compare("$ q", "rows", "count", "lower", [0.0] * 5, [1.0, 2.0, 3.0, 4.0, 5.0])
     assert c.change_pct is None
     assert c.verdict == "not-significant"
 

@@ -72,6 +72,7 @@ def test_blank_database_gets_exact_schema(tmp_path: Path):
             "note_path",
             "created_at",
             "shipped_at",
+            "expectations",
         ],
         "checklist_item": [
             "id",
@@ -121,6 +122,7 @@ def test_blank_database_gets_exact_schema(tmp_path: Path):
             "git_dirty",
             "probes",
             "settings",
+            "environment",
         ],
     }
 

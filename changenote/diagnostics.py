@@ -1,0 +1,250 @@
+"""Warnings about what could make a before/after comparison misleading.
+
+Each function looks at the runs and returns warnings as ``{"code", "message"}``.
+The outlier rule is the modified z-score of Iglewicz and Hoaglin (|z| > 3.5, with
+the median absolute deviation), as hyperfine uses; spread is measured robustly
+(1.4826 x MAD / median) so one slow request does not hide the rest.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any
+
+Warning_ = dict[str, str]
+
+OUTLIER_Z = 3.5
+UNSTABLE_SPREAD = 0.25
+COLD_FACTOR = 1.5
+MIN_RUNS = 5
+MAD_FLOOR = 0.01
+#: A change of the 1-minute load average by this much per CPU between runs is flagged.
+LOAD_CHANGE_PER_CPU = 0.5
+MAX_SUGGESTED_RUNS = 1000
+
+
+def _mad(values: list[float]) -> float:
+    center = statistics.median(values)
+    return float(statistics.median(abs(v - center) for v in values))
+
+
+def robust_spread(values: list[float]) -> float | None:
+    """1.4826 x MAD / median: the coefficient of variation that outliers cannot inflate."""
+    if len(values) < 3:
+        return None
+    center = statistics.median(values)
+    if center == 0:
+        return None
+    return 1.4826 * _mad(values) / abs(center)
+
+
+def outliers(values: list[float]) -> list[float]:
+    """Values whose modified z-score exceeds 3.5.
+
+    The MAD is floored at 1% of the median: a very steady series (a MAD of 0.05 ms on
+    30 ms) would otherwise call a 0.3 ms wobble an outlier.
+    """
+    if len(values) < MIN_RUNS:
+        return []
+    center = statistics.median(values)
+    mad = max(_mad(values), MAD_FLOOR * abs(center))
+    if mad == 0:
+        return []
+    return [v for v in values if abs(0.6745 * (v - center) / mad) > OUTLIER_Z]
+
+
+def runs_needed(spread: float, min_effect: float) -> int:
+    """Runs per side for a 95% interval of the median's change narrower than the minimum effect.
+
+    The median's standard error is about 1.2533 x sigma / sqrt(n); two sides add a
+    factor sqrt(2).
+    """
+    half_width = min_effect / 100
+    n = (1.96 * math.sqrt(2) * 1.2533 * spread / half_width) ** 2
+    return min(MAX_SUGGESTED_RUNS, max(MIN_RUNS, math.ceil(n)))
+
+
+def _time_series(run: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in run.get("metrics", []) if m["metric"] == "time_ms" and m["samples"]]
+
+
+def cold_first_run(run: dict[str, Any]) -> list[Warning_]:
+    """The first measured sample far slower than the rest: a cache that was still filling."""
+    found = []
+    for m in _time_series(run):
+        first, rest = m["samples"][0], m["samples"][1:]
+        if len(rest) < MIN_RUNS - 1:
+            continue
+        center = statistics.median(rest)
+        scale = 1.4826 * _mad(rest)
+        if first > COLD_FACTOR * center and first > center + 5 * scale:
+            found.append(
+                {
+                    "code": "cold-first-run",
+                    "message": (
+                        f"the first measured run of {m['probe']} in the {run['label']} run took "
+                        f"{first:.1f} ms, {first / center:.1f}x the median of the rest: a cache "
+                        "or connection pool was probably still warming up; use a larger --warmup"
+                    ),
+                }
+            )
+    return found
+
+
+def spread_warnings(run: dict[str, Any]) -> list[Warning_]:
+    """Outliers and high spread in a run's timings."""
+    found = []
+    for m in _time_series(run):
+        samples = list(m["samples"])
+        extreme = outliers(samples)
+        if extreme:
+            found.append(
+                {
+                    "code": "outliers",
+                    "message": (
+                        f"{len(extreme)} of {len(samples)} timings of {m['probe']} in the "
+                        f"{run['label']} run are outliers (modified z-score > {OUTLIER_Z}, up to "
+                        f"{max(extreme, key=abs):.1f} ms): other load on the machine or the "
+                        "service? The median-based verdict resists them, but check"
+                    ),
+                }
+            )
+        spread = robust_spread(samples)
+        if spread is not None and spread > UNSTABLE_SPREAD:
+            found.append(
+                {
+                    "code": "unstable",
+                    "message": (
+                        f"timings of {m['probe']} in the {run['label']} run spread by "
+                        f"{spread:.0%} around the median: a quieter machine or more runs "
+                        "make the comparison sharper"
+                    ),
+                }
+            )
+    return found
+
+
+def too_few_samples(
+    comparison: list[dict[str, Any]], before: dict[str, Any], after: dict[str, Any]
+) -> list[Warning_]:
+    """A not-significant timing whose noise needs more runs to resolve the minimum effect."""
+    found = []
+    spreads: dict[tuple[str, str], float] = {}
+    for run in (before, after):
+        for m in run.get("metrics", []):
+            spread = robust_spread(list(m["samples"]))
+            if spread is not None:
+                key = (m["probe"], m["metric"])
+                spreads[key] = max(spread, spreads.get(key, 0.0))
+    for c in comparison:
+        if c.get("kind", "continuous") != "continuous" or c["verdict"] != "not-significant":
+            continue
+        n = min(c["n_before"], c["n_after"])
+        if n == 0:
+            continue
+        spread = spreads.get((c["probe"], c["metric"]))
+        needed = runs_needed(spread, c.get("min_effect", 5.0)) if spread else MIN_RUNS
+        if n < needed:
+            found.append(
+                {
+                    "code": "too-few-samples",
+                    "message": (
+                        f"{c['metric']} of {c['probe']}: {n} run(s) a side cannot resolve a "
+                        f"{c.get('min_effect', 5.0):g}% change at this noise "
+                        f"(spread {spread or 0:.0%}); about --runs {needed} would"
+                    ),
+                }
+            )
+    return found
+
+
+def cache_state_changed(comparison: list[dict[str, Any]]) -> list[Warning_]:
+    """The cache hit ratio differs between the runs: a lucky cache hit, not a real fix?"""
+    found = []
+    for item in comparison:
+        if item["metric"] != "cache_hit_ratio":
+            continue
+        before = item["before"] if item["n_before"] else None
+        after = item["after"] if item["n_after"] else None
+        if before is None and after is None:
+            continue
+        changed = (
+            (before is None) != (after is None)
+            or abs((after or 0) - (before or 0)) >= 0.2
+            or item["verdict"] != "not-significant"
+        )
+        if changed:
+            shown_before = "no cache headers" if before is None else f"{before:.0%}"
+            shown_after = "no cache headers" if after is None else f"{after:.0%}"
+            found.append(
+                {
+                    "code": "cache-state-changed",
+                    "message": (
+                        f"cache hit ratio of {item['probe']} went from {shown_before} to "
+                        f"{shown_after}: the difference may be a lucky cache hit rather than "
+                        "the change; clear only the cache that matters (--clear-cache) and "
+                        "measure again"
+                    ),
+                }
+            )
+    return found
+
+
+_ENV_KEYS = {"host": "host", "python": "Python", "platform": "platform", "changenote": "changenote"}
+_SETTING_KEYS = ("runs", "warmup", "timeout", "clear_cache")
+
+
+def environment_changed(before: dict[str, Any], after: dict[str, Any]) -> list[Warning_]:
+    """Host, Python, platform, tool version, probe settings or probes differ between runs."""
+    differences = []
+    env_a, env_b = before.get("environment") or {}, after.get("environment") or {}
+    for key, name in _ENV_KEYS.items():
+        if env_a.get(key) and env_b.get(key) and env_a[key] != env_b[key]:
+            differences.append(f"{name} {env_a[key]} → {env_b[key]}")
+    load_a, load_b = env_a.get("load1"), env_b.get("load1")
+    cpus = env_b.get("cpus") or env_a.get("cpus") or 1
+    if (
+        load_a is not None
+        and load_b is not None
+        and abs(load_b - load_a) >= LOAD_CHANGE_PER_CPU * cpus
+    ):
+        differences.append(
+            f"machine load {load_a:.1f} → {load_b:.1f} on {cpus} CPU(s): timings may differ "
+            "for that reason alone"
+        )
+    set_a, set_b = before.get("settings") or {}, after.get("settings") or {}
+    for key in _SETTING_KEYS:
+        if key in set_a and key in set_b and set_a[key] != set_b[key]:
+            differences.append(f"{key} {set_a[key]} → {set_b[key]}")
+    if before.get("probes") != after.get("probes"):
+        differences.append("the probes differ")
+    if not differences:
+        return []
+    return [
+        {
+            "code": "environment-changed",
+            "message": (
+                f"the {after['label']} run was not measured like the {before['label']} run: "
+                + "; ".join(differences)
+            ),
+        }
+    ]
+
+
+def probe_errors(run: dict[str, Any]) -> list[Warning_]:
+    """Attempts that failed during a run, by kind."""
+    found = []
+    for probe in run.get("probe_results", []):
+        if probe.get("errors"):
+            kinds = ", ".join(f"{k} x{v}" for k, v in sorted(probe.get("error_kinds", {}).items()))
+            found.append(
+                {
+                    "code": "probe-errors",
+                    "message": (
+                        f"{probe['errors']}/{probe['attempts']} attempts of {probe['label']} "
+                        f"failed in the {run['label']} run ({kinds})"
+                    ),
+                }
+            )
+    return found
