@@ -30,7 +30,8 @@ def builtin_templates() -> Path:
 
 
 _MD_ESCAPE = re.compile(
-    r"[\\`*\[\]<>|#!]"  # characters that can start markup
+    r"[\\`*\[\]<>|]"  # characters that can start markup anywhere
+    r"|^[#+=~-]"  # ... or only at the start of a line (headings, lists, rules)
     r"|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])"  # underscores that could open or close emphasis
     r"|&(?=#?[A-Za-z0-9]+;)"  # ampersands that would form an entity
 )

@@ -16,6 +16,11 @@ class Behaviour:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     requests: list[dict[str, str]] = field(default_factory=list)
+    #: Statuses used in turn instead of ``status`` (e.g. nine 200s and a 500).
+    statuses: list[int] = field(default_factory=list)
+    #: Serve repeated paths from a cache: the first request is a slow MISS, then fast HITs.
+    cache: bool = False
+    cached: set[str] = field(default_factory=set)
 
 
 class TestServer:
@@ -44,14 +49,30 @@ class TestServer:
 
             def _serve(self) -> None:
                 b = server.behaviour
+                if self.path == "/__clear":  # what a --clear-cache command calls
+                    b.cached.clear()
+                    self.send_response(204)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 b.requests.append({k.lower(): v for k, v in self.headers.items()})
-                if b.delay:
-                    time.sleep(b.delay)
+                extra = dict(b.headers)
+                if b.cache and self.path in b.cached:
+                    extra["X-Cache"] = "HIT"
+                else:
+                    if b.cache:
+                        extra["X-Cache"] = "MISS"
+                        b.cached.add(self.path)
+                    if b.delay:
+                        time.sleep(b.delay)
+                status = (
+                    b.statuses[(len(b.requests) - 1) % len(b.statuses)] if b.statuses else b.status
+                )
                 body = b'{"ok": true}'
-                self.send_response(b.status)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
-                for name, value in b.headers.items():
+                for name, value in extra.items():
                     self.send_header(name, value)
                 self.end_headers()
                 if self.command != "HEAD":
