@@ -18,7 +18,7 @@ OUTLIER_Z = 3.5
 UNSTABLE_SPREAD = 0.25
 COLD_FACTOR = 1.5
 MIN_RUNS = 5
-MAD_FLOOR = 0.01
+MAD_FLOOR = 0.05
 #: A change of the 1-minute load average by this much per CPU between runs is flagged.
 LOAD_CHANGE_PER_CPU = 0.5
 MAX_SUGGESTED_RUNS = 1000
@@ -42,8 +42,8 @@ def robust_spread(values: list[float]) -> float | None:
 def outliers(values: list[float]) -> list[float]:
     """Values whose modified z-score exceeds 3.5.
 
-    The MAD is floored at 1% of the median: a very steady series (a MAD of 0.05 ms on
-    30 ms) would otherwise call a 0.3 ms wobble an outlier.
+    The MAD is floored at 5% of the median: a very steady series (a MAD of 0.05 ms on
+    30 ms) would otherwise call a 1 ms wobble an outlier.
     """
     if len(values) < MIN_RUNS:
         return []
@@ -139,6 +139,8 @@ def too_few_samples(
                 spreads[key] = max(spread, spreads.get(key, 0.0))
     for c in comparison:
         if c.get("kind", "continuous") != "continuous" or c["verdict"] != "not-significant":
+            continue
+        if c["probe"] == "manual":  # typed-in figures: more --runs cannot help them
             continue
         n = min(c["n_before"], c["n_after"])
         if n == 0:

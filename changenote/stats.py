@@ -251,7 +251,8 @@ def _compare_proportion(
     noun = "errors" if metric == "error_rate" else "hits"
     detail = f"{k1}/{n1} → {k2}/{n2} {noun}"
     if k1 == k2 == 0 or (k1 == n1 and k2 == n2):
-        return change, 0.0, 0.0, 1.0, "not-significant", detail
+        # Nothing to test, but the interval still says how much could hide in n tries.
+        return change, *_newcombe(k1, n1, k2, n2), 1.0, "not-significant", detail
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         p = float(boschloo_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)

@@ -229,15 +229,25 @@ def test_every_document_key_is_in_json_doc(documents: dict[str, Any]):
 
 
 def test_warning_codes_are_documented(documents: dict[str, Any]):
-    from changenote import comparing, workflow
+    from changenote import comparing, diagnostics, workflow
 
-    text = _read(DOCS / "JSON.md")
-    source = Path(comparing.__file__).read_text() + Path(workflow.__file__).read_text()
+    source = "".join(Path(m.__file__).read_text() for m in (comparing, diagnostics, workflow))
     codes = set(re.findall(r'"code": "([a-z-]+)"', source))
     codes |= {w["code"] for w in documents["ship"]["warnings"]}
-    assert {"cache-state-changed", "probe-errors", "secret-not-stored"} <= codes
-    for code in codes:
-        assert f"`{code}`" in text, f"docs/JSON.md does not describe warning {code}"
+    assert {
+        "cache-state-changed",
+        "cold-first-run",
+        "outliers",
+        "unstable",
+        "too-few-samples",
+        "environment-changed",
+        "probe-errors",
+        "secret-not-stored",
+    } <= codes
+    for doc in ("JSON.md", "PROBES.md"):
+        text = _read(DOCS / doc)
+        for code in codes:
+            assert f"`{code}`" in text, f"docs/{doc} does not describe warning {code}"
 
 
 # -- (e) the README quick start is what CI runs --------------------------------------

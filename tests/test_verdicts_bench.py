@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "bench" / "verdicts.py"
 DISTRIBUTIONS = {
     "normal",
+    "lognormal-0.15",
     "lognormal-0.25",
     "lognormal-0.6",
     "bimodal-80/20",
@@ -89,7 +90,7 @@ def test_expected_keys(report: dict[str, Any]) -> None:
     power = fig["power"]
     assert power["n"] == 30
     assert isinstance(power["pass"], bool)
-    assert set(power["goal_distributions"]) == {"normal", "lognormal-0.25"}
+    assert set(power["goal_distributions"]) == {"normal", "lognormal-0.15"}
     assert set(power["faster_improved"]) == DISTRIBUTIONS
     assert set(power["slower_regressed"]) == DISTRIBUTIONS
     assert set(power["faster_improved_other_n"]) == {"10", "50"}
