@@ -113,6 +113,12 @@ def judge(
         settings.get("metrics") or {},
     )
     found: list[dict[str, str]] = []
+    changed_status, not_comparable = diagnostics.status_changed(before, after)
+    for item in comparison:
+        if item["probe"] in not_comparable and item["kind"] == "continuous":
+            item["verdict"] = "not-significant"
+            item["detail"] = "the probe's status changed: not comparable; " + item["detail"]
+    found += changed_status
     found += diagnostics.cache_state_changed(comparison)
     found += diagnostics.environment_changed(before, after)
     for run in (before, after):

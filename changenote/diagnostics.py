@@ -234,6 +234,54 @@ def environment_changed(before: dict[str, Any], after: dict[str, Any]) -> list[W
     ]
 
 
+def status_class(status: str) -> str:
+    """``HTTP 404`` → ``HTTP 4xx``; ``exit 3`` → ``exit non-zero``; others as they are."""
+    if status.startswith("HTTP ") and len(status) == 8:
+        return f"HTTP {status[5]}xx"
+    if status.startswith("exit "):
+        return "exit 0" if status == "exit 0" else "exit non-zero"
+    return status
+
+
+def _dominant(statuses: dict[str, int]) -> str | None:
+    classes: dict[str, int] = {}
+    for status, count in statuses.items():
+        key = status_class(status)
+        classes[key] = classes.get(key, 0) + count
+    return max(sorted(classes), key=lambda k: classes[k]) if classes else None
+
+
+def status_changed(
+    before: dict[str, Any], after: dict[str, Any]
+) -> tuple[list[Warning_], set[str]]:
+    """Probes whose usual outcome changed (HTTP 2xx → 4xx, exit 0 → non-zero).
+
+    Their timings are not comparable: a request that now fails fast is not faster.
+    Returns the warnings and the labels of those probes.
+    """
+    found, labels = [], set()
+    old = {p["label"]: p for p in before.get("probe_results", [])}
+    for probe in after.get("probe_results", []):
+        previous = old.get(probe["label"])
+        if previous is None:
+            continue
+        was = _dominant(previous.get("statuses") or {})
+        now = _dominant(probe.get("statuses") or {})
+        if was and now and was != now:
+            labels.add(probe["label"])
+            found.append(
+                {
+                    "code": "status-changed",
+                    "message": (
+                        f"{probe['label']} mostly answered {was} in the {before['label']} run "
+                        f"and {now} in the {after['label']} run: its timings are not compared "
+                        "(failing fast is not being faster)"
+                    ),
+                }
+            )
+    return found, labels
+
+
 def probe_errors(run: dict[str, Any]) -> list[Warning_]:
     """Attempts that failed during a run, by kind."""
     found = []

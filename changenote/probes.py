@@ -97,6 +97,8 @@ class ProbeOutcome:
     last_output: str = ""
     #: Error descriptions and how often they happened.
     error_kinds: dict[str, int] = field(default_factory=dict)
+    #: How often each status was seen (``HTTP 200``, ``exit 0``...), errors included.
+    statuses: dict[str, int] = field(default_factory=dict)
 
     def add(self, metric: str, value: float, unit: str = "", better: str | None = None) -> None:
         series = self.series.get(metric)
@@ -251,6 +253,10 @@ def run_shell(command: str, timeout: float, cap: int = OUTPUT_CAP) -> Attempt:
             _kill_group(proc)
             raise
         elapsed = (time.perf_counter_ns() - start) / 1e6
+        # Anything the command left running in the background would outlive the
+        # measurement and skew the next run: the group goes with its leader.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
         custom: list[tuple[str, float, str, str | None]] = []
         out.seek(0)
         for raw in iter(lambda: out.readline(8192), b""):
@@ -294,6 +300,7 @@ def record(outcome: ProbeOutcome, attempt: Attempt) -> None:
     """Turn one measured attempt into samples."""
     outcome.attempts += 1
     outcome.last_status = attempt.status
+    outcome.statuses[attempt.status] = outcome.statuses.get(attempt.status, 0) + 1
     outcome.last_output = attempt.output
     outcome.add("error_rate", 0.0 if attempt.ok else 1.0)
     if not attempt.ok:

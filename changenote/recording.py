@@ -120,6 +120,7 @@ def probe_results(outcomes: list[ProbeOutcome], redact: Redact) -> list[dict[str
             "errors": o.errors,
             "error_kinds": {redact(k): v for k, v in o.error_kinds.items()},
             "last_status": o.last_status,
+            "statuses": dict(o.statuses),
             "last_output": redact(o.last_output) if o.last_output else "",
         }
         for o in outcomes

@@ -207,7 +207,19 @@ def _compare_continuous(
         p = float(mannwhitneyu(before, after, alternative="two-sided").pvalue)
     ci = _bootstrap(before, after, "median", seed)
     if ci is None:
-        return change, None, None, p, "not-significant", "before median is zero: no relative change"
+        # No relative change from zero; the rank test alone still tells a real move.
+        direction = None
+        if p < ALPHA and ma != mb:
+            direction = "up" if ma > mb else "down"
+        return (
+            change,
+            None,
+            None,
+            p,
+            _judge(direction, better),
+            f"Mann-Whitney U p={p:.2g}; the before median is zero, so there is no relative "
+            "change: judged on the test alone",
+        )
     low, high = ci
     verdict = _judge(_direction(low, high, min_effect) if p < ALPHA else None, better)
     detail = f"Mann-Whitney U p={p:.2g}; 95% CI of the median's change {low:+.1f}% to {high:+.1f}%"

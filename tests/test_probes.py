@@ -392,3 +392,29 @@ def test_printed_standard_metric_names_are_ignored():
     outcome = _one(_cmd("echo 'changenote-metric: time_ms=99999'; echo 'changenote-metric: ok=1'"))
     assert max(outcome.series["time_ms"].samples) < 99999
     assert outcome.series["ok"].samples == [1.0, 1.0, 1.0]
+
+
+def test_background_children_do_not_outlive_the_run(tmp_path):
+    pidfile = tmp_path / "bg.pid"
+    outcome = _one(_cmd(f"sleep 30 & echo $! > {pidfile}"), runs=1)
+    assert outcome.errors == 0
+    pid = int(pidfile.read_text())
+    import os
+    import time
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        # a zombie whose parent is gone still answers kill(0): check its state
+        try:
+            state = open(f"/proc/{pid}/stat").read().split()[2]
+        except OSError:
+            break
+        if state == "Z":
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"background child {pid} still running")

@@ -256,7 +256,9 @@ def test_continuous_matches_scipy_reference():
 def test_change_pct_none_when_before_median_is_zero():
     c = compare("$ q", "rows", "count", "lower", [0.0] * 5, [1.0, 2.0, 3.0, 4.0, 5.0])
     assert c.change_pct is None
-    assert c.verdict == "not-significant"
+    assert c.verdict == "regressed"  # on the rank test alone: no relative change exists
+    same = compare("$ q", "rows", "count", "lower", [0.0] * 5, [0.0, 0.0, 1.0, 0.0, 0.0])
+    assert same.verdict == "not-significant"
 
 
 def test_fewer_than_three_samples_is_not_significant():
@@ -289,3 +291,9 @@ def test_comparison_to_dict_rounds():
     assert d["verdict"] == "improved"
     assert d["change_pct"] == round(c.change_pct or 0, 4)
     assert d["p_value"] == float(f"{c.p_value:.3g}")
+
+
+def test_a_metric_rising_from_zero_can_regress():
+    c = compare("$ job", "failures", "", "lower", [0.0] * 10, [5.0] * 10)
+    assert c.verdict == "regressed"
+    assert c.change_pct is None and "judged on the test alone" in c.detail

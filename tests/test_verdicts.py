@@ -133,3 +133,18 @@ def test_show_has_distribution_view(project: Path, server):
     assert shown.code == 0, shown.stderr
     assert "samples in measured order" in shown.stdout
     assert any(ch in shown.stdout for ch in "▁▂▃▄▅▆▇█")
+
+
+def test_failing_fast_is_not_faster(project: Path, server):
+    server.behaviour.delay = 0.02
+    _base(server)
+    server.behaviour.delay = 0.0
+    server.behaviour.status = 401  # the change broke authentication: fast, and wrong
+    code, doc, err = _ship()
+    assert code == 0, err
+    time_ms = _by_metric(doc)["time_ms"]
+    assert time_ms["verdict"] == "not-significant"
+    assert "status changed" in time_ms["detail"]
+    warning = next(w for w in doc["warnings"] if w["code"] == "status-changed")
+    assert "HTTP 2xx" in warning["message"] and "HTTP 4xx" in warning["message"]
+    assert "improved" not in doc["comparison"][0]["verdict"]
