@@ -356,11 +356,23 @@ def demo(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every expected failure becomes one line on stderr and a non-zero exit."""
+    command = typer.main.get_command(app)
+    previous = _stop_cleanly_on_signals()
+    try:
+        _run(command, argv)
+    finally:
+        import signal
+
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(command: Any, argv: list[str] | None) -> None:
+    """Run the command; every expected failure becomes one line on stderr."""
     from typer.exceptions import TyperException
 
     from changenote.errors import ChangenoteError
 
-    command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="changenote", standalone_mode=False)
     except ChangenoteError as exc:
@@ -373,9 +385,33 @@ def main(argv: list[str] | None = None) -> None:
         _fail("interrupted; nothing was recorded", 130)
     except BrokenPipeError:
         sys.exit(1)
+    except OSError as exc:  # a folder that cannot be written, a disk that is full...
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(f"{exc.strerror or exc}{where}", 1)
     if code == 130:  # Typer turns Ctrl-C into exit code 130
         _fail("interrupted; nothing was recorded", 130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _stop_cleanly_on_signals() -> dict[int, Any]:
+    """SIGTERM and SIGHUP unwind like Ctrl-C: probes are killed, the transaction rolls back.
+
+    Returns the previous handlers, which ``main`` puts back when it is done.
+    """
+    import contextlib
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous: dict[int, Any] = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        # ValueError: not the main thread (a test runner's worker, say).
+        if sig is not None:
+            with contextlib.suppress(ValueError):
+                previous[sig] = signal.signal(sig, interrupt)
+    return previous
 
 
 def _fail(message: str, code: int) -> None:

@@ -9,6 +9,8 @@ config file the root is the git root, else the current folder.
 from __future__ import annotations
 
 import difflib
+import json
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -156,6 +158,8 @@ def _positive_int(value: Any, key: str, where: str, minimum: int) -> int:
 
 def _positive_float(value: Any, key: str, where: str) -> float:
     _expect(value, (int, float), key, where)
+    if not math.isfinite(value):
+        raise ConfigError(f"{where}: '{key}' must be a finite number, got {value}")
     if value <= 0:
         raise ConfigError(f"{where}: '{key}' must be greater than 0, got {value}")
     return float(value)
@@ -281,12 +285,16 @@ def find_config_file(start: Path) -> tuple[Path, dict[str, Any]] | None:
         if candidate.is_file():
             data = _read_toml(candidate)
             # changenote.toml may also nest its keys under [tool.changenote].
-            nested = data.get("tool", {}).get("changenote") if set(data) == {"tool"} else None
+            tool = data.get("tool")
+            nested = (
+                tool.get("changenote") if set(data) == {"tool"} and isinstance(tool, dict) else None
+            )
             return candidate, (nested if isinstance(nested, dict) else data)
         pyproject = folder / "pyproject.toml"
         if pyproject.is_file():
             data = _read_toml(pyproject)
-            table = data.get("tool", {}).get("changenote")
+            tool = data.get("tool")
+            table = tool.get("changenote") if isinstance(tool, dict) else None
             if table is not None:
                 if not isinstance(table, dict):
                     raise ConfigError("pyproject.toml: [tool.changenote] must be a table")
@@ -313,8 +321,8 @@ def load_config(start: Path | None = None) -> Config:
 
 
 def _toml_string(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    """A TOML basic string; JSON's escapes (\\n, \\u0001) are valid TOML too."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def starter_config(service: str, owner: str | None, notes_dir: str) -> str:
@@ -355,7 +363,8 @@ def init_project(
     if target.exists():
         raise ConfigError(f"{target} already exists; edit it instead")
     pyproject = folder / "pyproject.toml"
-    if pyproject.is_file() and "changenote" in _read_toml(pyproject).get("tool", {}):
+    tool = _read_toml(pyproject).get("tool") if pyproject.is_file() else None
+    if isinstance(tool, dict) and "changenote" in tool:
         raise ConfigError(f"{pyproject} already has [tool.changenote]; edit it instead")
     if not notes_dir.strip():
         raise ConfigError("--notes-dir cannot be empty")

@@ -73,6 +73,8 @@ class Store:
         from sqlalchemy import create_engine, event
         from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+        if self.url.startswith("sqlite") and sqlite_path(self.url) is None:
+            raise StoreError("an in-memory SQLite store would forget everything: give a file")
         path = sqlite_path(self.url)
         existed = True
         try:
@@ -108,6 +110,13 @@ class Store:
             return create_engine(self.url, pool_pre_ping=True)
         except (ArgumentError, NoSuchModuleError) as exc:
             raise StoreError(f"cannot use database URL: {exc}") from None
+        except ImportError as exc:
+            raise StoreError(
+                f"the database driver is not installed ({exc.name or exc}): install it, "
+                "e.g. pip install 'psycopg[binary]' for postgresql+psycopg://"
+            ) from None
+        except OSError as exc:
+            raise StoreError(f"cannot create the store folder: {exc.strerror}: {path}") from None
 
     # -- schema -----------------------------------------------------------------------
 
@@ -127,6 +136,7 @@ class Store:
         """Upgrade the schema to ``revision`` in one transaction."""
         from alembic import command
         from alembic.config import Config as AlembicConfig
+        from alembic.util import CommandError
         from sqlalchemy.exc import SQLAlchemyError
 
         cfg = AlembicConfig()
@@ -139,6 +149,11 @@ class Store:
                 conn.commit()
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot migrate the store: {_reason(exc)}") from None
+        except CommandError as exc:
+            raise StoreError(
+                f"the store's schema is newer than this changenote knows ({exc}); "
+                "upgrade changenote to use it"
+            ) from None
 
     def ensure_schema(self) -> None:
         """Create or upgrade the schema if it is not at the newest revision."""
@@ -167,11 +182,19 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreError(f"store write failed, nothing was changed: {_reason(exc)}") from None
 
+    def exists(self) -> bool:
+        """False for an SQLite store whose file was never created (nothing recorded yet)."""
+        path = sqlite_path(self.url)
+        return path is None or path.exists()
+
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
+        """A session for reading; an SQLite store that does not exist yet is not created."""
         from sqlalchemy.exc import SQLAlchemyError
         from sqlmodel import Session
 
+        if not self.exists():
+            raise NotFoundError("the notebook is empty: start with `changenote baseline TITLE`")
         self.ensure_schema()
         try:
             with Session(self.engine, expire_on_commit=False) as session:
@@ -212,8 +235,8 @@ def resolve_change(session: Session, ref: str | None, any_status: bool = False) 
             raise NotFoundError("no open change: give an id or slug, or start with a baseline")
         return found
     text = ref.strip()
-    if text.isdigit():
-        found = session.get(Change, int(text))
+    if text.isascii() and text.isdigit():
+        found = session.get(Change, int(text)) if len(text) < 18 else None
     else:
         found = session.exec(select(Change).where(Change.slug == text)).first()
     if found is None:

@@ -9,6 +9,7 @@ it was.
 from __future__ import annotations
 
 import difflib
+import math
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,8 +94,8 @@ class Notebook:
             raise UsageError(f"--runs must be at least 1, got {runs}")
         if warmup < 0:
             raise UsageError(f"--warmup cannot be negative, got {warmup}")
-        if timeout <= 0:
-            raise UsageError(f"--timeout must be greater than 0, got {timeout:g}")
+        if not math.isfinite(timeout) or timeout <= 0:
+            raise UsageError(f"--timeout must be a finite number greater than 0, got {timeout:g}")
         if req.clear_cache is not None and not req.clear_cache.strip():
             raise UsageError("--clear-cache needs a shell command")
         return MeasureSettings(runs, warmup, timeout, req.clear_cache)

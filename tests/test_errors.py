@@ -40,7 +40,11 @@ BAD = [
         ["baseline", "t", "--header", "NoColon", "--http", "http://127.0.0.1/"],
         "expected 'Name: value'",
     ),
-    (["baseline", "t", "--metric", "x=1", "--timeout", "0"], "--timeout must be greater than 0"),
+    (["baseline", "t", "--metric", "x=1", "--timeout", "0"], "--timeout must be a finite number"),
+    (["baseline", "t", "--metric", "x=1", "--timeout", "nan"], "--timeout must be a finite number"),
+    (["baseline", "t", "--metric", "x=1", "--timeout", "inf"], "--timeout must be a finite number"),
+    (["show", "²"], "no change with id or slug '²'"),
+    (["show", "99999999999999999999999"], "no change with id or slug"),
     (["baseline", "  ", "--metric", "x=1"], "title cannot be empty"),
     (["baseline"], "Missing argument"),
     (["baseline", "t", "--bogus"], "No such option"),
@@ -139,3 +143,67 @@ def test_failing_clear_cache_stops_and_records_nothing(seeded: Path, server: Tes
     assert result.code != 0
     assert "--clear-cache command failed (exit 7)" in result.stderr
     assert _dump(seeded) == before
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("sqlite://", "in-memory SQLite store"),
+        ("sqlite:///:memory:", "in-memory SQLite store"),
+        ("mysql://u@127.0.0.1/db", "database driver is not installed"),
+        ("foo://x", "cannot use database URL"),
+    ],
+)
+def test_unusable_store_urls_are_one_line(project: Path, monkeypatch, url: str, message: str):
+    monkeypatch.setenv("CHANGENOTE_DATABASE_URL", url)
+    result = invoke("baseline", "t", "--metric", "x=1")
+    assert result.code != 0
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert message in result.stderr
+
+
+def test_reading_an_empty_notebook_creates_nothing(project: Path):
+    result = invoke("show")
+    assert result.code != 0 and "notebook is empty" in result.stderr
+    assert not (project / ".changenote").exists()
+
+
+def test_store_from_a_newer_changenote_is_explained(project: Path):
+    assert invoke("baseline", "t", "--metric", "x=1").code == 0
+    conn = sqlite3.connect(project / ".changenote" / "changenote.db")
+    conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    conn.commit()
+    conn.close()
+    result = invoke("show")
+    assert result.code != 0
+    assert "newer than this changenote knows" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unwritable_notes_folder_is_one_line_and_nothing_shipped(project: Path, server):
+    assert invoke("baseline", "t", "--http", f"{server.url}/", "--runs", "3").code == 0
+    (project / "notes").write_text("a file where the folder should be")
+    db = project / ".changenote" / "changenote.db"
+    before = _dump(db)
+    result = invoke("ship", "--reason", "r")
+    assert result.code != 0
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert _dump(db) == before
+
+
+def test_init_with_control_characters_writes_valid_toml(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("init", "--owner", "x\ny\u0001", "--service", 'a "quoted" name')
+    assert result.code == 0, result.stderr
+    from changenote.config import load_config
+
+    config = load_config(tmp_path)
+    assert (config.owner, config.service) == ("x\ny\u0001", 'a "quoted" name')
+
+
+def test_pyproject_with_a_non_table_tool_key_is_ignored(tmp_path: Path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text('tool = "x"\n')
+    monkeypatch.chdir(tmp_path)
+    result = invoke("list")
+    assert result.code == 0, result.stderr

@@ -410,7 +410,7 @@ def test_background_children_do_not_outlive_the_run(tmp_path):
             break
         # a zombie whose parent is gone still answers kill(0): check its state
         try:
-            state = open(f"/proc/{pid}/stat").read().split()[2]
+            state = Path(f"/proc/{pid}/stat").read_text().split()[2]
         except OSError:
             break
         if state == "Z":
