@@ -179,7 +179,7 @@ class HttpProbe:
         headers = httpx.Headers({"User-Agent": "changenote"})
         for name, value in spec.headers:
             headers[name] = expand_env(value, f"header {name}")
-        self.method, self.url = spec.method, spec.url
+        self.method, self.url = spec.method, expand_env(spec.url, "the URL")
         self._httpx = httpx
         self.client = httpx.Client(
             timeout=httpx.Timeout(timeout),

@@ -138,7 +138,8 @@ _FLAG_RE = re.compile(
 # curl -u user:password, --user=user:password
 _USER_RE = re.compile(
     _NAME_START
-    + r"(?:-u|--user|--proxy-user)(?:[ \t]+|=)[\"']?(?P<user>[^\s:\"'/@]+):(?P<val>[^\s\"']+)",
+    + r"(?:-u|--user|--proxy-user)(?:[ \t]+|=)[\"']?(?P<user>[^\s:\"'/@]+):(?!//)"
+    + r"(?P<val>[^\s\"']+)",
     re.ASCII,
 )
 # scheme://user:password@host
@@ -148,13 +149,17 @@ _URL_RE = re.compile(
 )
 # Well-known token shapes: the recognisable prefix stays (ghp_***), the rest goes.
 _SHAPES_RE = re.compile(
-    r"(?<=[A_/a-])(?:"
+    r"(?<=[A_/a1-])(?:"
     + "|".join(
         (
             r"(?<=(?<![A-Za-z0-9_*])A(?:KIA|SIA))[A-Z0-9]{16}(?![A-Za-z0-9])",
             r"(?<=(?<![A-Za-z0-9_*])gh[pousr]_)[A-Za-z0-9]{20,}",
             r"(?<=(?<![A-Za-z0-9_*])github_pat_)[A-Za-z0-9_]{20,}",
             r"(?<=(?<![A-Za-z0-9_*-])xox[abprs]-)[A-Za-z0-9-]{8,}",
+            r"(?<=(?<![A-Za-z0-9_*-])xapp-)[A-Za-z0-9-]{8,}",
+            r"(?<=(?<![A-Za-z0-9_*-])gl(?:pat|ptt)-)[A-Za-z0-9_-]{20,}",
+            r"(?<=(?<![A-Za-z0-9_*-])GR1348941)[A-Za-z0-9_-]{20,}",
+            r"(?<=(?<![A-Za-z0-9_*])hf_)[A-Za-z0-9]{34,}",
             r"(?<=hooks\.slack\.com/services/)[A-Za-z0-9_/-]+",
             r"(?<=hooks\.slack\.com/workflows/)[A-Za-z0-9_/-]+",
             r"(?<=hooks\.slack\.com/triggers/)[A-Za-z0-9_/-]+",
@@ -169,6 +174,58 @@ _SHAPES_RE = re.compile(
     + r")|(?<![A-Za-z0-9_*-])eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*",
     re.ASCII,
 )
+
+# Password options of particular programs. A short flag only counts after its program, so
+# `ls -a`, `cp -p`, `ssh -p 2222` or `docker run -p 8080:80` stay as they are.
+_PROGRAM_RE = re.compile(
+    r"(?:(?<![\w./-])|(?<=bin/))(?:"
+    r"(?P<redis>redis-cli)"
+    r"|(?P<mysql>mysql(?:dump|admin|import|check|show|pump)?"
+    r"|mariadb(?:-dump|-admin|-import|-check|-show)?)"
+    r"|(?P<sshpass>sshpass)"
+    r"|(?P<login>(?:docker|podman|nerdctl|buildah|skopeo|oras)[ \t]+login"
+    r"|helm[ \t]+registry[ \t]+login|crane[ \t]+auth[ \t]+login)"
+    r")(?![\w.:/-])",
+    re.ASCII,
+)
+# The program name as the value of a long or find-style option (`--name mysql`, `-name mysql`):
+# what follows is not the program's own arguments.
+_OPTION_BEFORE_RE = re.compile(
+    r"(?<!\S)(?:--[A-Za-z][\w-]*(?:[ \t]+|=)|-[a-z]{3,}[ \t]+)\Z", re.ASCII
+)
+# One shell argument (quotes, $(...), ${...}, {{ ... }} and backslash escapes kept whole);
+# a command ends at ; & | ( ) < > ` or a line end not escaped by a backslash.
+_ARG_RE = re.compile(
+    r"(?:[ \t]|\\\r?\n)++(?P<arg>(?:"
+    + _QUOTED
+    + r"|\$\([^()\r\n]*\)|\$\{[^{}\r\n]*\}|\$?\{\{[^{}\r\n]*\}\}|\\[^\r\n]"
+    + r"|[^\s\"'`;&|<>()\\])++)"
+)
+
+
+class _Program:
+    """How a program takes its password on the command line (no typing import: see tests)."""
+
+    __slots__ = ("flag", "glued", "separate", "stop", "takes_value")
+
+    def __init__(
+        self, flag: str, *, separate: bool, glued: bool, takes_value: str, stop: bool
+    ) -> None:
+        self.flag = flag  # the short option whose value is the password
+        self.separate = separate  # `-a PW`: the password may be the next argument
+        self.glued = glued  # `-pPW`: the password may follow the flag directly
+        self.takes_value = takes_value  # other short options with a value (only with `stop`)
+        self.stop = stop  # getopt-style: options (maybe bundled) end at the first operand
+
+
+_PROGRAMS = {
+    "redis": _Program("a", separate=True, glued=False, takes_value="", stop=False),
+    # A bare `mysql -p` prompts; the next argument is the database name.
+    "mysql": _Program("p", separate=False, glued=True, takes_value="", stop=False),
+    # The first operand is the wrapped command: `sshpass -p PW ssh -p 2222 host`.
+    "sshpass": _Program("p", separate=True, glued=True, takes_value="fdP", stop=True),
+    "login": _Program("p", separate=True, glued=True, takes_value="", stop=False),
+}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -278,6 +335,79 @@ def _assignments(text: str) -> str:
     return text
 
 
+def _option_value(
+    program: _Program, text: str, start: int, end: int
+) -> tuple[int, int] | bool | None:
+    """Read one option argument text[start:end]: the span of a password glued to it, True
+    when the next argument is the password, False when it is another option's value."""
+    arg = text[start:end]
+    if len(arg) < 2 or arg[0] != "-" or arg[1] == "-":
+        return None
+    for i in range(1, len(arg) if program.stop else 2):
+        char = arg[i]
+        if char == program.flag:
+            if i + 1 == len(arg):
+                return True if program.separate else None
+            if not program.glued:
+                return None
+            cut = start + i + 1 + (arg[i + 1] == "=")
+            return (cut, end)
+        if char in program.takes_value:
+            return False if i + 1 == len(arg) else None
+    return None
+
+
+def _program_secrets(program: _Program, text: str, pos: int) -> tuple[list[tuple[int, int]], int]:
+    """Spans of the passwords among the arguments from pos, and where the arguments end."""
+    spans: list[tuple[int, int]] = []
+    pending: bool | None = None  # True: the next argument is the password; False: skip it
+    end = pos
+    m = _ARG_RE.match(text, pos)
+    while m is not None:
+        start, end = m.span("arg")
+        if pending is not None:
+            if pending:
+                spans.append((start, end))
+            pending = None
+        elif program.stop and (text[start] != "-" or end - start == 1):
+            return spans, start  # the wrapped command: scanned by the caller on its own
+        elif program.stop and text[start:end] == "--":
+            return spans, end
+        else:
+            found = _option_value(program, text, start, end)
+            if isinstance(found, tuple):
+                spans.append(found)
+            else:
+                pending = found
+        m = _ARG_RE.match(text, end)
+    return spans, end
+
+
+def _commands(text: str) -> str:
+    """Mask the password options of the programs in _PROGRAMS (redis-cli -a, mysql -p, ...)."""
+    parts: list[str] = []
+    done = 0
+    m = _PROGRAM_RE.search(text)
+    while m is not None:
+        resume = m.end()
+        start = m.start()
+        if _OPTION_BEFORE_RE.search(text, max(0, start - 80), start) is None:
+            program = _PROGRAMS[m.lastgroup or ""]
+            spans, resume = _program_secrets(program, text, m.end())
+            for begin, finish in spans:
+                value = text[begin:finish]
+                masked = _mask_value(value)
+                if masked != value:
+                    parts.append(text[done:begin])
+                    parts.append(masked)
+                    done = finish
+        m = _PROGRAM_RE.search(text, max(resume, m.end()))
+    if not parts:
+        return text
+    parts.append(text[done:])
+    return "".join(parts)
+
+
 def _val_repl(m: re.Match[str]) -> str:
     """Mask group 'val' unless it is empty, already masked or an env reference."""
     value = m.group("val")
@@ -359,8 +489,9 @@ def redact(text: str, extra_patterns: Sequence[str | re.Pattern[str]] = ()) -> s
     """Return text with secrets replaced by MASK, keeping enough around them to read.
 
     Handles Authorization/Cookie headers, bearer tokens, URL passwords, secret-named
-    assignments (env, YAML, JSON, CLI flags, query parameters), private key blocks and
-    well-known token shapes; extra_patterns (regexes) mask their match, or group 1.
+    assignments (env, YAML, JSON, CLI flags, query parameters), the password options of
+    redis-cli, mysql, sshpass and registry logins, private key blocks and well-known token
+    shapes; extra_patterns (regexes) mask their match, or group 1.
     Environment references ($TOKEN, ${TOKEN}) are kept. redact(redact(x)) == redact(x).
     """
     if extra_patterns:
@@ -374,6 +505,8 @@ def redact(text: str, extra_patterns: Sequence[str | re.Pattern[str]] = ()) -> s
         text = _USER_RE.sub(_user_repl, text)
     if "://" in text:
         text = _URL_RE.sub(_val_repl, text)
+    if "-" in text:
+        text = _commands(text)
     return _SHAPES_RE.sub(MASK, text)
 
 

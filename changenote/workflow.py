@@ -174,11 +174,14 @@ class Notebook:
         for tag in req.tags:
             if not tag.strip():
                 raise UsageError("--tag cannot be empty")
+        if not specs and not manual:
+            raise UsageError("nothing to measure: give --http, --cmd, --check or --metric")
+        stored_probes = [recording.stored_probe(s, self.redact_text) for s in specs]
+        self._refuse_unrepeatable(stored_probes, settings)
         self.store.ensure_schema()  # fail on a bad store before measuring for minutes
         git = gitinfo.state(self.config.root)
         started = utcnow()
         outcomes = self._measure(specs, settings, progress)
-        stored_probes = [recording.stored_probe(s, self.redact_text) for s in specs]
         safe_title = self.redact_text(title) or title
         with self.store.write() as session:
             change = Change(
@@ -258,6 +261,35 @@ class Notebook:
                 )
             session.flush()
             return document.load(session, change)
+
+    def _refuse_unrepeatable(self, stored: list[dict[str, Any]], settings: MeasureSettings) -> None:
+        """Refuse, before measuring, probes that measure and ship could never run again.
+
+        A secret in a header can be given again with ``--header``; one inside a command,
+        a URL or the clear-cache command would be stored masked and lost.
+        """
+        hint = (
+            "keep it in an environment variable instead: '$NAME' in a command (single "
+            "quotes), '${NAME}' in a URL or header"
+        )
+        for data in stored:
+            if MASK in (data["target"] or ""):
+                where = "command" if data["kind"] == "cmd" else "URL"
+                raise ProbeError(
+                    f"the {where} of {data['label']} holds a secret that would not be stored, "
+                    f"so ship could not run it again; {hint}"
+                )
+            clear = (data.get("settings") or {}).get("clear_cache")
+            if clear and MASK in clear:
+                raise ProbeError(
+                    f"the clear-cache command of {data['label']} holds a secret that would "
+                    f"not be stored; {hint}"
+                )
+        shown = self.redact_text(settings.clear_cache)
+        if settings.clear_cache and shown and MASK in shown:
+            raise ProbeError(
+                f"the --clear-cache command holds a secret that would not be stored; {hint}"
+            )
 
     def _rerun_specs(self, change: Change, headers: list[str]) -> list[ProbeSpec]:
         """The change's probes with real values: stored ones, plus headers given again."""

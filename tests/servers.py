@@ -16,6 +16,8 @@ class Behaviour:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     requests: list[dict[str, str]] = field(default_factory=list)
+    #: The request paths (with query strings), in order.
+    paths: list[str] = field(default_factory=list)
     #: Statuses used in turn instead of ``status`` (e.g. nine 200s and a 500).
     statuses: list[int] = field(default_factory=list)
     #: Serve repeated paths from a cache: the first request is a slow MISS, then fast HITs.
@@ -56,6 +58,7 @@ class TestServer:
                     self.end_headers()
                     return
                 b.requests.append({k.lower(): v for k, v in self.headers.items()})
+                b.paths.append(self.path)
                 extra = dict(b.headers)
                 if b.cache and self.path in b.cached:
                     extra["X-Cache"] = "HIT"

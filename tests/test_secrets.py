@@ -45,19 +45,38 @@ def _leaks(root: Path) -> list[str]:
     return found
 
 
+def test_probes_that_could_not_be_rerun_are_refused_before_measuring(
+    project: Path, server: TestServer
+):
+    for probe in (
+        ["--cmd", f"PGPASSWORD={DB_PASSWORD} psql -c 'select 1'"],
+        ["--http", f"GET {server.url}/search?q=x&access_token={QUERY_TOKEN}"],
+        ["--http", f"GET http://admin:{URL_PASSWORD}@127.0.0.1:{server.url.rsplit(':', 1)[1]}/a"],
+        ["--metric", "x=1", "--clear-cache", f"redis-cli -a {DB_PASSWORD} flushall"],
+    ):
+        server.behaviour.requests.clear()
+        result = invoke("baseline", "t", *probe)
+        assert result.code != 0, probe
+        assert "would not be stored" in result.stderr and "environment" in result.stderr
+        assert server.behaviour.requests == []  # refused before measuring anything
+        assert not [s for s in SECRETS if s in result.stderr]
+    assert not (project / ".changenote").exists()
+
+
 def test_no_secret_reaches_store_or_note(project: Path, server: TestServer, monkeypatch):
     (project / "key.pem").write_text(PRIVATE_KEY + "\n")
+    monkeypatch.setenv("SLACK_TOKEN", SLACK)
+    monkeypatch.setenv("QUERY_TOKEN", QUERY_TOKEN)
+    monkeypatch.setenv("DB_PASSWORD", DB_PASSWORD)
     result = invoke(
         "baseline",
         f"Slow /search (token {GITHUB})",
         "--http",
-        f"GET {server.url}/search?q=x&access_token={QUERY_TOKEN}",
-        "--http",
-        f"GET http://admin:{URL_PASSWORD}@127.0.0.1:{server.url.rsplit(':', 1)[1]}/a",
+        f"GET {server.url}/search?q=x&access_token=${{QUERY_TOKEN}}",
         "--header",
         f"Authorization: Bearer {BEARER}",
         "--cmd",
-        f"echo {SLACK}; cat key.pem; PGPASSWORD={DB_PASSWORD} true",
+        'echo "$SLACK_TOKEN"; cat key.pem; PGPASSWORD="$DB_PASSWORD" true',
         "--noticed",
         f"support ticket pasted AWS key {AWS}",
         "--runs",
@@ -65,25 +84,26 @@ def test_no_secret_reaches_store_or_note(project: Path, server: TestServer, monk
         "--json",
     )
     assert result.code == 0, result.stderr
-    # The probe really sent the real header value.
-    sent = [r.get("authorization") for r in server.behaviour.requests]
-    assert f"Bearer {BEARER}" in sent
+    # The probes really used the real values; only what is stored is masked.
+    assert server.behaviour.requests[-1]["authorization"] == f"Bearer {BEARER}"
+    assert server.behaviour.paths[-1].endswith(f"access_token={QUERY_TOKEN}")
     doc = result.json()
     assert any(w["code"] == "secret-not-stored" for w in doc["warnings"])
     assert "ghp-" not in doc["slug"] and "ghp_" not in doc["slug"]
     assert not [s for s in SECRETS if s in result.stdout]
     assert not _leaks(project)
-    # The readable part survives: the header name and scheme, the user name.
     import sqlite3
 
     conn = sqlite3.connect(project / ".changenote" / "changenote.db")
     stored = str(conn.execute("SELECT probes FROM change").fetchone()[0])
     conn.close()
-    assert "Bearer ***" in stored and "admin:***@" in stored and "access_token=***" in stored
+    assert "Bearer ***" in stored and "access_token=${QUERY_TOKEN}" in stored
 
-    # Ship cannot re-run probes whose secret was not stored, and says how to fix it.
+    # The header is needed again at ship; the URL and command re-run from the environment.
     refused = invoke("ship", "--reason", "r")
-    assert refused.code != 0 and "held a secret that was not stored" in refused.stderr
+    assert refused.code != 0 and "--header 'Authorization: ...'" in refused.stderr
+    shipped = invoke("ship", "--reason", "r", "--header", f"Authorization: Bearer {BEARER}")
+    assert shipped.code == 0, shipped.stderr
     assert not _leaks(project)
 
 
