@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from changenote import notes
 from changenote.errors import ChangenoteError, NotFoundError, UsageError
 from changenote.probes import run_shell
 from changenote.store import resolve_change
@@ -60,6 +62,8 @@ def tick(
         raise UsageError("--note cannot be empty")
     if cmd is not None and not cmd.strip():
         raise UsageError("--cmd needs a shell command")
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise UsageError(f"--timeout must be a finite number greater than 0, got {timeout:g}")
     store = notebook.store
     with store.read() as session:
         change = resolve_change(session, ref)
@@ -87,13 +91,15 @@ def tick(
         evidence.append(f"ran: {shown} (exit 0, {duration})")
     if not evidence:
         evidence.append("ticked by hand")
-    with store.write() as session:
+    with notes.Staged(notebook.config) as staged, store.write() as session:
         change = resolve_change(session, str(change_id))
         target = session.get(ChecklistItem, item_id)
         if target is None:  # deleted meanwhile by another process
             raise NotFoundError(f"checklist item {item_text!r} is gone")
         target.done = True
-        target.evidence = notebook.redact_text("; ".join(evidence))
+        # Evidence accumulates: a later tick (a note after `measure`) adds, never erases.
+        earlier = [target.evidence] if target.done and target.evidence else []
+        target.evidence = notebook.redact_text("; ".join([*earlier, *evidence]))
         target.done_at = utcnow()
         session.add(target)
         if cmd:
@@ -112,5 +118,7 @@ def tick(
                 )
             )
         session.flush()
-        notebook.rerender_if_noted(session, change)
-        return document.load(session, change)
+        doc = document.load(session, change)
+        if change.note_path:  # keep a shipped change's note in step (a late "watch" tick)
+            staged.write(doc)
+        return doc

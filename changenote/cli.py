@@ -315,6 +315,10 @@ def list_(
     from changenote.config import load_config
     from changenote.store import list_changes
 
+    if limit is not None and limit < 1:
+        from changenote.errors import UsageError
+
+        raise UsageError("--limit must be at least 1")
     rows = list_changes(load_config().store_url(), limit)
     if as_json:
         display.print_json(rows)

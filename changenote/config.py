@@ -129,6 +129,7 @@ class Config:
 _TOP_KEYS = {f.name for f in fields(Config)} - {"root", "source"}
 _CHECK_KEYS = {f.name for f in fields(CheckConfig)} - {"name"}
 _ITEM_KEYS = {"key", "label"}
+_STANDARD_KEYS = {"capture", "backup", "test", "watch", "note"}
 _METRIC_KEYS = {f.name for f in fields(MetricConfig)} - {"name"}
 
 
@@ -176,10 +177,26 @@ def _parse_check(name: str, raw: Any, where: str) -> CheckConfig:
     cmd = raw.get("cmd")
     if (http is None) == (cmd is None):
         raise ConfigError(f"{here}: give exactly one of 'http' or 'cmd'")
+    from changenote.errors import UsageError
+    from changenote.specs import parse_cmd, parse_header, parse_http
+
+    try:  # the same rules as on the command line, reported against the config
+        if http is not None:
+            parse_http(_expect(http, str, "http", here))
+        if cmd is not None:
+            parse_cmd(_expect(cmd, str, "cmd", here))
+    except UsageError as exc:
+        raise ConfigError(
+            f"{here}: {str(exc).replace('--http', 'http').replace('--cmd', 'cmd')}"
+        ) from None
     headers = raw.get("headers", {})
     _expect(headers, dict, "headers", here)
     for hname, hvalue in headers.items():
         _expect(hvalue, str, f"headers.{hname}", here)
+        try:
+            parse_header(f"{hname}: {hvalue}")
+        except UsageError as exc:
+            raise ConfigError(f"{here}: headers: {str(exc).replace('--header ', '')}") from None
     return CheckConfig(
         name=name,
         http=_expect(http, str, "http", here) if http is not None else None,
@@ -243,7 +260,7 @@ def parse_config(raw: dict[str, Any], root: Path, source: Path | None) -> Config
             raise ConfigError(f"{where}: 'redact_patterns': {exc}") from None
         values["redact_patterns"] = tuple(patterns)
     if "checklist" in raw:
-        items = []
+        items: list[ChecklistItemConfig] = []
         for i, item in enumerate(_expect(raw["checklist"], list, "checklist", where)):
             here = f"{where} checklist[{i}]"
             _expect(item, dict, "checklist item", here)
@@ -252,6 +269,10 @@ def parse_config(raw: dict[str, Any], root: Path, source: Path | None) -> Config
                     raise _unknown(key, _ITEM_KEYS, here)
             if "key" not in item or "label" not in item:
                 raise ConfigError(f"{here}: needs both 'key' and 'label'")
+            key = _expect(item["key"], str, "key", here).strip()
+            if not key or key in {i.key for i in items} or key in _STANDARD_KEYS:
+                what = "empty" if not key else "already used"
+                raise ConfigError(f"{here}: key {key!r} is {what}")
             items.append(
                 ChecklistItemConfig(
                     key=_expect(item["key"], str, "key", here),

@@ -197,8 +197,10 @@ def print_list(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         verdicts = ", ".join(f"{n} {v}" for v, n in sorted(r["verdicts"].items()))
         when = (r["shipped_at"] or r["created_at"] or "")[:10]
+        title = " ".join(str(r["title"]).split())
+        title = title if len(title) <= 60 else title[:59] + "…"
         out.append(
-            f"{r['id']:>4}  {r['status']:<8}  {when}  {r['slug']}"
+            f"{r['id']:>4}  {r['status']:<8}  {when}  {r['slug']}  {title}"
             + (f"  [{verdicts}]" if verdicts else "")
         )
     sys.stdout.write("\n".join(out) + "\n")

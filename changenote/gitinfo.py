@@ -83,17 +83,27 @@ def state(root: Path) -> GitState:
     )
 
 
+@dataclass(frozen=True)
+class Touched:
+    """The files a change touched, and whether the baseline commit could still be found."""
+
+    paths: list[str]
+    base_missing: bool = False
+
+
 def files_touched(
     root: Path, base_commit: str | None, base_dirty: dict[str, str], exclude: list[Path]
-) -> list[str]:
+) -> Touched:
     """Everything changed since ``base_commit``, committed or not.
 
     A file that was already dirty at baseline and has not changed since is left out;
-    so is anything under the ``exclude`` folders (the notes folder, the store).
+    so is anything under the ``exclude`` folders (the notes folder, the store). When
+    the baseline commit is gone (amended, rebased, another clone), only what differs
+    from HEAD can be told, and ``base_missing`` says so.
     """
     top = _git(root, "rev-parse", "--show-toplevel")
     if top is None:
-        return []
+        return Touched([])
     top_path = Path(top.strip()).resolve()
     rel_excludes = []
     for path in exclude:
@@ -101,16 +111,20 @@ def files_touched(
             rel_excludes.append(path.resolve().relative_to(top_path).as_posix())
         except ValueError:
             continue
+    base_missing = False
     if base_commit and _git(root, "cat-file", "-e", f"{base_commit}^{{commit}}") is None:
-        base_commit = None  # history was rewritten; fall back to what the tree shows
+        base_missing = True
+        head = _git(root, "rev-parse", "--verify", "-q", "HEAD")
+        base_commit = head.strip() if head else None
     paths = _changed_paths(top_path, base_commit)
     current = _hashes(top_path, [p for p in paths if p in base_dirty])
     prefixes = tuple(e.rstrip("/") + "/" for e in rel_excludes if e and e != ".")
-    return [
+    kept = [
         p
         for p in paths
         if not p.startswith(prefixes) and not (p in base_dirty and current.get(p) == base_dirty[p])
     ]
+    return Touched(kept, base_missing)
 
 
 def user_name(root: Path) -> str | None:

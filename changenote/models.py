@@ -1,7 +1,7 @@
 """The SQLModel tables of the notebook.
 
 Every schema change needs a migration under ``changenote/migrations/versions``;
-``tests/test_migrations.py`` fails when the models and the migrations disagree.
+``tests/test_store.py`` fails when the models and the migrations disagree.
 Text that may have held a secret (commands, URLs, output) is redacted before it
 is assigned to any of these fields.
 """

@@ -25,8 +25,13 @@ def text(config: Config, doc: dict[str, Any]) -> str:
     from changenote import document
     from changenote.render import render
 
+    override = config.templates_path
+    if override is not None and not override.is_dir():
+        raise ChangenoteError(
+            f"templates_dir {config.templates_dir!r} is not a folder ({override})"
+        )
     context = document.note_context(doc, document.front_matter(doc))
-    return render("note.md.j2", context, config.templates_path)
+    return render("note.md.j2", context, override)
 
 
 def write(config: Config, doc: dict[str, Any]) -> Path:
@@ -44,3 +49,42 @@ def write(config: Config, doc: dict[str, Any]) -> Path:
     except OSError as exc:
         raise ChangenoteError(f"cannot write the note {target}: {exc.strerror}") from None
     return target
+
+
+class Staged:
+    """Write notes inside a store transaction and take them back if it fails.
+
+    Use as ``with Staged(config) as staged, store.write() as session: ...``: the
+    store commits first (inner), then this closes; if anything raised, each note
+    written is restored to what it was before (or removed if it was new).
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._previous: list[tuple[Path, str | None]] = []
+
+    def __enter__(self) -> Staged:
+        return self
+
+    def write(self, doc: dict[str, Any]) -> Path:
+        target = Path(doc["note_path"])
+        if not target.is_absolute():
+            target = self.config.root / target
+        before = target.read_text(encoding="utf-8") if target.is_file() else None
+        path = write(self.config, doc)
+        self._previous.append((path, before))
+        return path
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        if exc is None:
+            return
+        from changenote.render import write_atomic
+
+        for path, before in reversed(self._previous):
+            try:
+                if before is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    write_atomic(path, before)
+            except OSError:
+                pass  # the original error matters more than a failed clean-up

@@ -418,8 +418,10 @@ def _val_repl(m: re.Match[str]) -> str:
 
 
 def _user_repl(m: re.Match[str]) -> str:
-    """curl -u user:password; leave docker's -u uid:gid alone."""
-    if m.group("user").isdigit() and m.group("val").isdigit():
+    """curl -u user:password; leave docker's -u uid:gid and a reference cut at a blank
+    (`-u user:{{ secrets.PW }}`, `$(pass show x)`) alone."""
+    val = m.group("val")
+    if (m.group("user").isdigit() and val.isdigit()) or val.startswith(("{{", "${{", "$(")):
         return m.group(0)
     return _val_repl(m)
 

@@ -249,6 +249,10 @@ def slugify(title: str, limit: int = 60) -> str:
     ascii_text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     slug = slug[:limit].rstrip("-")
+    if not slug:  # a title with no Latin letters: keep it recognisable by a short hash
+        import hashlib
+
+        slug = "change-" + hashlib.sha1(title.encode()).hexdigest()[:8] if title.strip() else ""
     return slug or "change"
 
 

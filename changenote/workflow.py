@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import posixpath
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,20 @@ class ShipRequest:
     commands: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
     headers: list[str] = field(default_factory=list)
+
+
+def _free_label(taken: set[str]) -> str:
+    """``measure-1``, ``measure-2``...: the first automatic run label not used yet."""
+    n = 1
+    while f"measure-{n}" in taken:
+        n += 1
+    return f"measure-{n}"
+
+
+def _iso_now(change: Any) -> str:
+    """The ship time as the document shows it (for the note's file name)."""
+    stamp = change.shipped_at
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ") if stamp else ""
 
 
 class Notebook:
@@ -354,12 +369,17 @@ class Notebook:
             raise UsageError("--label cannot be empty")
         if label and label.strip().lower() in ("baseline", "after"):
             raise UsageError(f"--label {label!r} is reserved; choose another")
+        if label and len(label.strip()) > 80:
+            raise UsageError("--label is limited to 80 characters")
         with self.store.read() as session:
             change = resolve_change(session, ref)
             if change.status == "shipped":
                 raise ChangenoteError(f"change {change.slug!r} is already shipped")
             specs = self._rerun_specs(change, headers or [])
             settings = self._rerun_settings(change)
+            taken = {r["label"] for r in document.load(session, change)["runs"]}
+            if label and (self.redact_text(label.strip()) or "") in taken:
+                raise UsageError(f"change {change.slug!r} already has a run labelled {label!r}")
         if not specs and not manual:
             raise UsageError("this change has no probes to re-run; give --metric figures")
         git = gitinfo.state(self.config.root)
@@ -367,8 +387,9 @@ class Notebook:
         outcomes = self._measure(specs, settings, progress)
         with self.store.write() as session:
             change = resolve_change(session, str(change.id))
-            count = len(document.load(session, change)["runs"])
-            run_label = (self.redact_text(label.strip()) if label else None) or f"measure-{count}"
+            if change.status == "shipped":
+                raise ChangenoteError(f"change {change.slug!r} was shipped meanwhile")
+            run_label = (self.redact_text(label.strip()) if label else None) or _free_label(taken)
             recording.add_run(
                 session,
                 change,
@@ -405,6 +426,8 @@ class Notebook:
 
     def ship(self, req: ShipRequest, progress: Progress | None = None) -> dict[str, Any]:
         """Measure the after-run, compare, collect files and commands, write the note."""
+        from sqlmodel import func, select
+
         from changenote import document
         from changenote.models import CommandRecord, FileTouched, utcnow
 
@@ -431,49 +454,55 @@ class Notebook:
         git = gitinfo.state(self.config.root)
         started = utcnow()
         outcomes = self._measure(specs, settings, progress)
+        base = (change.base_commit, dict(change.base_dirty_files))
         excludes = [self.config.notes_path, self.config.root / ".changenote"]
-        with self.store.write() as session:
+        # Git runs before the write transaction, so no lock is held while it works.
+        touched = gitinfo.files_touched(self.config.root, base[0], base[1], excludes)
+        manual_files = [posixpath.normpath(p.strip()) for p in req.files]
+        paths = list(dict.fromkeys([*touched.paths, *manual_files]))
+        with notes.Staged(self.config) as staged, self.store.write() as session:
             change = resolve_change(session, str(change_id))
             if change.status == "shipped":
                 raise ChangenoteError(f"change {change.slug!r} was shipped meanwhile")
             recording.add_run(
-                session,
-                change,
-                "after",
-                outcomes,
-                manual,
-                git,
-                settings,
-                started,
-                self.redact_text,
+                session, change, "after", outcomes, manual, git, settings, started, self.redact_text
             )
-            session.flush()
-            doc = document.load(session, change)
-            verdict = judge(doc["settings"], doc["runs"][0], doc["runs"][-1], doc["expected"])
-            touched = gitinfo.files_touched(
-                self.config.root, change.base_commit, change.base_dirty_files, excludes
-            )
-            for path in req.files:
-                clean = path.strip()
-                if clean not in touched:
-                    touched.append(clean)
-            for path in touched:
+            for path in paths:
                 session.add(
                     FileTouched(
                         change_id=change.id,  # type: ignore[arg-type]
                         path=self.redact_text(path) or path,
-                        source="manual" if path in req.files else "git",
+                        source="git" if path in touched.paths else "manual",
                     )
                 )
-            position = len(document.load(session, change)["command_log"])
-            for offset, command in enumerate(req.commands):
+            logged = session.exec(
+                select(func.count())
+                .select_from(CommandRecord)
+                .where(CommandRecord.change_id == change.id)
+            ).one()
+            for offset, command in enumerate(req.commands, start=1):
                 session.add(
                     CommandRecord(
                         change_id=change.id,  # type: ignore[arg-type]
-                        position=position + offset,
+                        position=logged + offset,
                         command=self.redact_text(command.strip()) or "",
                         source="ship",
                     )
+                )
+            session.flush()
+            doc = document.load(session, change)
+            verdict = judge(doc["settings"], doc["runs"][0], doc["runs"][-1], doc["expected"])
+            missing = []
+            if touched.base_missing:
+                missing.append(
+                    {
+                        "code": "baseline-commit-missing",
+                        "message": (
+                            f"the baseline commit {str(base[0])[:12]} is no longer in this "
+                            "repository (amended, rebased or another clone): files touched "
+                            "show only what differs from HEAD; add the rest with --file"
+                        ),
+                    }
                 )
             change.status = "shipped"
             change.reason = self.redact_text(reason)
@@ -482,19 +511,18 @@ class Notebook:
             change.head_commit = git.commit
             change.comparison = verdict.comparison
             change.expectations = verdict.expectations
-            change.warnings = [
-                w for w in change.warnings if w["code"] == "secret-not-stored"
-            ] + verdict.warnings
+            change.warnings = (
+                [w for w in change.warnings if w["code"] == "secret-not-stored"]
+                + missing
+                + verdict.warnings
+            )
+            change.note_path = notes.relpath(self.config, {**doc, "shipped_at": _iso_now(change)})
+            self._tick(session, change, "note", f"note written to {change.note_path}")
             session.add(change)
             session.flush()
             doc = document.load(session, change)
-            note_rel = notes.relpath(self.config, doc)
-            change.note_path = note_rel
-            self._tick(session, change, "note", f"note written to {note_rel}")
-            session.add(change)
-            session.flush()
-            doc = document.load(session, change)
-            notes.write(self.config, doc)
+            # Written now, taken back if the commit fails: the note and the store agree.
+            staged.write(doc)
             return doc
 
     # -- notes ------------------------------------------------------------------------
@@ -532,11 +560,3 @@ class Notebook:
 
         with self.store.read() as session:
             return document.load(session, resolve_change(session, ref, any_status=True))
-
-    def rerender_if_noted(self, session: Session, change: Change) -> None:
-        """Keep an existing note in step after its change was updated (e.g. a late tick)."""
-        from changenote import document
-
-        if change.note_path:
-            session.flush()
-            notes.write(self.config, document.load(session, change))

@@ -127,3 +127,29 @@ def test_template_override_replaces_one_template(project: Path, server):
     assert invoke("baseline", "custom", "--metric", "x=1", "--owner", "Kim").code == 0
     doc = invoke("ship", "--reason", "r", "--metric", "x=2", "--json").json()
     assert (project / doc["note_path"]).read_text() == "# custom by Kim\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[checks.api]\nhttp = "ftp://x"', "[checks.api]: http: malformed URL 'ftp://x'"),
+        ('[checks.api]\nhttp = "http://x"\nheaders = { "Bad Name" = "v" }', "headers:"),
+        ('[[checklist]]\nkey = "backup"\nlabel = "again"', "key 'backup' is already used"),
+        ('[[checklist]]\nkey = " "\nlabel = "x"', "is empty"),
+        ("timeout = nan", "'timeout' must be a finite number"),
+        ('[metrics.time_ms]\nbetter = "faster"', "'better' must be"),
+    ],
+)
+def test_more_invalid_settings(tmp_path: Path, text: str, message: str):
+    with pytest.raises(ConfigError) as info:
+        parse_config(tomllib.loads(text), tmp_path, tmp_path / "changenote.toml")
+    assert message in str(info.value)
+
+
+def test_missing_template_folder_is_one_line_at_render(project: Path):
+    (project / "changenote.toml").write_text('templates_dir = "nowhere"\n')
+    assert invoke("baseline", "t", "--metric", "x=1").code == 0
+    result = invoke("ship", "--reason", "r", "--metric", "x=2")
+    assert result.code != 0
+    assert "templates_dir 'nowhere' is not a folder" in result.stderr
+    assert invoke("show", "--json").json()["status"] == "baseline"  # nothing shipped

@@ -37,6 +37,11 @@ STRIPE_TEST = "sk" + "_test_" + _body(24)
 GOOGLE_KEY = "AI" + "za" + "Sy" + _body(33)
 NPM_TOKEN = "np" + "m_" + _body(36)
 OPENAI_KEY = "sk" + "-proj-" + _body(40)
+GITLAB_PAT = "gl" + "pat-" + _body(20)
+GITLAB_TRIGGER = "gl" + "ptt-" + _body(40, "0123456789abcdef")
+GITLAB_RUNNER = "GR" + "1348941" + _body(20)
+HF_TOKEN = "h" + "f_" + _body(34)
+SLACK_APP = "xa" + "pp-" + "1-A0123456789-1234567890123-" + _body(40)
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
     ".eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ"
@@ -144,6 +149,34 @@ SECRETS: list[tuple[str, str, str]] = [
     (f"npm publish with {NPM_TOKEN}", NPM_TOKEN, "npm publish with npm_***"),
     (f"Incorrect API key provided: {OPENAI_KEY}.", OPENAI_KEY, "provided: sk-***."),
     (f"GITHUB_TOKEN: {GH_PAT}", GH_PAT, "GITHUB_TOKEN: ***"),
+    (f"git push https://oauth2:{GITLAB_PAT}@gitlab.com/g/p.git", GITLAB_PAT,
+     "https://oauth2:***@gitlab.com/g/p.git"),
+    (f"glab auth login --hostname gitlab.com {GITLAB_PAT}", GITLAB_PAT, "gitlab.com glpat-***"),
+    (f"curl -X POST -F token={GITLAB_TRIGGER} -F ref=main https://gitlab.example/api",
+     GITLAB_TRIGGER, "-F token=*** -F ref=main"),
+    (f"trigger with {GITLAB_TRIGGER} failed", GITLAB_TRIGGER, "trigger with glptt-*** failed"),
+    (f"gitlab-runner register --url https://gitlab.example {GITLAB_RUNNER}", GITLAB_RUNNER,
+     "--url https://gitlab.example GR1348941***"),
+    (f"huggingface-cli login {HF_TOKEN} --add-to-git-credential", HF_TOKEN,
+     "login hf_*** --add-to-git-credential"),
+    (f"HF_TOKEN={HF_TOKEN} python train.py", HF_TOKEN, "HF_TOKEN=*** python train.py"),
+    (f"socket mode with {SLACK_APP} started", SLACK_APP, "socket mode with xapp-*** started"),
+    # password options of particular programs
+    ("redis-cli -a r3dis-pw9 ping", "r3dis-pw9", "redis-cli -a *** ping"),
+    ("redis-cli --pass r3dis-pw8 -h cache", "r3dis-pw8", "redis-cli --pass *** -h cache"),
+    ("redis-cli -u redis://default:r3dis-pw7@cache:6379 ping", "r3dis-pw7",
+     "redis-cli -u redis://default:***@cache:6379 ping"),
+    ("mysql -uroot -pmy5ql-pw db", "my5ql-pw", "mysql -uroot -p*** db"),
+    ("mysqldump -u root -pdump-pw1 --all-databases > all.sql", "dump-pw1",
+     "mysqldump -u root -p*** --all-databases > all.sql"),
+    ("sshpass -p ssh-pw-42 ssh -p 2222 backup@host", "ssh-pw-42",
+     "sshpass -p *** ssh -p 2222 backup@host"),
+    ("docker login -u deploy -p reg-pw-77 registry.example.com", "reg-pw-77",
+     "docker login -u deploy -p *** registry.example.com"),
+    ('psql "postgresql://app:pg-pw-5@db:5432/prod" -c "select 1"', "pg-pw-5",
+     'psql "postgresql://app:***@db:5432/prod" -c "select 1"'),
+    ('psql "host=db user=app password=pg-pw-6 dbname=prod"', "pg-pw-6",
+     '"host=db user=app password=*** dbname=prod"'),
 ]  # fmt: skip
 
 UNCHANGED = [
@@ -171,6 +204,23 @@ UNCHANGED = [
     "password: ",
     "echo $API_TOKEN",
     "",
+    # short flags that are passwords only after particular programs
+    "ls -a",
+    "cp -p src dst",
+    "git commit -a -m x",
+    "pytest -p no:cacheprovider",
+    "ssh -p 2222 host",
+    "scp -P 2222 -p file host:",
+    "docker run -p 8080:80 nginx",
+    "docker run --name mysql -p3306:3306 -d mysql:8",
+    "find /var/lib -name mysql -print",
+    "mysql -u root -p db",
+    "mysql -h db -P 3306 -u root -p",
+    "redis-cli -h cache -p 6379 --askpass ping",
+    "sshpass -f ~/.ssh/pw ssh -p 2222 host",
+    "sshpass -e ssh -p 2222 host",
+    "docker login -u deploy --password-stdin registry.example.com",
+    "glpat-short hf_short xapp-1",
 ]
 
 ENV_REFERENCES = [
@@ -186,6 +236,13 @@ ENV_REFERENCES = [
     '{"password": "${DB_PASSWORD}"}',
     "PASSWORD=*** ./migrate",
     "Authorization: Bearer ***",
+    'redis-cli -a "$REDIS_PASSWORD" ping',
+    'mysql -p"$MYSQL_PWD" db',
+    "mysqldump -p${{ secrets.DB_PASSWORD }} prod",
+    "mysql -p$(cat /run/secrets/db) db",
+    "sshpass -p $SSHPASS ssh host",
+    'docker login -u deploy -p "$CI_REGISTRY_PASSWORD" "$CI_REGISTRY"',
+    "curl -u deploy:{{ secrets.PW }} https://x",
 ]
 
 
@@ -237,6 +294,7 @@ IDEMPOTENCE_REGRESSIONS = [
     "KEY=xo" + 'xb--u\\"bearerauthorization:/home: *:.pem\t\'Basic\\"{xo' + "xb-Cookie",
     "pwTOKENpassword=hooks.slack.com/services/ABC.pem",
     "TOKEN=$AK" + "IAABCDEFGHIJKLMNOP",
+    "-u Authorization:{{redis-cli }}",
 ]
 
 
@@ -264,6 +322,9 @@ FRAGMENTS = [
     "AI" + "za", "eyJ", ".", "_", "ABCDEFGHIJKLMNOP", "0123456789", "abcdefghijklmnopqrstuvwxyz",
     "-----BEGIN PRIVATE KEY-----", "-----END PRIVATE KEY-----", "PWD", "/home", "true", "%X%",
     "xo" + "xb-", "np" + "m_", "sk" + "_live_", "hooks.slack.com/services/", "max_tokens", "url",
+    "redis-cli ", "mysql ", "mysqldump", "sshpass ", "docker login ", "bin/", " -a ", "-p", "-P",
+    "-f ", "--name ", "--pass ", "\\\n", "`", ">", "gl" + "pat-", "GR" + "1348941", "h" + "f_",
+    "xa" + "pp-",
 ]  # fmt: skip
 
 
@@ -272,6 +333,92 @@ FRAGMENTS = [
 def test_secretish_text_is_idempotent(text: str) -> None:
     once = redact(text)
     assert redact(once) == once
+
+
+# --------------------------------------------------------------------------- command passwords
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # redis-cli: -a PW and --pass PW (separate argument), -u URL
+        ("redis-cli -a s3cret ping", "redis-cli -a *** ping"),
+        (
+            "redis-cli -h cache.internal -p 6379 -a s3cret --no-auth-warning info",
+            "redis-cli -h cache.internal -p 6379 -a *** --no-auth-warning info",
+        ),
+        ("redis-cli --pass=s3cret -n 2 FLUSHDB", "redis-cli --pass=*** -n 2 FLUSHDB"),
+        (
+            "redis-cli -u redis://:s3cret@cache:6379/0 ping",
+            "redis-cli -u redis://:***@cache:6379/0 ping",
+        ),
+        (
+            "docker exec redis redis-cli -a 's3 cret' FLUSHALL",
+            "docker exec redis redis-cli -a '***' FLUSHALL",
+        ),
+        # mysql family: only a password glued to -p; -P is the port
+        ("mysql -p's3 cret' db", "mysql -p'***' db"),
+        ("mysql -h db -P 3306 -uroot -ps3cret shop", "mysql -h db -P 3306 -uroot -p*** shop"),
+        (
+            "mysqldump -ps3cret --single-transaction shop | gzip > shop.sql.gz",
+            "mysqldump -p*** --single-transaction shop | gzip > shop.sql.gz",
+        ),
+        ('mysqladmin -u root -p"s3cret" flush-hosts', 'mysqladmin -u root -p"***" flush-hosts'),
+        ("mariadb-dump -ps3cret shop", "mariadb-dump -p*** shop"),
+        ("/usr/local/bin/mysql -ps3cret db", "/usr/local/bin/mysql -p*** db"),
+        ("mysqldump \\\n  -ps3cret \\\n  shop", "mysqldump \\\n  -p*** \\\n  shop"),
+        (
+            'ssh backup@db "mysqldump -ps3cret shop" > shop.sql',
+            'ssh backup@db "mysqldump -p*** shop" > shop.sql',
+        ),
+        (
+            "docker exec -it db mysql -uroot -ps3cret -e 'SHOW DATABASES'",
+            "docker exec -it db mysql -uroot -p*** -e 'SHOW DATABASES'",
+        ),
+        (
+            "docker run --rm -it mysql mysql -hdb -ps3cret",
+            "docker run --rm -it mysql mysql -hdb -p***",
+        ),
+        # sshpass: options end at the wrapped command, whose -p is its own
+        ("sshpass -p s3cret ssh -p 2222 user@host", "sshpass -p *** ssh -p 2222 user@host"),
+        ("sshpass -ps3cret scp -P 2222 -p f host:", "sshpass -p*** scp -P 2222 -p f host:"),
+        (
+            "sshpass -P assword -v -p s3cret -- rsync -ap x host:",
+            "sshpass -P assword -v -p *** -- rsync -ap x host:",
+        ),
+        (
+            "sshpass -p s3cret ssh db mysqldump -ps3cret shop",
+            "sshpass -p *** ssh db mysqldump -p*** shop",
+        ),
+        # registry logins: -p PW, -pPW, -p=PW, --password PW; -u user stays
+        (
+            "docker login -u deploy -p s3cret registry.example.com",
+            "docker login -u deploy -p *** registry.example.com",
+        ),
+        ("docker login -u deploy -ps3cret", "docker login -u deploy -p***"),
+        ("docker login -u deploy -p=s3cret", "docker login -u deploy -p=***"),
+        (
+            "docker login --password s3cret -u deploy ghcr.io",
+            "docker login --password *** -u deploy ghcr.io",
+        ),
+        ("podman login -u deploy -p s3cret quay.io", "podman login -u deploy -p *** quay.io"),
+        (
+            "helm registry login -u me -p s3cret oci.example.com",
+            "helm registry login -u me -p *** oci.example.com",
+        ),
+        # the rule ends with the command
+        ("redis-cli -a s3cret ping && ls -a", "redis-cli -a *** ping && ls -a"),
+        ("mysql -ps3cret db; cp -pr a b", "mysql -p*** db; cp -pr a b"),
+        (
+            "docker login -p s3cret; docker run -p 8080:80 app",
+            "docker login -p ***; docker run -p 8080:80 app",
+        ),
+    ],
+)
+def test_command_password_options(text: str, expected: str) -> None:
+    out = redact(text)
+    assert out == expected
+    assert "s3cret" not in out
+    assert "s3 cret" not in out
+    assert redact(out) == out
 
 
 # --------------------------------------------------------------------------- private keys
@@ -439,6 +586,16 @@ def test_large_mixed_output_is_linear_enough() -> None:
         "apiKey" * 35_000,
         "-u " + "a" * 200_000,
         "TOKEN=" + "$a:" * 70_000 + "!",
+        "mysql -p" * 30_000,
+        "redis-cli -a " * 20_000,
+        "sshpass " * 30_000,
+        "sshpass -" + "v" * 200_000,
+        "docker login" + " -p" * 100_000,
+        'mysql \\"' * 30_000,
+        "mysql " + "\\\n" * 100_000,
+        "mysql -p'" + "a" * 100_000 + " mysql -p'" * 10_000,
+        "--name mysql " * 20_000,
+        ("docker" + " " * 50) * 4_000,
     ]
     start = time.perf_counter()
     out = redact(text)

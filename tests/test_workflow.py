@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import git, invoke
@@ -223,3 +224,35 @@ def test_tick_after_ship_updates_the_note(project: Path, server: TestServer):
     ticked = invoke("tick", doc["slug"], "watch", "--note", "no new errors for 10 min")
     assert ticked.code == 0, ticked.stderr
     assert "- [x] watch logs after release — no new errors for 10 min" in note.read_text()
+
+
+def test_baseline_commit_gone_is_warned_not_guessed(project: Path, server: TestServer):
+    _baseline(server, "--runs", "3")
+    (project / "app" / "search.py").write_text("amended\n")
+    git(project, "commit", "-qa", "--amend", "-m", "rewritten history")
+    git(project, "reflog", "expire", "--expire-unreachable=now", "--all")
+    git(project, "gc", "-q", "--prune=now")
+    (project / "app" / "cache.py").write_text("uncommitted\n")
+    doc = invoke("ship", "--reason", "r", "--json").json()
+    assert doc["files_touched"] == ["app/cache.py"]  # not every tracked file
+    warning = next(w for w in doc["warnings"] if w["code"] == "baseline-commit-missing")
+    assert "add the rest with --file" in warning["message"]
+
+
+def test_a_note_is_taken_back_when_the_transaction_fails(project: Path, server: TestServer):
+    from changenote import notes
+    from changenote.config import load_config
+
+    _baseline(server, "--runs", "3")
+    doc = invoke("ship", "--reason", "first", "--json").json()
+    config = load_config(project)
+    note = project / doc["note_path"]
+    original = note.read_text()
+    fresh = dict(doc, note_path="notes/2026-01-01-new.md", reason="second")
+    with pytest.raises(RuntimeError), notes.Staged(config) as staged:
+        staged.write(dict(doc, reason="changed"))
+        staged.write(fresh)
+        assert "changed" in note.read_text()
+        raise RuntimeError("the commit failed")
+    assert note.read_text() == original
+    assert not (project / "notes" / "2026-01-01-new.md").exists()
