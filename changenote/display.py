@@ -209,6 +209,7 @@ def print_list(rows: list[dict[str, Any]]) -> None:
 def print_demo(doc: dict[str, Any], note: Any) -> None:
     console = _console()
     console.print(results_table(doc["comparison"], "after vs baseline", doc["probes"]))
+    _print_expectations(console, doc)
     for warning in doc.get("warnings", []):
         console.print(f"warning {warning['code']}: {warning['message']}", style="yellow")
     console.print(f"note written: {note}")
