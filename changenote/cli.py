@@ -341,6 +341,46 @@ def render(ref: Ref = None) -> None:
 
 
 @app.command()
+def wiki(
+    out: Annotated[
+        str, typer.Option("--out", metavar="DIR", help="Output folder (created; reused later).")
+    ] = "wiki",
+    fmt: Annotated[
+        str,
+        typer.Option("--format", metavar="markdown|html|both", help="What to write."),
+    ] = "both",
+    full: Annotated[bool, typer.Option("--full", help="Rewrite every page.")] = False,
+    from_notes: Annotated[
+        str | None,
+        typer.Option(
+            "--from-notes", metavar="DIR", help="Build from notes' front matter, no store."
+        ),
+    ] = None,
+) -> None:
+    """Build team wiki pages: markdown (GitHub wiki, MkDocs) and a static HTML site."""
+    from pathlib import Path
+
+    from changenote.config import load_config
+    from changenote.site import build
+
+    config = load_config()
+    with _progress_bar() as progress:
+        bar = (lambda done, total: progress(done, total, "wiki pages")) if progress else None
+        result = build(
+            config,
+            Path(out),
+            fmt,
+            full,
+            Path(from_notes) if from_notes else None,
+            bar,
+        )
+    typer.echo(
+        f"wiki in {result.out}: {result.pages} file(s), {len(result.written)} written, "
+        f"{result.unchanged} unchanged, {len(result.removed)} removed"
+    )
+
+
+@app.command()
 def demo(
     folder: Annotated[
         str | None,

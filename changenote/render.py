@@ -79,7 +79,25 @@ def _environment(override: str | None) -> jinja2.Environment:
     )
     env.filters["md"] = md_inline
     env.filters["code"] = md_code
+    from changenote.document import fmt_number
+
+    env.filters["figure"] = fmt_number
     return env
+
+
+def markup(html: str) -> Any:
+    """Mark HTML we produced ourselves (markdown-it output, raw HTML off) as safe."""
+    from markupsafe import Markup
+
+    return Markup(html)
+
+
+def static(name: str, override_dir: Path | None = None) -> str:
+    """A template folder file used as is (CSS, script): the override first, then built-in."""
+    for folder in (override_dir, builtin_templates()):
+        if folder is not None and (folder / name).is_file():
+            return (folder / name).read_text(encoding="utf-8")
+    raise ChangenoteError(f"template file {name!r} not found")
 
 
 def render(name: str, context: dict[str, Any], override_dir: Path | None = None) -> str:

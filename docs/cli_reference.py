@@ -12,7 +12,18 @@ import sys
 from pathlib import Path
 
 DOC = Path(__file__).with_name("CLI.md")
-COMMANDS = ["init", "baseline", "measure", "tick", "ship", "list", "show", "render", "demo"]
+COMMANDS = [
+    "init",
+    "baseline",
+    "measure",
+    "tick",
+    "ship",
+    "list",
+    "show",
+    "render",
+    "wiki",
+    "demo",
+]
 
 
 def _help(*args: str) -> str:

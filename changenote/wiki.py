@@ -1,0 +1,268 @@
+"""Team wiki pages from change documents: what each page shows, computed in Python.
+
+The documents come from the store or from notes' front matter (``--from-notes``),
+so a team that commits ``notes/`` can build the same wiki in CI with no database.
+Every page is markdown rendered from a template in ``templates/wiki/``; the HTML
+site is made from that same markdown (see :mod:`changenote.site`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from changenote.errors import ChangenoteError
+
+RECENT = 20
+RELATED = 5
+
+
+@dataclass
+class Page:
+    """One wiki page: a flat name (``note-slow-search``), its title and markdown."""
+
+    name: str
+    title: str
+    markdown: str
+    #: Extra files that belong to the page (charts), by file name.
+    assets: dict[str, str] = field(default_factory=dict)
+
+
+def page_name(kind: str, value: str) -> str:
+    """A flat, file-safe page name: ``service-docs-site``; non-Latin names get a hash."""
+    ascii_text = value.encode("ascii", "ignore").decode().lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:60].rstrip("-")
+    # Plain names map one to one; anything else gets a short hash so two never collide.
+    if not slug or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,59}", value.lower()):
+        digest = hashlib.sha1(value.encode()).hexdigest()[:6]
+        slug = f"{slug}-{digest}" if slug else digest
+    return f"{kind}-{slug}"
+
+
+def documents_from_notes(folder: Path) -> list[dict[str, Any]]:
+    """The change documents kept in the front matter of every note under ``folder``."""
+    import yaml
+
+    if not folder.is_dir():
+        raise ChangenoteError(f"no notes folder at {folder}")
+    docs = []
+    for path in sorted(folder.glob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        if not text.startswith("---\n"):
+            continue
+        end = text.find("\n---\n", 4)
+        if end < 0:
+            raise ChangenoteError(f"{path.name}: front matter has no closing '---'")
+        try:
+            doc = yaml.safe_load(text[4 : end + 1])
+        except yaml.YAMLError as exc:
+            raise ChangenoteError(f"{path.name}: front matter is not valid YAML: {exc}") from None
+        if not isinstance(doc, dict) or "slug" not in doc or "title" not in doc:
+            raise ChangenoteError(f"{path.name}: front matter is not a changenote record")
+        doc.setdefault("note_path", path.name)
+        docs.append(doc)
+    return docs
+
+
+def documents_from_store(store: Any) -> list[dict[str, Any]]:
+    """Every change document in the store, oldest first."""
+    from sqlmodel import col, select
+
+    from changenote import document
+    from changenote.models import Change
+
+    if not store.exists():
+        return []
+    with store.read() as session:
+        changes = session.exec(select(Change).order_by(col(Change.id))).all()
+        return [document.load(session, c) for c in changes]
+
+
+def _when(doc: dict[str, Any]) -> str:
+    return str(doc.get("shipped_at") or doc.get("created_at") or "")
+
+
+def related(doc: dict[str, Any], docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A handful of notes most like ``doc``: shared files weigh most, then service, tags."""
+    files, tags = set(doc.get("files_touched") or []), set(doc.get("tags") or [])
+    scored = []
+    for other in docs:
+        if other["slug"] == doc["slug"]:
+            continue
+        score = 3 * len(files & set(other.get("files_touched") or []))
+        score += 2 if doc.get("service") and other.get("service") == doc.get("service") else 0
+        score += len(tags & set(other.get("tags") or []))
+        if score:
+            scored.append((-score, _when(other), other["slug"], other))
+    scored.sort(key=lambda item: item[2])  # stable sorts: slug, then newest, then score
+    scored.sort(key=lambda item: item[1], reverse=True)
+    scored.sort(key=lambda item: item[0])
+    return [item[3] for item in scored[:RELATED]]
+
+
+def _verdicts(doc: dict[str, Any]) -> Counter[str]:
+    return Counter(c["verdict"] for c in doc.get("comparison") or [])
+
+
+def _summary_row(doc: dict[str, Any]) -> dict[str, Any]:
+    from changenote.document import fmt_change, fmt_number
+
+    lead = next(
+        (c for c in doc.get("comparison") or [] if c["metric"] == "time_ms"),
+        (doc.get("comparison") or [None])[0],
+    )
+    headline = ""
+    if lead:
+        headline = (
+            f"{lead['metric']} {fmt_number(lead['before'], lead['unit'])} → "
+            f"{fmt_number(lead['after'], lead['unit'])} ({fmt_change(lead, interval=False)}, "
+            f"{lead['verdict']})"
+        )
+    return {
+        "page": page_name("note", doc["slug"]),
+        "title": doc["title"],
+        "date": _when(doc)[:10],
+        "status": doc["status"],
+        "service": doc.get("service"),
+        "owner": doc.get("owner"),
+        "headline": headline,
+    }
+
+
+def _trend_points(docs: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
+    points = []
+    for doc in docs:
+        for c in doc.get("comparison") or []:
+            if c["metric"] == metric and c["before"] is not None and c["after"] is not None:
+                points.append(
+                    {
+                        "date": _when(doc)[:10],
+                        "page": page_name("note", doc["slug"]),
+                        "title": doc["title"],
+                        "probe": c["probe"],
+                        "before": c["before"],
+                        "after": c["after"],
+                        "unit": c["unit"],
+                        "verdict": c["verdict"],
+                    }
+                )
+                break  # one point per change: its first probe with this metric
+    return points
+
+
+def build_pages(docs: list[dict[str, Any]], render: Any, note_text: Any) -> list[Page]:
+    """All wiki pages for ``docs``. ``render(template, context)`` renders a wiki template;
+    ``note_text(doc)`` gives the note body of one change (the same note ``ship`` writes)."""
+    from changenote.charts import trend_svg
+
+    docs = sorted(docs, key=lambda d: (_when(d), d["slug"]))
+    newest = sorted(docs, key=lambda d: (_when(d), d["slug"]), reverse=True)
+    rows = {d["slug"]: _summary_row(d) for d in docs}
+    by: dict[str, dict[str, list[dict[str, Any]]]] = {
+        "service": defaultdict(list),
+        "owner": defaultdict(list),
+        "tag": defaultdict(list),
+    }
+    for d in newest:
+        if d.get("service"):
+            by["service"][d["service"]].append(rows[d["slug"]])
+        if d.get("owner"):
+            by["owner"][d["owner"]].append(rows[d["slug"]])
+        for tag in d.get("tags") or []:
+            by["tag"][tag].append(rows[d["slug"]])
+    metrics = sorted({c["metric"] for d in docs for c in d.get("comparison") or []})
+    verdicts: Counter[str] = Counter()
+    for d in docs:
+        verdicts.update(_verdicts(d))
+
+    def groups(kind: str) -> list[dict[str, Any]]:
+        return [
+            {"name": name, "page": page_name(kind, name), "count": len(items)}
+            for name, items in sorted(by[kind].items())
+        ]
+
+    pages = [
+        Page(
+            "index",
+            "changenote wiki",
+            render(
+                "home.md.j2",
+                {
+                    "recent": [rows[d["slug"]] for d in newest[:RECENT]],
+                    "open": [rows[d["slug"]] for d in newest if d["status"] != "shipped"],
+                    "verdicts": dict(sorted(verdicts.items())),
+                    "total": len(docs),
+                    "services": groups("service"),
+                    "owners": groups("owner"),
+                    "tags": groups("tag"),
+                    "metrics": [{"name": m, "page": page_name("metric", m)} for m in metrics],
+                },
+            ),
+        ),
+        Page(
+            "all-notes",
+            "All notes",
+            render("all.md.j2", {"notes": [rows[d["slug"]] for d in newest]}),
+        ),
+    ]
+    for d in docs:
+        body = note_text(d)
+        pages.append(
+            Page(
+                rows[d["slug"]]["page"],
+                d["title"],
+                render(
+                    "note.md.j2",
+                    {
+                        "body": body,
+                        "related": [rows[r["slug"]] for r in related(d, docs)],
+                        "service": {
+                            "name": d["service"],
+                            "page": page_name("service", d["service"]),
+                        }
+                        if d.get("service")
+                        else None,
+                        "owner": {"name": d["owner"], "page": page_name("owner", d["owner"])}
+                        if d.get("owner")
+                        else None,
+                        "tags": [
+                            {"name": t, "page": page_name("tag", t)} for t in d.get("tags") or []
+                        ],
+                        "metrics": [
+                            {"name": m, "page": page_name("metric", m)}
+                            for m in dict.fromkeys(c["metric"] for c in d.get("comparison") or [])
+                        ],
+                    },
+                ),
+            )
+        )
+    for kind, heading in (("service", "Service"), ("owner", "Owner"), ("tag", "Tag")):
+        for name, items in sorted(by[kind].items()):
+            pages.append(
+                Page(
+                    page_name(kind, name),
+                    f"{heading}: {name}",
+                    render("group.md.j2", {"kind": heading, "name": name, "notes": items}),
+                )
+            )
+    for metric in metrics:
+        points = _trend_points(docs, metric)
+        name = page_name("metric", metric)
+        chart = f"{name}.svg"
+        pages.append(
+            Page(
+                name,
+                f"Metric: {metric}",
+                render(
+                    "metric.md.j2",
+                    {"metric": metric, "points": points, "chart": chart if points else None},
+                ),
+                assets={chart: trend_svg(metric, points)} if points else {},
+            )
+        )
+    return pages
