@@ -20,8 +20,12 @@ def relpath(config: Config, doc: dict[str, Any]) -> str:
         return str(path)
 
 
-def text(config: Config, doc: dict[str, Any]) -> str:
-    """The rendered note of a change document (pure)."""
+def text(config: Config, doc: dict[str, Any], with_record: bool = True) -> str:
+    """The rendered note of a change document (pure).
+
+    ``with_record=False`` leaves out the YAML front matter (the wiki shows only the
+    readable part, and dumping the record is the slowest step of a note).
+    """
     from changenote import document
     from changenote.render import render
 
@@ -30,7 +34,7 @@ def text(config: Config, doc: dict[str, Any]) -> str:
         raise ChangenoteError(
             f"templates_dir {config.templates_dir!r} is not a folder ({override})"
         )
-    context = document.note_context(doc, document.front_matter(doc))
+    context = document.note_context(doc, document.front_matter(doc) if with_record else "")
     return render("note.md.j2", context, override)
 
 

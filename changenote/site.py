@@ -62,15 +62,6 @@ def _markdown_renderer() -> Any:
     return md
 
 
-def _note_body(note: str) -> str:
-    """A rendered note without its front matter (the wiki page shows the readable part)."""
-    if note.startswith("---\n"):
-        end = note.find("\n---\n", 4)
-        if end >= 0:
-            return note[end + 5 :].lstrip("\n")
-    return note
-
-
 def _mkdocs_yml(pages: list[Page]) -> str:
     nav = [{"Home": "index.md"}, {"All notes": "all-notes.md"}]
     lines = ["# written by changenote wiki", "site_name: changenote wiki", "docs_dir: docs", "nav:"]
@@ -125,7 +116,7 @@ def outputs(
         return render.render(f"wiki/{name}", context, override)
 
     def note_text(doc: dict[str, Any]) -> str:
-        return _note_body(notes.text(config, doc))
+        return notes.text(config, doc, with_record=False)
 
     pages = build_pages(docs, page_markdown, note_text)
     files: dict[str, str] = {}

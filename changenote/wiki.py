@@ -87,6 +87,38 @@ def _when(doc: dict[str, Any]) -> str:
     return str(doc.get("shipped_at") or doc.get("created_at") or "")
 
 
+class RelatedIndex:
+    """Inverted indexes by file, tag and service, so related notes cost candidates, not n²."""
+
+    #: A service shared by thousands of notes contributes only its newest this many.
+    SERVICE_CANDIDATES = 50
+
+    def __init__(self, docs: list[dict[str, Any]]) -> None:
+        self.by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.by_tag: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.by_service: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for d in sorted(docs, key=lambda d: (_when(d), d["slug"]), reverse=True):
+            for path in d.get("files_touched") or []:
+                self.by_file[path].append(d)
+            for tag in d.get("tags") or []:
+                self.by_tag[tag].append(d)
+            if d.get("service"):
+                self.by_service[d["service"]].append(d)
+
+    def candidates(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
+        seen: dict[str, dict[str, Any]] = {}
+        for path in doc.get("files_touched") or []:
+            for other in self.by_file.get(path, []):
+                seen.setdefault(other["slug"], other)
+        for tag in doc.get("tags") or []:
+            for other in self.by_tag.get(tag, [])[: self.SERVICE_CANDIDATES]:
+                seen.setdefault(other["slug"], other)
+        if doc.get("service"):
+            for other in self.by_service.get(doc["service"], [])[: self.SERVICE_CANDIDATES]:
+                seen.setdefault(other["slug"], other)
+        return list(seen.values())
+
+
 def related(doc: dict[str, Any], docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """A handful of notes most like ``doc``: shared files weigh most, then service, tags."""
     files, tags = set(doc.get("files_touched") or []), set(doc.get("tags") or [])
@@ -210,6 +242,7 @@ def build_pages(docs: list[dict[str, Any]], render: Any, note_text: Any) -> list
             render("all.md.j2", {"notes": [rows[d["slug"]] for d in newest]}),
         ),
     ]
+    index = RelatedIndex(docs)
     for d in docs:
         body = note_text(d)
         pages.append(
@@ -220,7 +253,7 @@ def build_pages(docs: list[dict[str, Any]], render: Any, note_text: Any) -> list
                     "note.md.j2",
                     {
                         "body": body,
-                        "related": [rows[r["slug"]] for r in related(d, docs)],
+                        "related": [rows[r["slug"]] for r in related(d, index.candidates(d))],
                         "service": {
                             "name": d["service"],
                             "page": page_name("service", d["service"]),
