@@ -22,6 +22,7 @@ from changenote.errors import ChangenoteError
 from changenote.wiki import Page
 
 MANIFEST = ".changenote-wiki.json"
+NOTES_CACHE = ".changenote-wiki-notes.json"
 FORMATS = ("markdown", "html", "both")
 SAFE_SCHEMES = ("http:", "https:", "mailto:")
 _STATIC = ("style.css", "search.js")
@@ -98,89 +99,158 @@ def _search_index(docs: list[dict[str, Any]]) -> str:
     return "window.CHANGENOTE_INDEX = " + data.replace("</", "<\\/") + ";\n"
 
 
+def _templates_salt(config: Config) -> str:
+    """A hash of the wiki templates in use: editing one rebuilds the pages it makes."""
+    from changenote.render import builtin_templates
+
+    digest = hashlib.sha256()
+    for folder in (config.templates_path, builtin_templates()):
+        if folder is not None and (folder / "wiki").is_dir():
+            for path in sorted((folder / "wiki").iterdir()):
+                digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        if folder is not None and (folder / "note.md.j2").is_file():
+            digest.update((folder / "note.md.j2").read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class Plan:
+    """What a build will write, keep and record."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    #: Files of unchanged pages, kept as they are: path -> content hash.
+    kept: dict[str, str] = field(default_factory=dict)
+    #: Per page: the input hash and the files it made.
+    pages: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
 def outputs(
     config: Config,
     docs: list[dict[str, Any]],
     fmt: str,
     progress: Callable[[int, int], None] | None,
-) -> dict[str, str]:
-    """Every output file of the wiki, by path relative to the output folder."""
+    previous: dict[str, Any] | None = None,
+    note_loader: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> Plan:
+    """Every output file of the wiki, by path relative to the output folder.
+
+    With ``previous`` (the last manifest), pages whose inputs are unchanged are not
+    rendered again; their files are listed in ``kept``. ``note_loader`` turns a digest
+    into its whole document when a note page must be rendered.
+    """
     from changenote import notes, render
     from changenote.wiki import build_pages
 
     if fmt not in FORMATS:
         raise ChangenoteError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     override = config.templates_path
+    old_pages: dict[str, Any] = (previous or {}).get("pages", {})
+    old_files: dict[str, str] = (previous or {}).get("files", {})
+    salt = f"{_templates_salt(config)}:{fmt}"
 
     def page_markdown(name: str, context: dict[str, Any]) -> str:
         return render.render(f"wiki/{name}", context, override)
 
     def note_text(doc: dict[str, Any]) -> str:
-        return notes.text(config, doc, with_record=False)
+        whole = note_loader(doc) if note_loader is not None and "runs" not in doc else doc
+        return notes.text(config, whole, with_record=False)
 
-    pages = build_pages(docs, page_markdown, note_text)
-    files: dict[str, str] = {}
-    if fmt in ("markdown", "both"):
-        for page in pages:
-            files[f"markdown/docs/{page.name}.md"] = page.markdown
+    def reuse(name: str, input_hash: str) -> bool:
+        old = old_pages.get(name)
+        if not old:
+            return False
+        return bool(old["input"] == input_hash and all(p in old_files for p in old["files"]))
+
+    pages = build_pages(docs, page_markdown, note_text, reuse if previous else None, salt)
+    plan = Plan()
+    md = _markdown_renderer() if fmt in ("html", "both") else None
+    for i, page in enumerate(pages, start=1):
+        if page.markdown is None:
+            for path in old_pages[page.name]["files"]:
+                plan.kept[path] = old_files[path]
+            plan.pages[page.name] = old_pages[page.name]
+            continue
+        made: list[str] = []
+        if fmt in ("markdown", "both"):
+            made.append(f"markdown/docs/{page.name}.md")
+            plan.files[made[-1]] = page.markdown
+            if page.name == "index":
+                made.append("markdown/docs/Home.md")
+                plan.files[made[-1]] = page.markdown
             for asset, content in page.assets.items():
-                files[f"markdown/docs/{asset}"] = content
-        files["markdown/docs/Home.md"] = next(p.markdown for p in pages if p.name == "index")
-        files["markdown/mkdocs.yml"] = _mkdocs_yml(pages)
-    if fmt in ("html", "both"):
-        md = _markdown_renderer()
-        for i, page in enumerate(pages, start=1):
-            body = md.render(page.markdown)
-            files[f"html/{page.name}.html"] = render.render(
-                "wiki/page.html.j2", {"title": page.title, "body": render.markup(body)}, override
+                made.append(f"markdown/docs/{asset}")
+                plan.files[made[-1]] = content
+        if md is not None:
+            made.append(f"html/{page.name}.html")
+            plan.files[made[-1]] = render.render(
+                "wiki/page.html.j2",
+                {"title": page.title, "body": render.markup(md.render(page.markdown))},
+                override,
             )
             for asset, content in page.assets.items():
-                files[f"html/{asset}"] = content
-            if progress is not None:
-                progress(i, len(pages))
-        files["html/search.html"] = render.render("wiki/search.html.j2", {}, override)
-        files["html/search-index.js"] = _search_index(docs)
+                made.append(f"html/{asset}")
+                plan.files[made[-1]] = content
+        plan.pages[page.name] = {"input": page.input_hash, "files": made}
+        if progress is not None:
+            progress(i, len(pages))
+    if fmt in ("markdown", "both"):
+        plan.files["markdown/mkdocs.yml"] = _mkdocs_yml(pages)
+    if md is not None:
+        plan.files["html/search.html"] = render.render("wiki/search.html.j2", {}, override)
+        plan.files["html/search-index.js"] = _search_index(docs)
         for name in _STATIC:
-            files[f"html/{name}"] = render.static(f"wiki/{name}", override)
-    return files
+            plan.files[f"html/{name}"] = render.static(f"wiki/{name}", override)
+    return plan
 
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def write(out: Path, files: dict[str, str], full: bool = False) -> BuildResult:
-    """Write ``files`` under ``out``: changed ones only, unless ``full``; remove stale ones."""
-    from changenote.render import write_atomic
-
+def read_manifest(out: Path) -> dict[str, Any] | None:
+    """The last build's manifest; None for a new folder; an error for a foreign one."""
     manifest_path = out / MANIFEST
-    old: dict[str, str] = {}
     if manifest_path.is_file():
         try:
-            old = json.loads(manifest_path.read_text())["files"]
+            data = json.loads(manifest_path.read_text())
+            data["files"]
         except (ValueError, KeyError, TypeError):
             raise ChangenoteError(
                 f"{manifest_path} is damaged; remove the folder and rebuild"
             ) from None
-    elif out.exists() and any(out.iterdir()):
+        return dict(data)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ChangenoteError(
             f"{out} is not empty and was not written by changenote wiki; give a new folder"
         )
-    result = BuildResult(out=out, pages=len(files))
-    new = {path: _digest(text) for path, text in files.items()}
-    for path, text in sorted(files.items()):
+    return None
+
+
+def write(
+    out: Path, plan: Plan, previous: dict[str, Any] | None, full: bool = False
+) -> BuildResult:
+    """Write the plan under ``out``: changed files only, unless ``full``; remove stale ones."""
+    from changenote.render import write_atomic
+
+    old: dict[str, str] = (previous or {}).get("files", {})
+    result = BuildResult(out=out, pages=len(plan.files) + len(plan.kept))
+    new = {path: _digest(text) for path, text in plan.files.items()}
+    for path, text in sorted(plan.files.items()):
         target = out / path
         if not full and old.get(path) == new[path] and target.is_file():
             result.unchanged += 1
             continue
         write_atomic(target, text)
         result.written.append(path)
-    for path in sorted(set(old) - set(new)):
+    result.unchanged += len(plan.kept)
+    everything = {**plan.kept, **new}
+    for path in sorted(set(old) - set(everything)):
         target = out / path
         if target.is_file():
             target.unlink()
             result.removed.append(path)
-    write_atomic(manifest_path, json.dumps({"version": 1, "files": new}, indent=0, sort_keys=True))
+    manifest = {"version": 2, "files": everything, "pages": plan.pages}
+    write_atomic(out / MANIFEST, json.dumps(manifest, sort_keys=True, separators=(",", ":")))
     return result
 
 
@@ -194,12 +264,21 @@ def build(
 ) -> BuildResult:
     """Build the wiki from the store, or from the notes' front matter alone."""
     from changenote.store import Store
-    from changenote.wiki import documents_from_notes, documents_from_store
+    from changenote.wiki import NotesCache, documents_from_store
 
     if fmt not in FORMATS:
         raise ChangenoteError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    previous = read_manifest(out)
+    loader = None
+    cache = None
     if from_notes is not None:
-        docs = documents_from_notes(from_notes)
+        cache = NotesCache(from_notes, None if full else out / NOTES_CACHE)
+        docs = cache.documents()
+        loader = cache.whole
     else:
         docs = documents_from_store(Store(config.store_url()))
-    return write(out, outputs(config, docs, fmt, progress), full)
+    plan = outputs(config, docs, fmt, progress, None if full else previous, loader)
+    result = write(out, plan, previous, full)
+    if cache is not None:
+        cache.save(out / NOTES_CACHE)
+    return result

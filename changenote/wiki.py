@@ -28,9 +28,12 @@ class Page:
 
     name: str
     title: str
-    markdown: str
+    #: None when the page is unchanged since it was written (see ``build_pages``).
+    markdown: str | None
     #: Extra files that belong to the page (charts), by file name.
     assets: dict[str, str] = field(default_factory=dict)
+    #: A hash of everything the page is made from.
+    input_hash: str = ""
 
 
 def page_name(kind: str, value: str) -> str:
@@ -44,29 +47,91 @@ def page_name(kind: str, value: str) -> str:
     return f"{kind}-{slug}"
 
 
-def documents_from_notes(folder: Path) -> list[dict[str, Any]]:
-    """The change documents kept in the front matter of every note under ``folder``."""
+def read_note(path: Path) -> dict[str, Any] | None:
+    """The change document in a note's front matter; None for a file without one."""
     import yaml
 
+    text = path.read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        return None
+    end = text.find("\n---\n", 4)
+    if end < 0:
+        raise ChangenoteError(f"{path.name}: front matter has no closing '---'")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        doc = yaml.load(text[4 : end + 1], Loader=loader)
+    except yaml.YAMLError as exc:
+        raise ChangenoteError(f"{path.name}: front matter is not valid YAML: {exc}") from None
+    if not isinstance(doc, dict) or "slug" not in doc or "title" not in doc:
+        raise ChangenoteError(f"{path.name}: front matter is not a changenote record")
+    doc.setdefault("note_path", path.name)
+    return doc
+
+
+def documents_from_notes(folder: Path) -> list[dict[str, Any]]:
+    """The change documents kept in the front matter of every note under ``folder``."""
     if not folder.is_dir():
         raise ChangenoteError(f"no notes folder at {folder}")
-    docs = []
-    for path in sorted(folder.glob("*.md")):
-        text = path.read_text(encoding="utf-8")
-        if not text.startswith("---\n"):
-            continue
-        end = text.find("\n---\n", 4)
-        if end < 0:
-            raise ChangenoteError(f"{path.name}: front matter has no closing '---'")
-        try:
-            doc = yaml.safe_load(text[4 : end + 1])
-        except yaml.YAMLError as exc:
-            raise ChangenoteError(f"{path.name}: front matter is not valid YAML: {exc}") from None
-        if not isinstance(doc, dict) or "slug" not in doc or "title" not in doc:
-            raise ChangenoteError(f"{path.name}: front matter is not a changenote record")
-        doc.setdefault("note_path", path.name)
-        docs.append(doc)
-    return docs
+    docs = [read_note(path) for path in sorted(folder.glob("*.md"))]
+    return [d for d in docs if d is not None]
+
+
+class NotesCache:
+    """Digests of notes, remembered by file size and modification time between builds.
+
+    Parsing 10,000 notes' YAML takes seconds; an unchanged note's digest is taken
+    from the cache, and its whole record is read again only if its page must be
+    rendered again.
+    """
+
+    def __init__(self, folder: Path, cache_file: Path | None) -> None:
+        import json
+
+        if not folder.is_dir():
+            raise ChangenoteError(f"no notes folder at {folder}")
+        self.folder = folder
+        self._whole: dict[str, dict[str, Any]] = {}
+        self._entries: dict[str, dict[str, Any]] = {}
+        self._cached: dict[str, dict[str, Any]] = {}
+        if cache_file is not None and cache_file.is_file():
+            try:
+                self._cached = dict(json.loads(cache_file.read_text())["notes"])
+            except (ValueError, KeyError, TypeError):
+                self._cached = {}
+
+    def documents(self) -> list[dict[str, Any]]:
+        found = []
+        for path in sorted(self.folder.glob("*.md")):
+            stat = path.stat()
+            key = [stat.st_mtime_ns, stat.st_size]
+            cached = self._cached.get(path.name)
+            if cached and cached["key"] == key:
+                light = cached["digest"]
+            else:
+                doc = read_note(path)
+                if doc is None:
+                    continue
+                self._whole[path.name] = doc
+                light = {**digest(doc), "source": path.name}
+            self._entries[path.name] = {"key": key, "digest": light}
+            found.append(light)
+        return found
+
+    def whole(self, light: dict[str, Any]) -> dict[str, Any]:
+        name = light["source"]
+        if name not in self._whole:
+            doc = read_note(self.folder / name)
+            if doc is None:
+                raise ChangenoteError(f"{name}: the note lost its front matter during the build")
+            self._whole[name] = doc
+        return self._whole[name]
+
+    def save(self, cache_file: Path) -> None:
+        import json
+
+        from changenote.render import write_atomic
+
+        write_atomic(cache_file, json.dumps({"version": 1, "notes": self._entries}))
 
 
 def documents_from_store(store: Any) -> list[dict[str, Any]]:
@@ -187,13 +252,72 @@ def _trend_points(docs: list[dict[str, Any]], metric: str) -> list[dict[str, Any
     return points
 
 
-def build_pages(docs: list[dict[str, Any]], render: Any, note_text: Any) -> list[Page]:
-    """All wiki pages for ``docs``. ``render(template, context)`` renders a wiki template;
-    ``note_text(doc)`` gives the note body of one change (the same note ``ship`` writes)."""
+#: Keys of a change document the wiki's pages use besides the note body.
+DIGEST_KEYS = (
+    "slug",
+    "title",
+    "status",
+    "service",
+    "owner",
+    "tags",
+    "files_touched",
+    "reason",
+    "expected",
+    "noticed",
+    "created_at",
+    "shipped_at",
+)
+_COMPARISON_KEYS = (
+    "probe",
+    "metric",
+    "unit",
+    "before",
+    "after",
+    "change_pct",
+    "verdict",
+    "ci_unit",
+)
+
+
+def digest(doc: dict[str, Any]) -> dict[str, Any]:
+    """What every page but the note's own needs of a document, and a hash of the whole."""
+    import json
+
+    light = {k: doc.get(k) for k in DIGEST_KEYS}
+    light["comparison"] = [
+        {k: c.get(k) for k in _COMPARISON_KEYS} for c in doc.get("comparison") or []
+    ]
+    whole = json.dumps(doc, sort_keys=True, default=str, separators=(",", ":"))
+    light["note_hash"] = hashlib.sha256(whole.encode()).hexdigest()
+    return light
+
+
+def _input_hash(template: str, context: Any, salt: str) -> str:
+    import json
+
+    data = json.dumps([template, context, salt], sort_keys=True, default=str)
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def build_pages(
+    docs: list[dict[str, Any]],
+    render: Any,
+    note_text: Any,
+    reuse: Any = None,
+    salt: str = "",
+) -> list[Page]:
+    """All wiki pages for ``docs`` (digests or whole documents).
+
+    ``render(template, context)`` renders a wiki template; ``note_text(doc)`` gives the
+    note body of one change. Each page gets an input hash (its template, its context,
+    ``salt`` for the templates themselves); when ``reuse(name, hash)`` says the page
+    was already written from the same inputs, it is not rendered again
+    (``markdown`` is None).
+    """
     from changenote.charts import trend_svg
 
     docs = sorted(docs, key=lambda d: (_when(d), d["slug"]))
-    newest = sorted(docs, key=lambda d: (_when(d), d["slug"]), reverse=True)
+    newest = list(reversed(docs))
     rows = {d["slug"]: _summary_row(d) for d in docs}
     by: dict[str, dict[str, list[dict[str, Any]]]] = {
         "service": defaultdict(list),
@@ -218,84 +342,93 @@ def build_pages(docs: list[dict[str, Any]], render: Any, note_text: Any) -> list
             for name, items in sorted(by[kind].items())
         ]
 
-    pages = [
-        Page(
-            "index",
-            "changenote wiki",
-            render(
-                "home.md.j2",
-                {
-                    "recent": [rows[d["slug"]] for d in newest[:RECENT]],
-                    "open": [rows[d["slug"]] for d in newest if d["status"] != "shipped"],
-                    "verdicts": dict(sorted(verdicts.items())),
-                    "total": len(docs),
-                    "services": groups("service"),
-                    "owners": groups("owner"),
-                    "tags": groups("tag"),
-                    "metrics": [{"name": m, "page": page_name("metric", m)} for m in metrics],
-                },
-            ),
-        ),
-        Page(
-            "all-notes",
-            "All notes",
-            render("all.md.j2", {"notes": [rows[d["slug"]] for d in newest]}),
-        ),
-    ]
-    index = RelatedIndex(docs)
-    for d in docs:
-        body = note_text(d)
+    pages: list[Page] = []
+
+    def add(
+        name: str,
+        title: str,
+        template: str,
+        context: dict[str, Any],
+        key: Any = None,
+        fill: Any = None,
+        assets: Any = None,
+    ) -> None:
+        """Add a page; render it only when its inputs changed since it was written."""
+        digest_of_inputs = _input_hash(template, context if key is None else key, salt)
+        if reuse is not None and reuse(name, digest_of_inputs):
+            pages.append(Page(name, title, None, input_hash=digest_of_inputs))
+            return
+        if fill is not None:
+            context = {**context, **fill()}
         pages.append(
             Page(
-                rows[d["slug"]]["page"],
-                d["title"],
-                render(
-                    "note.md.j2",
-                    {
-                        "body": body,
-                        "related": [rows[r["slug"]] for r in related(d, index.candidates(d))],
-                        "service": {
-                            "name": d["service"],
-                            "page": page_name("service", d["service"]),
-                        }
-                        if d.get("service")
-                        else None,
-                        "owner": {"name": d["owner"], "page": page_name("owner", d["owner"])}
-                        if d.get("owner")
-                        else None,
-                        "tags": [
-                            {"name": t, "page": page_name("tag", t)} for t in d.get("tags") or []
-                        ],
-                        "metrics": [
-                            {"name": m, "page": page_name("metric", m)}
-                            for m in dict.fromkeys(c["metric"] for c in d.get("comparison") or [])
-                        ],
-                    },
-                ),
+                name,
+                title,
+                render(template, context),
+                assets=assets() if assets else {},
+                input_hash=digest_of_inputs,
             )
+        )
+
+    add(
+        "index",
+        "changenote wiki",
+        "home.md.j2",
+        {
+            "recent": [rows[d["slug"]] for d in newest[:RECENT]],
+            "open": [rows[d["slug"]] for d in newest if d["status"] != "shipped"],
+            "verdicts": dict(sorted(verdicts.items())),
+            "total": len(docs),
+            "services": groups("service"),
+            "owners": groups("owner"),
+            "tags": groups("tag"),
+            "metrics": [{"name": m, "page": page_name("metric", m)} for m in metrics],
+        },
+    )
+    add("all-notes", "All notes", "all.md.j2", {"notes": [rows[d["slug"]] for d in newest]})
+    index = RelatedIndex(docs)
+    for d in docs:
+        context = {
+            "related": [rows[r["slug"]] for r in related(d, index.candidates(d))],
+            "service": {"name": d["service"], "page": page_name("service", d["service"])}
+            if d.get("service")
+            else None,
+            "owner": {"name": d["owner"], "page": page_name("owner", d["owner"])}
+            if d.get("owner")
+            else None,
+            "tags": [{"name": t, "page": page_name("tag", t)} for t in d.get("tags") or []],
+            "metrics": [
+                {"name": m, "page": page_name("metric", m)}
+                for m in dict.fromkeys(c["metric"] for c in d.get("comparison") or [])
+            ],
+        }
+        add(
+            rows[d["slug"]]["page"],
+            d["title"],
+            "note.md.j2",
+            context,
+            key={**context, "note": d.get("note_hash") or digest(d)["note_hash"]},
+            fill=lambda d=d: {"body": note_text(d)},
         )
     for kind, heading in (("service", "Service"), ("owner", "Owner"), ("tag", "Tag")):
         for name, items in sorted(by[kind].items()):
-            pages.append(
-                Page(
-                    page_name(kind, name),
-                    f"{heading}: {name}",
-                    render("group.md.j2", {"kind": heading, "name": name, "notes": items}),
-                )
+            add(
+                page_name(kind, name),
+                f"{heading}: {name}",
+                "group.md.j2",
+                {"kind": heading, "name": name, "notes": items},
             )
     for metric in metrics:
         points = _trend_points(docs, metric)
         name = page_name("metric", metric)
         chart = f"{name}.svg"
-        pages.append(
-            Page(
-                name,
-                f"Metric: {metric}",
-                render(
-                    "metric.md.j2",
-                    {"metric": metric, "points": points, "chart": chart if points else None},
-                ),
-                assets={chart: trend_svg(metric, points)} if points else {},
-            )
+        add(
+            name,
+            f"Metric: {metric}",
+            "metric.md.j2",
+            {"metric": metric, "points": points, "chart": chart if points else None},
+            assets=(lambda m=metric, pts=points, c=chart: {c: trend_svg(m, pts)})
+            if points
+            else None,
         )
     return pages

@@ -80,8 +80,10 @@ def test_pages_for_home_notes_groups_metrics(notebook: Path):
 
 def test_from_notes_gives_the_same_pages(notebook: Path):
     config = load_config(notebook)
-    from_store = site.outputs(config, documents_from_store(Store(config.store_url())), "both", None)
-    from_notes = site.outputs(config, documents_from_notes(notebook / "notes"), "both", None)
+    from_store = site.outputs(
+        config, documents_from_store(Store(config.store_url())), "both", None
+    ).files
+    from_notes = site.outputs(config, documents_from_notes(notebook / "notes"), "both", None).files
     assert from_store.keys() == from_notes.keys()
     different = [k for k in from_store if from_store[k] != from_notes[k]]
     assert different == []
@@ -161,3 +163,27 @@ def test_bad_format_and_missing_notes_folder(project: Path):
     assert result.code != 0 and "no notes folder" in result.stderr
     data = json.dumps({})
     assert data == "{}"
+
+
+def test_from_notes_rebuild_reads_only_changed_notes(notebook: Path, monkeypatch):
+    from changenote import wiki
+
+    assert invoke("wiki", "--out", "w", "--from-notes", "notes").code == 0
+    parsed: list[str] = []
+    real = wiki.read_note
+
+    def counting(path: Path):
+        parsed.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(wiki, "read_note", counting)
+    again = invoke("wiki", "--out", "w", "--from-notes", "notes")
+    assert "0 written" in again.stdout and parsed == []
+    note = next((notebook / "notes").glob("*-slow-login.md"))
+    note.write_text(note.read_text().replace("cache the session lookup", "cache the session row"))
+    third = invoke("wiki", "--out", "w", "--from-notes", "notes")
+    assert parsed == [note.name], parsed
+    page = (notebook / "w" / "html" / f"{page_name('note', 'slow-login')}.html").read_text()
+    assert "cache the session row" in page
+    assert "cache the session row" in (notebook / "w" / "html" / "search-index.js").read_text()
+    assert " 0 written" not in third.stdout
