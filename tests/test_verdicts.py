@@ -85,7 +85,7 @@ def test_errors_from_none_to_three_in_thirty_is_regressed_in_counts(project: Pat
     server.behaviour.statuses = [200] * 9 + [500]
     code, doc, err = _ship("--fail-on-regression")
     assert code == 3
-    assert "gate failed: regressed: error_rate" in err
+    assert "gate failed: regressed: " in err and "error_rate of GET" in err
     errors = _by_metric(doc)["error_rate"]
     assert errors["verdict"] == "regressed"
     assert errors["detail"].startswith("0/30 → 3/30 errors")
