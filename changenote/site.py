@@ -25,7 +25,7 @@ MANIFEST = ".changenote-wiki.json"
 NOTES_CACHE = ".changenote-wiki-notes.json"
 FORMATS = ("markdown", "html", "both")
 SAFE_SCHEMES = ("http:", "https:", "mailto:")
-_STATIC = ("style.css", "search.js")
+_STATIC = ("style.css", "search.js", "favicon.svg")
 
 
 @dataclass
