@@ -8,10 +8,10 @@ site is made from that same markdown (see :mod:`changenote.site`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ class Page:
     input_hash: str = ""
 
 
+@functools.lru_cache(maxsize=65536)
 def page_name(kind: str, value: str) -> str:
     """A flat, file-safe page name: ``service-docs-site``; non-Latin names get a hash."""
     ascii_text = value.encode("ascii", "ignore").decode().lower()
@@ -84,13 +85,16 @@ class NotesCache:
     rendered again.
     """
 
-    def __init__(self, folder: Path, cache_file: Path | None) -> None:
+    def __init__(self, folder: Path, cache_file: Path | None, body_of: Any = None) -> None:
         import json
 
         if not folder.is_dir():
             raise ChangenoteError(f"no notes folder at {folder}")
         self.folder = folder
-        self._whole: dict[str, dict[str, Any]] = {}
+        #: Renders a whole document's note body; bodies are kept, whole records are not
+        #: (10,000 parsed records would need about 850 MB).
+        self.body_of = body_of
+        self._bodies: dict[str, str] = {}
         self._entries: dict[str, dict[str, Any]] = {}
         self._cached: dict[str, dict[str, Any]] = {}
         if cache_file is not None and cache_file.is_file():
@@ -111,20 +115,22 @@ class NotesCache:
                 doc = read_note(path)
                 if doc is None:
                     continue
-                self._whole[path.name] = doc
+                if self.body_of is not None:
+                    self._bodies[path.name] = self.body_of(doc)
                 light = {**digest(doc), "source": path.name}
             self._entries[path.name] = {"key": key, "digest": light}
             found.append(light)
         return found
 
-    def whole(self, light: dict[str, Any]) -> dict[str, Any]:
+    def body(self, light: dict[str, Any]) -> str:
+        """The note body of a digest: rendered while parsing, or now from the file."""
         name = light["source"]
-        if name not in self._whole:
-            doc = read_note(self.folder / name)
-            if doc is None:
-                raise ChangenoteError(f"{name}: the note lost its front matter during the build")
-            self._whole[name] = doc
-        return self._whole[name]
+        if name in self._bodies:
+            return self._bodies.pop(name)
+        doc = read_note(self.folder / name)
+        if doc is None or self.body_of is None:
+            raise ChangenoteError(f"{name}: the note lost its front matter during the build")
+        return str(self.body_of(doc))
 
     def save(self, cache_file: Path) -> None:
         import json
@@ -153,53 +159,49 @@ def _when(doc: dict[str, Any]) -> str:
 
 
 class RelatedIndex:
-    """Inverted indexes by file, tag and service, so related notes cost candidates, not n²."""
+    """Related notes from inverted indexes by file, tag and service: candidates, not n².
 
-    #: A service shared by thousands of notes contributes only its newest this many.
-    SERVICE_CANDIDATES = 50
+    Each shared file touched counts 3, the same service 2, each shared tag 1; ties go
+    to the newest. A file, tag or service shared by very many notes contributes only
+    its newest ``CANDIDATES`` (so a rebuild of 10,000 notes stays fast).
+    """
+
+    CANDIDATES = 50
 
     def __init__(self, docs: list[dict[str, Any]]) -> None:
-        self.by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.by_tag: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.by_service: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for d in sorted(docs, key=lambda d: (_when(d), d["slug"]), reverse=True):
+        newest = sorted(docs, key=lambda d: (_when(d), d["slug"]), reverse=True)
+        self.order = {d["slug"]: i for i, d in enumerate(newest)}
+        self.docs = {d["slug"]: d for d in newest}
+        self.by_file: dict[str, list[str]] = defaultdict(list)
+        self.by_tag: dict[str, list[str]] = defaultdict(list)
+        self.by_service: dict[str, list[str]] = defaultdict(list)
+        for d in newest:
             for path in d.get("files_touched") or []:
-                self.by_file[path].append(d)
+                self.by_file[path].append(d["slug"])
             for tag in d.get("tags") or []:
-                self.by_tag[tag].append(d)
+                self.by_tag[tag].append(d["slug"])
             if d.get("service"):
-                self.by_service[d["service"]].append(d)
+                self.by_service[d["service"]].append(d["slug"])
 
-    def candidates(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
-        seen: dict[str, dict[str, Any]] = {}
-        for path in doc.get("files_touched") or []:
-            for other in self.by_file.get(path, []):
-                seen.setdefault(other["slug"], other)
-        for tag in doc.get("tags") or []:
-            for other in self.by_tag.get(tag, [])[: self.SERVICE_CANDIDATES]:
-                seen.setdefault(other["slug"], other)
+    def related(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
+        """A handful of notes most like ``doc``."""
+        import heapq
+
+        scores: Counter[str] = Counter()
+        cap = self.CANDIDATES
+        for path in set(doc.get("files_touched") or []):
+            for slug in self.by_file.get(path, [])[:cap]:
+                scores[slug] += 3
+        for tag in set(doc.get("tags") or []):
+            for slug in self.by_tag.get(tag, [])[:cap]:
+                scores[slug] += 1
         if doc.get("service"):
-            for other in self.by_service.get(doc["service"], [])[: self.SERVICE_CANDIDATES]:
-                seen.setdefault(other["slug"], other)
-        return list(seen.values())
-
-
-def related(doc: dict[str, Any], docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A handful of notes most like ``doc``: shared files weigh most, then service, tags."""
-    files, tags = set(doc.get("files_touched") or []), set(doc.get("tags") or [])
-    scored = []
-    for other in docs:
-        if other["slug"] == doc["slug"]:
-            continue
-        score = 3 * len(files & set(other.get("files_touched") or []))
-        score += 2 if doc.get("service") and other.get("service") == doc.get("service") else 0
-        score += len(tags & set(other.get("tags") or []))
-        if score:
-            scored.append((-score, _when(other), other["slug"], other))
-    scored.sort(key=lambda item: item[2])  # stable sorts: slug, then newest, then score
-    scored.sort(key=lambda item: item[1], reverse=True)
-    scored.sort(key=lambda item: item[0])
-    return [item[3] for item in scored[:RELATED]]
+            for slug in self.by_service.get(doc["service"], [])[:cap]:
+                scores[slug] += 2
+        scores.pop(doc["slug"], None)
+        order = self.order
+        best = heapq.nsmallest(RELATED, [(-n, order[slug], slug) for slug, n in scores.items()])
+        return [self.docs[slug] for _, _, slug in best]
 
 
 def _verdicts(doc: dict[str, Any]) -> Counter[str]:
@@ -290,6 +292,19 @@ def digest(doc: dict[str, Any]) -> dict[str, Any]:
     whole = json.dumps(doc, sort_keys=True, default=str, separators=(",", ":"))
     light["note_hash"] = hashlib.sha256(whole.encode()).hexdigest()
     return light
+
+
+def _note_key(doc: dict[str, Any], context: dict[str, Any]) -> str:
+    """Everything a note page is made from, as one string (cheaper than JSON at 10,000)."""
+    parts = [doc.get("note_hash") or digest(doc)["note_hash"]]
+    parts += [
+        f"{r['page']}|{r['title']}|{r['date']}|{r['status']}|{r['headline']}"
+        for r in context["related"]
+    ]
+    for key in ("service", "owner"):
+        parts.append(str((context[key] or {}).get("page")))
+    parts += [t["page"] for t in context["tags"]] + ["|"] + [m["page"] for m in context["metrics"]]
+    return "\x1f".join(parts)
 
 
 def _input_hash(template: str, context: Any, salt: str) -> str:
@@ -389,7 +404,7 @@ def build_pages(
     index = RelatedIndex(docs)
     for d in docs:
         context = {
-            "related": [rows[r["slug"]] for r in related(d, index.candidates(d))],
+            "related": [rows[r["slug"]] for r in index.related(d)],
             "service": {"name": d["service"], "page": page_name("service", d["service"])}
             if d.get("service")
             else None,
@@ -407,7 +422,7 @@ def build_pages(
             d["title"],
             "note.md.j2",
             context,
-            key={**context, "note": d.get("note_hash") or digest(d)["note_hash"]},
+            key=_note_key(d, context),
             fill=lambda d=d: {"body": note_text(d)},
         )
     for kind, heading in (("service", "Service"), ("owner", "Owner"), ("tag", "Tag")):
