@@ -250,6 +250,14 @@ def write(
         if target.is_file():
             target.unlink()
             result.removed.append(path)
+    if (
+        previous is not None
+        and not result.written
+        and not result.removed
+        and previous.get("files") == everything
+        and previous.get("pages") == plan.pages
+    ):
+        return result  # nothing changed: the manifest stays as it is
     manifest = {"version": 2, "files": everything, "pages": plan.pages}
     write_atomic(out / MANIFEST, json.dumps(manifest, sort_keys=True, separators=(",", ":")))
     return result
