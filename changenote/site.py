@@ -164,7 +164,12 @@ def outputs(
 
     pages = build_pages(docs, page_markdown, note_text, reuse if previous else None, salt)
     plan = Plan()
-    md = _markdown_renderer() if fmt in ("html", "both") else None
+    html_of = (
+        _html_pages([p for p in pages if p.markdown is not None], override)
+        if fmt in ("html", "both")
+        else {}
+    )
+    md = fmt in ("html", "both")
     for i, page in enumerate(pages, start=1):
         if page.markdown is None:
             for path in old_pages[page.name]["files"]:
@@ -181,13 +186,9 @@ def outputs(
             for asset, content in page.assets.items():
                 made.append(f"markdown/docs/{asset}")
                 plan.files[made[-1]] = content
-        if md is not None:
+        if md:
             made.append(f"html/{page.name}.html")
-            plan.files[made[-1]] = render.render(
-                "wiki/page.html.j2",
-                {"title": page.title, "body": render.markup(md.render(page.markdown))},
-                override,
-            )
+            plan.files[made[-1]] = html_of[page.name]
             for asset, content in page.assets.items():
                 made.append(f"html/{asset}")
                 plan.files[made[-1]] = content
@@ -196,12 +197,43 @@ def outputs(
             progress(i, len(pages))
     if fmt in ("markdown", "both"):
         plan.files["markdown/mkdocs.yml"] = _mkdocs_yml(pages)
-    if md is not None:
+    if md:
         plan.files["html/search.html"] = render.render("wiki/search.html.j2", {}, override)
         plan.files["html/search-index.js"] = _search_index(docs)
         for name in _STATIC:
             plan.files[f"html/{name}"] = render.static(f"wiki/{name}", override)
     return plan
+
+
+_RENDERER: Any = None
+
+
+def _html_page(args: tuple[str, str, str, Path | None]) -> tuple[str, str]:
+    """One page's HTML: its markdown through markdown-it, inside the page template."""
+    from changenote import render
+
+    global _RENDERER
+    if _RENDERER is None:  # one per process
+        _RENDERER = _markdown_renderer()
+    name, title, markdown, override = args
+    body = render.markup(_RENDERER.render(markdown))
+    return name, render.render("wiki/page.html.j2", {"title": title, "body": body}, override)
+
+
+def _html_pages(pages: list[Page], override: Path | None) -> dict[str, str]:
+    """HTML for many pages, on every CPU when there are many (markdown-it is the cost)."""
+    import os
+
+    from changenote.wiki import PARALLEL_MIN
+
+    jobs = [(p.name, p.title, p.markdown or "", override) for p in pages]
+    workers = min(os.cpu_count() or 1, 8)
+    if len(jobs) < PARALLEL_MIN or workers < 2:
+        return dict(_html_page(job) for job in jobs)
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return dict(pool.map(_html_page, jobs, chunksize=32))
 
 
 def _digest(text: str) -> str:
@@ -279,8 +311,6 @@ def build(
         raise ChangenoteError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     import gc
 
-    from changenote import notes
-
     previous = read_manifest(out)
     loader = None
     cache = None
@@ -290,11 +320,7 @@ def build(
     gc.disable()
     try:
         if from_notes is not None:
-            cache = NotesCache(
-                from_notes,
-                None if full else out / NOTES_CACHE,
-                lambda doc: notes.text(config, doc, with_record=False),
-            )
+            cache = NotesCache(from_notes, None if full else out / NOTES_CACHE, config)
             docs = cache.documents()
             loader = cache.body
         else:

@@ -78,6 +78,38 @@ def documents_from_notes(folder: Path) -> list[dict[str, Any]]:
     return [d for d in docs if d is not None]
 
 
+#: Below this many notes to parse, a process pool costs more than it saves.
+PARALLEL_MIN = 200
+
+
+def _load_note(args: tuple[Path, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
+    """Parse one note into its digest and (with a config) its rendered body."""
+    from changenote import notes
+
+    path, config = args
+    doc = read_note(path)
+    if doc is None:
+        return path.name, None, None
+    body = notes.text(config, doc, with_record=False) if config is not None else None
+    return path.name, {**digest(doc), "source": path.name}, body
+
+
+def load_notes(
+    paths: list[Path], config: Any
+) -> list[tuple[str, dict[str, Any] | None, str | None]]:
+    """Parse notes, on every CPU when there are many (YAML parsing dominates a build)."""
+    import os
+
+    jobs = [(path, config) for path in paths]
+    workers = min(os.cpu_count() or 1, 8)
+    if len(jobs) < PARALLEL_MIN or workers < 2:
+        return [_load_note(job) for job in jobs]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_load_note, jobs, chunksize=64))
+
+
 class NotesCache:
     """Digests of notes, remembered by file size and modification time between builds.
 
@@ -86,15 +118,15 @@ class NotesCache:
     rendered again.
     """
 
-    def __init__(self, folder: Path, cache_file: Path | None, body_of: Any = None) -> None:
+    def __init__(self, folder: Path, cache_file: Path | None, config: Any = None) -> None:
         import json
 
         if not folder.is_dir():
             raise ChangenoteError(f"no notes folder at {folder}")
         self.folder = folder
-        #: Renders a whole document's note body; bodies are kept, whole records are not
-        #: (10,000 parsed records would need about 850 MB).
-        self.body_of = body_of
+        #: With a config, note bodies are rendered while parsing and kept; whole records
+        #: are not (10,000 parsed records would need about 850 MB).
+        self.config = config
         self._bodies: dict[str, str] = {}
         self._entries: dict[str, dict[str, Any]] = {}
         self._cached: dict[str, dict[str, Any]] = {}
@@ -107,22 +139,29 @@ class NotesCache:
                 self._cached = {}
 
     def documents(self) -> list[dict[str, Any]]:
-        found = []
+        keys: dict[str, list[int]] = {}
+        stale: list[Path] = []
         for path in sorted(self.folder.glob("*.md")):
             stat = path.stat()
-            key = [stat.st_mtime_ns, stat.st_size]
+            keys[path.name] = [stat.st_mtime_ns, stat.st_size]
             cached = self._cached.get(path.name)
-            if cached and cached["key"] == key:
-                light = cached["digest"]
-            else:
+            if not (cached and cached["key"] == keys[path.name]):
+                stale.append(path)
+        loaded = {name: (light, body) for name, light, body in load_notes(stale, self.config)}
+        found = []
+        for name, key in keys.items():
+            if name in loaded:
                 self.changed = True
-                doc = read_note(path)
-                if doc is None:
+                light, body = loaded[name]
+                if light is None:
                     continue
-                if self.body_of is not None:
-                    self._bodies[path.name] = self.body_of(doc)
-                light = {**digest(doc), "source": path.name}
-            self._entries[path.name] = {"key": key, "digest": light}
+                if body is not None:
+                    self._bodies[name] = body
+            elif name in self._cached:
+                light = self._cached[name]["digest"]
+            else:
+                continue
+            self._entries[name] = {"key": key, "digest": light}
             found.append(light)
         if set(self._cached) - set(self._entries):
             self.changed = True
@@ -133,10 +172,10 @@ class NotesCache:
         name = light["source"]
         if name in self._bodies:
             return self._bodies.pop(name)
-        doc = read_note(self.folder / name)
-        if doc is None or self.body_of is None:
+        _, light_again, body = _load_note((self.folder / name, self.config))
+        if light_again is None or body is None:
             raise ChangenoteError(f"{name}: the note lost its front matter during the build")
-        return str(self.body_of(doc))
+        return body
 
     def save(self, cache_file: Path) -> None:
         import json

@@ -187,3 +187,23 @@ def test_from_notes_rebuild_reads_only_changed_notes(notebook: Path, monkeypatch
     assert "cache the session row" in page
     assert "cache the session row" in (notebook / "w" / "html" / "search-index.js").read_text()
     assert " 0 written" not in third.stdout
+
+
+def test_parallel_build_gives_the_same_files(notebook: Path, monkeypatch):
+    from changenote import wiki
+
+    assert invoke("wiki", "--out", "serial", "--from-notes", "notes").code == 0
+    monkeypatch.setattr(wiki, "PARALLEL_MIN", 1)  # use the process pool even for 3 notes
+    assert invoke("wiki", "--out", "parallel", "--from-notes", "notes").code == 0
+    serial = {
+        p.relative_to(notebook / "serial"): p.read_bytes()
+        for p in (notebook / "serial").rglob("*")
+        if p.is_file()
+    }
+    parallel = {
+        p.relative_to(notebook / "parallel"): p.read_bytes()
+        for p in (notebook / "parallel").rglob("*")
+        if p.is_file()
+    }
+    assert serial.keys() == parallel.keys()
+    assert [k for k in serial if serial[k] != parallel[k]] == []
