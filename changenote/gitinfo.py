@@ -19,7 +19,6 @@ class GitState:
     dirty: bool = False
     #: Modified or untracked files (relative to the root) and a hash of their content.
     dirty_files: dict[str, str] = field(default_factory=dict)
-    in_repo: bool = False
 
 
 def _git(root: Path, *args: str, input_text: str | None = None) -> str | None:
@@ -79,7 +78,7 @@ def state(root: Path) -> GitState:
     commit = head.strip() if head else None
     dirty = _changed_paths(root, commit or None) if commit else _changed_paths(root, None)
     return GitState(
-        commit=commit, dirty=bool(dirty), dirty_files=_hashes(root, dirty), in_repo=True
+        commit=commit, dirty=bool(dirty), dirty_files=_hashes(root, dirty)
     )
 
 

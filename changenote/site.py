@@ -63,12 +63,14 @@ def _markdown_renderer() -> Any:
     return md
 
 
-def _mkdocs_yml(pages: list[Page]) -> str:
-    nav = [{"Home": "index.md"}, {"All notes": "all-notes.md"}]
-    lines = ["# written by changenote wiki", "site_name: changenote wiki", "docs_dir: docs", "nav:"]
-    lines += [f"  - {json.dumps(k)}: {json.dumps(v)}" for item in nav for k, v in item.items()]
-    del pages
-    return "\n".join(lines) + "\n"
+#: The MkDocs configuration: the home page and the index of all notes lead everywhere.
+MKDOCS_YML = """# written by changenote wiki
+site_name: changenote wiki
+docs_dir: docs
+nav:
+  - "Home": "index.md"
+  - "All notes": "all-notes.md"
+"""
 
 
 def _search_index(docs: list[dict[str, Any]]) -> str:
@@ -196,7 +198,7 @@ def outputs(
         if progress is not None:
             progress(i, len(pages))
     if fmt in ("markdown", "both"):
-        plan.files["markdown/mkdocs.yml"] = _mkdocs_yml(pages)
+        plan.files["markdown/mkdocs.yml"] = MKDOCS_YML
     if md:
         plan.files["html/search.html"] = render.render("wiki/search.html.j2", {}, override)
         plan.files["html/search-index.js"] = _search_index(docs)

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from changenote import gitinfo, notes, recording
+from changenote import gitinfo, notes, recording, repeat
 from changenote.comparing import judge, run_warnings
 from changenote.config import Config
-from changenote.errors import ChangenoteError, NotFoundError, ProbeError, UsageError
+from changenote.errors import ChangenoteError, NotFoundError, UsageError
 from changenote.probes import MeasureSettings, ProbeOutcome, Progress
 from changenote.probes import measure as run_probes
 from changenote.redact import MASK, redact
@@ -149,9 +149,7 @@ class Notebook:
             )
         return specs
 
-    def _tick(
-        self, session: Session, change: Change, key: str, evidence: str, overwrite: bool = True
-    ) -> None:
+    def _tick(self, session: Session, change: Change, key: str, evidence: str) -> None:
         from sqlmodel import select
 
         from changenote.models import ChecklistItem, utcnow
@@ -161,7 +159,7 @@ class Notebook:
                 ChecklistItem.change_id == change.id, ChecklistItem.key == key
             )
         ).first()
-        if item is None or (item.done and not overwrite):
+        if item is None:
             return
         item.done = True
         item.evidence = self.redact_text(evidence)
@@ -192,7 +190,7 @@ class Notebook:
         if not specs and not manual:
             raise UsageError("nothing to measure: give --http, --cmd, --check or --metric")
         stored_probes = [recording.stored_probe(s, self.redact_text) for s in specs]
-        self._refuse_unrepeatable(stored_probes, settings)
+        repeat.refuse_unrepeatable(stored_probes, self.redact_text(settings.clear_cache))
         self.store.ensure_schema()  # fail on a bad store before measuring for minutes
         git = gitinfo.state(self.config.root)
         started = utcnow()
@@ -277,81 +275,6 @@ class Notebook:
             session.flush()
             return document.load(session, change)
 
-    def _refuse_unrepeatable(self, stored: list[dict[str, Any]], settings: MeasureSettings) -> None:
-        """Refuse, before measuring, probes that measure and ship could never run again.
-
-        A secret in a header can be given again with ``--header``; one inside a command,
-        a URL or the clear-cache command would be stored masked and lost.
-        """
-        hint = (
-            "keep it in an environment variable instead: '$NAME' in a command (single "
-            "quotes), '${NAME}' in a URL or header"
-        )
-        for data in stored:
-            if MASK in (data["target"] or ""):
-                where = "command" if data["kind"] == "cmd" else "URL"
-                raise ProbeError(
-                    f"the {where} of {data['label']} holds a secret that would not be stored, "
-                    f"so ship could not run it again; {hint}"
-                )
-            clear = (data.get("settings") or {}).get("clear_cache")
-            if clear and MASK in clear:
-                raise ProbeError(
-                    f"the clear-cache command of {data['label']} holds a secret that would "
-                    f"not be stored; {hint}"
-                )
-        shown = self.redact_text(settings.clear_cache)
-        if settings.clear_cache and shown and MASK in shown:
-            raise ProbeError(
-                f"the --clear-cache command holds a secret that would not be stored; {hint}"
-            )
-
-    def _rerun_specs(self, change: Change, headers: list[str]) -> list[ProbeSpec]:
-        """The change's probes with real values: stored ones, plus headers given again."""
-        given = dict(parse_header(h) for h in headers)
-        given_lower = {k.lower(): v for k, v in given.items()}
-        specs = []
-        for data in change.probes:
-            spec = ProbeSpec.from_dict(data)
-            if MASK in spec.target and spec.kind == "cmd":
-                raise ProbeError(
-                    f"{data['label']} held a secret that was not stored, so it cannot be re-run; "
-                    "keep the secret in an environment variable ($NAME) and take a new baseline"
-                )
-            if MASK in spec.target:
-                raise ProbeError(
-                    f"the URL of {data['label']} held a secret that was not stored, so it cannot "
-                    "be re-run; keep it in a header with an environment variable instead"
-                )
-            fixed = []
-            for name, value in spec.headers:
-                if name.lower() in given_lower:
-                    value = given_lower[name.lower()]
-                elif MASK in value:
-                    raise ProbeError(
-                        f"header {name} of {data['label']} was redacted when stored; "
-                        f"pass it again with --header '{name}: ...'"
-                    )
-                fixed.append((name, value))
-            spec = ProbeSpec(spec.kind, spec.target, tuple(fixed), spec.check, spec.settings)
-            specs.append(spec)
-        return specs
-
-    def _rerun_settings(self, change: Change) -> MeasureSettings:
-        s = change.settings
-        clear = s.get("clear_cache")
-        if clear and MASK in clear:
-            raise ProbeError(
-                "the clear-cache command held a secret that was not stored; keep it in an "
-                "environment variable ($NAME) and take a new baseline"
-            )
-        return MeasureSettings(
-            runs=int(s.get("runs", self.config.runs)),
-            warmup=int(s.get("warmup", self.config.warmup)),
-            timeout=float(s.get("timeout", self.config.timeout)),
-            clear_cache=clear,
-        )
-
     def measure(
         self,
         ref: str | None,
@@ -375,8 +298,8 @@ class Notebook:
             change = resolve_change(session, ref)
             if change.status == "shipped":
                 raise ChangenoteError(f"change {change.slug!r} is already shipped")
-            specs = self._rerun_specs(change, headers or [])
-            settings = self._rerun_settings(change)
+            specs = repeat.rerun_specs(change.probes, headers or [])
+            settings = repeat.rerun_settings(change.settings, self.config)
             taken = {r["label"] for r in document.load(session, change)["runs"]}
             if label and (self.redact_text(label.strip()) or "") in taken:
                 raise UsageError(f"change {change.slug!r} already has a run labelled {label!r}")
@@ -448,8 +371,8 @@ class Notebook:
                     f"change {change.slug!r} is already shipped (use `changenote render` to "
                     "re-render its note)"
                 )
-            specs = self._rerun_specs(change, req.headers)
-            settings = self._rerun_settings(change)
+            specs = repeat.rerun_specs(change.probes, req.headers)
+            settings = repeat.rerun_settings(change.settings, self.config)
             change_id = change.id
         git = gitinfo.state(self.config.root)
         started = utcnow()
