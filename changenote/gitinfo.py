@@ -77,9 +77,7 @@ def state(root: Path) -> GitState:
     head = _git(root, "rev-parse", "--verify", "-q", "HEAD")
     commit = head.strip() if head else None
     dirty = _changed_paths(root, commit or None) if commit else _changed_paths(root, None)
-    return GitState(
-        commit=commit, dirty=bool(dirty), dirty_files=_hashes(root, dirty)
-    )
+    return GitState(commit=commit, dirty=bool(dirty), dirty_files=_hashes(root, dirty))
 
 
 @dataclass(frozen=True)
