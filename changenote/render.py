@@ -115,15 +115,20 @@ def render(name: str, context: dict[str, Any], override_dir: Path | None = None)
         raise ChangenoteError(f"template {name!r} failed{where}: {exc}") from None
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so a reader sees the old file or the new one, never half."""
+def write_atomic(path: Path, text: str, durable: bool = True) -> None:
+    """Write ``text`` to ``path`` so a reader sees the old file or the new one, never half.
+
+    ``durable`` also flushes the file to disk before it replaces the old one (so a power
+    cut cannot leave it empty); files that can be made again (wiki pages) skip that.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

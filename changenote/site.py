@@ -10,9 +10,8 @@ touch a file it did not write.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,6 @@ from changenote.config import Config
 from changenote.errors import ChangenoteError
 from changenote.wiki import Page
 
-MANIFEST = ".changenote-wiki.json"
-NOTES_CACHE = ".changenote-wiki-notes.json"
 FORMATS = ("markdown", "html", "both")
 SAFE_SCHEMES = ("http:", "https:", "mailto:")
 _STATIC = ("style.css", "search.js", "favicon.svg")
@@ -73,34 +70,6 @@ nav:
 """
 
 
-def _search_index(docs: list[dict[str, Any]]) -> str:
-    from changenote.wiki import page_name
-
-    entries = []
-    for d in docs:
-        words = [
-            d.get("title"),
-            d.get("reason"),
-            d.get("service"),
-            d.get("owner"),
-            d.get("expected"),
-            d.get("noticed"),
-            *(d.get("tags") or []),
-            *(d.get("files_touched") or []),
-        ]
-        entries.append(
-            {
-                "page": page_name("note", d["slug"]) + ".html",
-                "title": d["title"],
-                "date": str(d.get("shipped_at") or d.get("created_at") or "")[:10],
-                "text": " ".join(str(w) for w in words if w).lower(),
-            }
-        )
-    entries.sort(key=lambda e: (e["date"], e["page"]), reverse=True)  # newest first, stable
-    data = json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
-    return "window.CHANGENOTE_INDEX = " + data.replace("</", "<\\/") + ";\n"
-
-
 def _templates_salt(config: Config) -> str:
     """A hash of the wiki templates in use: editing one rebuilds the pages it makes."""
     from changenote.render import builtin_templates
@@ -115,30 +84,22 @@ def _templates_salt(config: Config) -> str:
     return digest.hexdigest()
 
 
-@dataclass
-class Plan:
-    """What a build will write, keep and record."""
-
-    files: dict[str, str] = field(default_factory=dict)
-    #: Files of unchanged pages, kept as they are: path -> content hash.
-    kept: dict[str, str] = field(default_factory=dict)
-    #: Per page: the input hash and the files it made.
-    pages: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-def outputs(
+def pages_and_files(
     config: Config,
     docs: list[dict[str, Any]],
     fmt: str,
-    progress: Callable[[int, int], None] | None,
-    previous: dict[str, Any] | None = None,
+    previous: Callable[[str], str | None] | None = None,
+    dirty: set[str] | None = None,
     note_loader: Callable[[dict[str, Any]], str] | None = None,
-) -> Plan:
-    """Every output file of the wiki, by path relative to the output folder.
+    pool: Any = None,
+) -> tuple[int, Iterator[tuple[Page, dict[str, str]]]]:
+    """How many pages there are, and each page with the files it makes, one at a time.
 
-    With ``previous`` (the last manifest), pages whose inputs are unchanged are not
-    rendered again; their files are listed in ``kept``. ``note_loader`` gives the note
-    body of a digest (a light record without runs) when its page must be rendered.
+    A page whose inputs are unchanged since the last build comes with no files
+    (``previous`` and ``dirty`` as for :func:`changenote.wiki.build_pages`). Only a
+    bounded number of pages is held at once, however large the wiki.
+    ``note_loader`` gives the note body of a digest when its page must be rendered;
+    ``pool`` (see :func:`changenote.wiki.process_pool`) renders HTML on every CPU.
     """
     from changenote import notes, render
     from changenote.wiki import build_pages
@@ -146,9 +107,6 @@ def outputs(
     if fmt not in FORMATS:
         raise ChangenoteError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     override = config.templates_path
-    old_pages: dict[str, Any] = (previous or {}).get("pages", {})
-    old_files: dict[str, str] = (previous or {}).get("files", {})
-    salt = f"{_templates_salt(config)}:{fmt}"
 
     def page_markdown(name: str, context: dict[str, Any]) -> str:
         return render.render(f"wiki/{name}", context, override)
@@ -158,143 +116,277 @@ def outputs(
             return note_loader(doc)
         return notes.text(config, doc, with_record=False)
 
-    def reuse(name: str, input_hash: str) -> bool:
-        old = old_pages.get(name)
-        if not old:
-            return False
-        return bool(old["input"] == input_hash and all(p in old_files for p in old["files"]))
+    total, pages = build_pages(docs, page_markdown, note_text, salt(config, fmt), previous, dirty)
+    markdown = fmt in ("markdown", "both")
+    html = fmt in ("html", "both")
 
-    pages = build_pages(docs, page_markdown, note_text, reuse if previous else None, salt)
-    plan = Plan()
-    html_of = (
-        _html_pages([p for p in pages if p.markdown is not None], override)
-        if fmt in ("html", "both")
-        else {}
-    )
-    md = fmt in ("html", "both")
-    for i, page in enumerate(pages, start=1):
-        if page.markdown is None:
-            for path in old_pages[page.name]["files"]:
-                plan.kept[path] = old_files[path]
-            plan.pages[page.name] = old_pages[page.name]
-            continue
-        made: list[str] = []
-        if fmt in ("markdown", "both"):
-            made.append(f"markdown/docs/{page.name}.md")
-            plan.files[made[-1]] = page.markdown
-            if page.name == "index":
-                made.append("markdown/docs/Home.md")
-                plan.files[made[-1]] = page.markdown
-            for asset, content in page.assets.items():
-                made.append(f"markdown/docs/{asset}")
-                plan.files[made[-1]] = content
-        if md:
-            made.append(f"html/{page.name}.html")
-            plan.files[made[-1]] = html_of[page.name]
-            for asset, content in page.assets.items():
-                made.append(f"html/{asset}")
-                plan.files[made[-1]] = content
-        plan.pages[page.name] = {"input": page.input_hash, "files": made}
-        if progress is not None:
-            progress(i, len(pages))
+    def files() -> Iterator[tuple[Page, dict[str, str]]]:
+        for page, page_html in _with_html(pages, override, pool) if html else _no_html(pages):
+            made: dict[str, str] = {}
+            if page.markdown is None:
+                yield page, made
+                continue
+            if markdown:
+                made[f"markdown/docs/{page.name}.md"] = page.markdown
+                if page.name == "index":
+                    made["markdown/docs/Home.md"] = page.markdown
+                for asset, content in page.assets.items():
+                    made[f"markdown/docs/{asset}"] = content
+            if page_html is not None:
+                made[f"html/{page.name}.html"] = page_html
+                for asset, content in page.assets.items():
+                    made[f"html/{asset}"] = content
+            yield page, made
+
+    return total, files()
+
+
+def site_files(config: Config, docs: list[dict[str, Any]], fmt: str) -> dict[str, str]:
+    """The files that belong to the whole site rather than to a page."""
+    from changenote import render
+    from changenote.wiki import digest, search_index
+
+    made: dict[str, str] = {}
+    override = config.templates_path
     if fmt in ("markdown", "both"):
-        plan.files["markdown/mkdocs.yml"] = MKDOCS_YML
-    if md:
-        plan.files["html/search.html"] = render.render("wiki/search.html.j2", {}, override)
-        plan.files["html/search-index.js"] = _search_index(docs)
+        made["markdown/mkdocs.yml"] = MKDOCS_YML
+    if fmt in ("html", "both"):
+        lights = [d if "note_hash" in d else digest(d) for d in docs]
+        made["html/search.html"] = render.render("wiki/search.html.j2", {}, override)
+        made["html/search-index.js"] = search_index(lights)
         for name in _STATIC:
-            plan.files[f"html/{name}"] = render.static(f"wiki/{name}", override)
-    return plan
+            made[f"html/{name}"] = render.static(f"wiki/{name}", override)
+    return made
+
+
+def outputs(config: Config, docs: list[dict[str, Any]], fmt: str) -> dict[str, str]:
+    """Every output file of the wiki in memory, by path relative to the output folder."""
+    _, pages = pages_and_files(config, docs, fmt)
+    made = site_files(config, docs, fmt)
+    for _, files in pages:
+        made.update(files)
+    return made
 
 
 _RENDERER: Any = None
 
+#: Pages longer than this have their long tables rendered a slice of rows at a time:
+#: markdown-it holds ~15 KB of tokens per table row, so a 10,000-row index would need
+#: about 150 MB at once. The result is byte for byte the same.
+_LONG_PAGE = 200_000
+_TABLE_ROWS = 400
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_DELIMITER = re.compile(r"^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+_REFERENCE = re.compile(r"^ {0,3}\[[^\]]*\]:", re.MULTILINE)
+_TABLE_END = "</tbody>\n</table>\n"
 
-def _html_page(args: tuple[str, str, str, Path | None]) -> tuple[str, str]:
+
+def _render_markdown(md: Any, text: str) -> str:
+    """``md.render(text)``, with long top-level tables rendered in slices of rows.
+
+    A table is sliced only where that cannot change the result: it starts at the first
+    column after a blank line (or at the top), outside any code fence, and ends at a
+    blank line or the end; the page defines no link references. Rows of a table are
+    parsed independently, so slices rendered under the same header and joined give
+    the same HTML.
+    """
+    if len(text) < _LONG_PAGE or _REFERENCE.search(text):
+        return str(md.render(text))
+    lines = text.split("\n")
+    out: list[str] = []
+    start = i = 0
+    fence = ""
+    while i < len(lines):
+        line = lines[i]
+        opened = _FENCE.match(line)
+        if fence:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = ""
+            i += 1
+            continue
+        if opened:
+            fence = opened.group(1)
+            i += 1
+            continue
+        table = (
+            line.startswith("|")
+            and i + 1 < len(lines)
+            and _DELIMITER.match(lines[i + 1]) is not None
+            and (i == 0 or not lines[i - 1].strip())
+        )
+        if not table:
+            i += 1
+            continue
+        end = i + 2
+        while end < len(lines) and lines[end].startswith("|"):
+            end += 1
+        if end < len(lines) and lines[end].strip():
+            i = end  # something follows without a blank line: leave the table whole
+            continue
+        sliced = _table_html(md, lines[i], lines[i + 1], lines[i + 2 : end])
+        if sliced is not None:
+            out.append(str(md.render("\n".join(lines[start:i]) + "\n")) if i > start else "")
+            out.append(sliced)
+            start = end
+        i = end
+    if start == 0:
+        return str(md.render(text))
+    out.append(str(md.render("\n".join(lines[start:]))))
+    return "".join(out)
+
+
+def _table_html(md: Any, header: str, delimiter: str, rows: list[str]) -> str | None:
+    """One table's HTML, rendered ``_TABLE_ROWS`` rows at a time; None if unsure."""
+    if len(rows) <= _TABLE_ROWS:
+        return None
+    parts: list[str] = []
+    for k in range(0, len(rows), _TABLE_ROWS):
+        html = str(md.render("\n".join([header, delimiter, *rows[k : k + _TABLE_ROWS]]) + "\n"))
+        body = html.find("<tbody>\n")
+        if body < 0 or not html.endswith(_TABLE_END) or html.count("<table>") != 1:
+            return None
+        parts.append(html[: -len(_TABLE_END)] if k == 0 else html[body + 8 : -len(_TABLE_END)])
+    return "".join(parts) + _TABLE_END
+
+
+def _html_page(args: tuple[str, str, str, Path | None]) -> str:
     """One page's HTML: its markdown through markdown-it, inside the page template."""
     from changenote import render
 
     global _RENDERER
     if _RENDERER is None:  # one per process
         _RENDERER = _markdown_renderer()
-    name, title, markdown, override = args
-    body = render.markup(_RENDERER.render(markdown))
-    return name, render.render("wiki/page.html.j2", {"title": title, "body": body}, override)
+    _, title, markdown, override = args
+    body = render.markup(_render_markdown(_RENDERER, markdown))
+    return render.render("wiki/page.html.j2", {"title": title, "body": body}, override)
 
 
-def _html_pages(pages: list[Page], override: Path | None) -> dict[str, str]:
-    """HTML for many pages, on every CPU when there are many (markdown-it is the cost)."""
+def _html_chunk(jobs: list[tuple[str, str, str, Path | None]]) -> list[str]:
+    return [_html_page(job) for job in jobs]
+
+
+def _no_html(pages: Iterable[Page]) -> Iterator[tuple[Page, str | None]]:
+    for page in pages:
+        yield page, None
+
+
+#: A job sent to a worker holds this many pages, or fewer if they are long; this many
+#: jobs per worker, or this much markdown, are in flight at once.
+_CHUNK_PAGES = 32
+_CHUNK_BYTES = 256_000
+_AHEAD = 3
+_FLIGHT_BYTES = 2_000_000
+
+
+def _with_html(
+    pages: Iterable[Page], override: Path | None, pool: Any
+) -> Iterator[tuple[Page, str | None]]:
+    """Each page with its HTML (None for a page not rendered again), in bounded memory.
+
+    With a pool and many pages to render, markdown-it (the cost) runs in the workers
+    while this process renders the next pages' markdown; only a few chunks are in
+    flight at once.
+    """
     import os
+    from collections import deque
+    from concurrent.futures import Future
 
-    from changenote.wiki import PARALLEL_MIN
+    from changenote import wiki
 
-    jobs = [(p.name, p.title, p.markdown or "", override) for p in pages]
-    workers = min(os.cpu_count() or 1, 8)
-    if len(jobs) < PARALLEL_MIN or workers < 2:
-        return dict(_html_page(job) for job in jobs)
-    from concurrent.futures import ProcessPoolExecutor
+    pending: list[Page] = []
+    pending_bytes = 0
+    flight: deque[tuple[list[Page], int, Future[list[str]]]] = deque()
+    flight_bytes = 0
+    parallel = False
+    most = _AHEAD * (os.cpu_count() or 1)
 
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return dict(pool.map(_html_page, jobs, chunksize=32))
+    def jobs(batch: list[Page]) -> list[tuple[str, str, str, Path | None]]:
+        return [(p.name, p.title, p.markdown or "", override) for p in batch]
+
+    for page in pages:
+        if page.markdown is None:
+            yield page, None
+            continue
+        pending.append(page)
+        pending_bytes += len(page.markdown)
+        parallel = parallel or (pool is not None and len(pending) >= wiki.PARALLEL_MIN)
+        if not parallel or (len(pending) < _CHUNK_PAGES and pending_bytes < _CHUNK_BYTES):
+            continue
+        flight.append((pending, pending_bytes, pool.submit(_html_chunk, jobs(pending))))
+        flight_bytes += pending_bytes
+        pending, pending_bytes = [], 0
+        while len(flight) > most or flight_bytes > _FLIGHT_BYTES:
+            batch, size, future = flight.popleft()
+            flight_bytes -= size
+            yield from zip(batch, future.result(), strict=True)
+    if not parallel:
+        for page in pending:
+            yield page, _html_page(jobs([page])[0])
+        return
+    if pending:
+        flight.append((pending, pending_bytes, pool.submit(_html_chunk, jobs(pending))))
+    while flight:
+        batch, _, future = flight.popleft()
+        yield from zip(batch, future.result(), strict=True)
 
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def read_manifest(out: Path) -> dict[str, Any] | None:
-    """The last build's manifest; None for a new folder; an error for a foreign one."""
-    manifest_path = out / MANIFEST
-    if manifest_path.is_file():
+def _on_disk(out: Path) -> set[str]:
+    """Every file under ``out``'s page folders, by path relative to ``out``."""
+    import os
+
+    found: set[str] = set()
+    for folder in ("markdown", "markdown/docs", "html"):
         try:
-            data = json.loads(manifest_path.read_text())
-            data["files"]
-        except (ValueError, KeyError, TypeError):
-            raise ChangenoteError(
-                f"{manifest_path} is damaged; remove the folder and rebuild"
-            ) from None
-        return dict(data)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ChangenoteError(
-            f"{out} is not empty and was not written by changenote wiki; give a new folder"
-        )
-    return None
+            with os.scandir(out / folder) as entries:
+                found.update(f"{folder}/{e.name}" for e in entries if e.is_file())
+        except FileNotFoundError:
+            pass
+    return found
 
 
-def write(
-    out: Path, plan: Plan, previous: dict[str, Any] | None, full: bool = False
-) -> BuildResult:
-    """Write the plan under ``out``: changed files only, unless ``full``; remove stale ones."""
-    from changenote.render import write_atomic
+class _Writer:
+    """Writes files that changed, counts the rest, and removes what is no longer made."""
 
-    old: dict[str, str] = (previous or {}).get("files", {})
-    result = BuildResult(out=out, pages=len(plan.files) + len(plan.kept))
-    new = {path: _digest(text) for path, text in plan.files.items()}
-    for path, text in sorted(plan.files.items()):
-        target = out / path
-        if not full and old.get(path) == new[path] and target.is_file():
-            result.unchanged += 1
-            continue
-        write_atomic(target, text)
-        result.written.append(path)
-    result.unchanged += len(plan.kept)
-    everything = {**plan.kept, **new}
-    for path in sorted(set(old) - set(everything)):
-        target = out / path
-        if target.is_file():
-            target.unlink()
-            result.removed.append(path)
-    if (
-        previous is not None
-        and not result.written
-        and not result.removed
-        and previous.get("files") == everything
-        and previous.get("pages") == plan.pages
-    ):
-        return result  # nothing changed: the manifest stays as it is
-    manifest = {"version": 2, "files": everything, "pages": plan.pages}
-    write_atomic(out / MANIFEST, json.dumps(manifest, sort_keys=True, separators=(",", ":")))
-    return result
+    def __init__(self, out: Path, old: dict[str, str], on_disk: set[str], full: bool) -> None:
+        self.out = out
+        self.old = old
+        self.on_disk = on_disk
+        self.full = full
+        self.files: dict[str, str] = {}
+        self.result = BuildResult(out=out)
+
+    def put(self, path: str, text: str) -> None:
+        from changenote.render import write_atomic
+
+        digest = _digest(text)
+        self.files[path] = digest
+        if not self.full and self.old.get(path) == digest and path in self.on_disk:
+            self.result.unchanged += 1
+            return
+        write_atomic(self.out / path, text, durable=False)
+        self.result.written.append(path)
+
+    def keep(self, path: str) -> None:
+        self.files[path] = self.old[path]
+        self.result.unchanged += 1
+
+    def finish(self) -> BuildResult:
+        for path in sorted(self.old.keys() - self.files.keys()):
+            target = self.out / path
+            if target.is_file():
+                target.unlink()
+                self.result.removed.append(path)
+        self.result.pages = len(self.files)
+        return self.result
+
+
+def salt(config: Config, fmt: str) -> str:
+    """What every page depends on besides its data: the templates in use and the format."""
+    return f"{_templates_salt(config)}:{fmt}"
 
 
 def build(
@@ -306,32 +398,85 @@ def build(
     progress: Callable[[int, int], None] | None = None,
 ) -> BuildResult:
     """Build the wiki from the store, or from the notes' front matter alone."""
+    import gc
+    from concurrent.futures.process import BrokenProcessPool
+
     from changenote.store import Store
-    from changenote.wiki import NotesCache, documents_from_store
+    from changenote.wiki import (
+        DIGEST_FORMAT,
+        PARALLEL_MIN,
+        NotesCache,
+        documents_from_store,
+        process_pool,
+    )
+    from changenote.wikistate import WikiState
 
     if fmt not in FORMATS:
         raise ChangenoteError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    import gc
-
-    previous = read_manifest(out)
-    loader = None
-    cache = None
+    state = WikiState.open(out)
+    source = f"notes:{DIGEST_FORMAT}:{from_notes.resolve()}" if from_notes else "store"
+    meta = {"salt": salt(config, fmt), "source": source}
+    same = not full and state.meta.get("salt") == meta["salt"]
     # Thousands of parsed records are acyclic; the cycle collector would only walk them
-    # again and again (a third of a 10,000-note build). Reference counting frees them.
+    # again and again while they are read (a third of a 10,000-note build). Once read,
+    # they are frozen out of its sight and it runs again for what rendering leaves.
     was_enabled = gc.isenabled()
     gc.disable()
+    pool = None
     try:
+        loader = None
+        cache = None
+        dirty: set[str] | None = None
         if from_notes is not None:
-            cache = NotesCache(from_notes, None if full else out / NOTES_CACHE, config)
+            known = state.notes if state.meta.get("source") == source and not full else {}
+            cache = NotesCache(from_notes, known, config)
+            if cache.scan() >= PARALLEL_MIN or not (same and known):
+                pool = cache.pool = process_pool()
             docs = cache.documents()
             loader = cache.body
+            if same and known:
+                dirty = cache.dirty
         else:
             docs = documents_from_store(Store(config.store_url()))
-        plan = outputs(config, docs, fmt, progress, None if full else previous, loader)
-        result = write(out, plan, previous, full)
-        if cache is not None:
-            cache.save(out / NOTES_CACHE)
+            if len(docs) >= PARALLEL_MIN:
+                pool = process_pool()
+        gc.freeze()
+        gc.enable()
+        on_disk = _on_disk(out)
+
+        def previous(name: str) -> str | None:
+            old = state.pages.get(name)
+            if old is None or not all(path in on_disk for path in old[1]):
+                return None
+            return old[0]
+
+        writer = _Writer(out, state.files, on_disk, full)
+        pages: dict[str, tuple[str, list[str]]] = {}
+        total, made = pages_and_files(
+            config, docs, fmt, previous if same else None, dirty, loader, pool
+        )
+        for done, (page, files) in enumerate(made, start=1):
+            if files:
+                for path, text in files.items():
+                    writer.put(path, text)
+                pages[page.name] = (page.input_hash, list(files))
+            else:
+                for path in state.pages[page.name][1]:
+                    writer.keep(path)
+                pages[page.name] = state.pages[page.name]
+            if progress is not None:
+                progress(done, total)
+        for path, text in site_files(config, docs, fmt).items():
+            writer.put(path, text)
+        result = writer.finish()
+        state.save(meta, writer.files, pages, cache.entries if cache is not None else None)
+    except BrokenProcessPool:
+        raise ChangenoteError("a worker process of the build died; run it again") from None
     finally:
-        if was_enabled:
-            gc.enable()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        state.close()
+        gc.unfreeze()
+        if not was_enabled:
+            gc.disable()
     return result

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import pickle
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,8 @@ from changenote.errors import ChangenoteError
 
 RECENT = 20
 RELATED = 5
+#: The shape of ``digest``: digests kept from a build with another shape are not reused.
+DIGEST_FORMAT = "3"
 
 
 @dataclass
@@ -78,12 +80,15 @@ def documents_from_notes(folder: Path) -> list[dict[str, Any]]:
     return [d for d in docs if d is not None]
 
 
-#: Below this many notes to parse, a process pool costs more than it saves.
+#: Below this many notes to parse or pages to render, a process pool costs more than it
+#: saves.
 PARALLEL_MIN = 200
 
 
-def _load_note(args: tuple[Path, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
-    """Parse one note into its digest and (with a config) its rendered body."""
+def _load_note(args: tuple[Path, Any]) -> tuple[str, dict[str, Any] | None, bytes | None]:
+    """Parse one note into its digest and (with a config) its rendered body, compressed."""
+    import zlib
+
     from changenote import notes
 
     path, config = args
@@ -91,23 +96,47 @@ def _load_note(args: tuple[Path, Any]) -> tuple[str, dict[str, Any] | None, str 
     if doc is None:
         return path.name, None, None
     body = notes.text(config, doc, with_record=False) if config is not None else None
-    return path.name, {**digest(doc), "source": path.name}, body
+    packed = zlib.compress(body.encode(), 1) if body is not None else None
+    return path.name, {**digest(doc), "source": path.name}, packed
+
+
+def worker_init() -> None:
+    """In a pool worker: collect cycles (the parent may have paused that while forking)."""
+    import gc
+
+    gc.enable()
+
+
+def process_pool() -> Any:
+    """A pool of worker processes, one per CPU (up to 8), or None on a single CPU.
+
+    Its workers start now, while this process is small: a worker forked later, from a
+    process holding every note's digest, would count all of that as its own memory.
+    """
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(os.cpu_count() or 1, 8)
+    if workers < 2:
+        return None
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=worker_init,
+    )
+    pool.submit(os.getpid).result()  # starts every worker
+    return pool
 
 
 def load_notes(
-    paths: list[Path], config: Any
-) -> list[tuple[str, dict[str, Any] | None, str | None]]:
+    paths: list[Path], config: Any, pool: Any = None
+) -> list[tuple[str, dict[str, Any] | None, bytes | None]]:
     """Parse notes, on every CPU when there are many (YAML parsing dominates a build)."""
-    import os
-
     jobs = [(path, config) for path in paths]
-    workers = min(os.cpu_count() or 1, 8)
-    if len(jobs) < PARALLEL_MIN or workers < 2:
+    if len(jobs) < PARALLEL_MIN or pool is None:
         return [_load_note(job) for job in jobs]
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_load_note, jobs, chunksize=64))
+    return list(pool.map(_load_note, jobs, chunksize=64))
 
 
 class NotesCache:
@@ -115,76 +144,95 @@ class NotesCache:
 
     Parsing 10,000 notes' YAML takes seconds; an unchanged note's digest is taken
     from the cache, and its whole record is read again only if its page must be
-    rendered again.
+    rendered again. ``dirty`` names what the notes that changed since the last build
+    (new, edited or removed) touch before and after, for :func:`build_pages`.
     """
 
-    def __init__(self, folder: Path, cache_file: Path | None, config: Any = None) -> None:
-        import json
-
+    def __init__(
+        self, folder: Path, cached: dict[str, Any] | None, config: Any = None, pool: Any = None
+    ) -> None:
         if not folder.is_dir():
             raise ChangenoteError(f"no notes folder at {folder}")
         self.folder = folder
-        #: With a config, note bodies are rendered while parsing and kept; whole records
-        #: are not (10,000 parsed records would need about 850 MB).
+        #: With a config, note bodies are rendered while parsing and kept (compressed);
+        #: whole records are not (10,000 parsed records would need about 850 MB).
         self.config = config
-        self._bodies: dict[str, str] = {}
-        self._entries: dict[str, dict[str, Any]] = {}
-        self._cached: dict[str, dict[str, Any]] = {}
-        #: Whether the cache file needs writing again (a note new, edited or gone).
-        self.changed = cache_file is None
-        if cache_file is not None and cache_file.is_file():
-            try:
-                self._cached = dict(json.loads(cache_file.read_text())["notes"])
-            except (ValueError, KeyError, TypeError):
-                self._cached = {}
+        self.pool = pool
+        self._bodies: dict[str, bytes] = {}
+        #: Note file name -> NoteEntry as last parsed (``wikistate``), to compare with.
+        self._cached: dict[str, Any] = cached or {}
+        self.entries: dict[str, Any] = {}
+        #: Dependency keys (see ``dependencies``) of every note that changed.
+        self.dirty: set[str] = set()
+
+    def scan(self) -> int:
+        """Look at every note file; the number that must be parsed (new or edited)."""
+        import os
+
+        self._keys: dict[str, tuple[int, int]] = {}
+        self._stale: list[Path] = []
+        with os.scandir(self.folder) as found_files:
+            entries = sorted(
+                (e for e in found_files if e.name.endswith(".md") and e.is_file()),
+                key=lambda e: e.name,
+            )
+        for entry in entries:
+            stat = entry.stat()
+            key = self._keys[entry.name] = (stat.st_mtime_ns, stat.st_size)
+            cached = self._cached.get(entry.name)
+            if not (cached and (cached.mtime_ns, cached.size) == key):
+                self._stale.append(self.folder / entry.name)
+        return len(self._stale)
 
     def documents(self) -> list[dict[str, Any]]:
-        keys: dict[str, list[int]] = {}
-        stale: list[Path] = []
-        for path in sorted(self.folder.glob("*.md")):
-            stat = path.stat()
-            keys[path.name] = [stat.st_mtime_ns, stat.st_size]
-            cached = self._cached.get(path.name)
-            if not (cached and cached["key"] == keys[path.name]):
-                stale.append(path)
-        loaded = {name: (light, body) for name, light, body in load_notes(stale, self.config)}
+        """The digest of every note: parsed again if stale, else as cached."""
+        import json
+
+        from changenote.wikistate import NoteEntry
+
+        if not hasattr(self, "_keys"):
+            self.scan()
+        keys, stale = self._keys, self._stale
+        parsed = load_notes(stale, self.config, self.pool)
+        loaded = {name: (light, body) for name, light, body in parsed}
         found = []
         for name, key in keys.items():
+            old = self._cached.get(name)
             if name in loaded:
-                self.changed = True
                 light, body = loaded[name]
                 if light is None:
+                    if old is not None:
+                        self.dirty |= dependencies(json.loads(old.digest))
                     continue
                 if body is not None:
                     self._bodies[name] = body
-            elif name in self._cached:
-                light = self._cached[name]["digest"]
+                text = json.dumps(light, separators=(",", ":"))
+                if old is None:
+                    self.dirty |= dependencies(light)
+                elif old.digest != text:
+                    self.dirty |= changed_dependencies(json.loads(old.digest), light)
+                self.entries[name] = NoteEntry(key[0], key[1], text)
+            elif old is not None:
+                light = json.loads(old.digest)
+                self.entries[name] = old
             else:
                 continue
-            self._entries[name] = {"key": key, "digest": light}
             found.append(light)
-        if set(self._cached) - set(self._entries):
-            self.changed = True
+        for name in self._cached.keys() - self.entries.keys():
+            self.dirty |= dependencies(json.loads(self._cached[name].digest))
         return found
 
     def body(self, light: dict[str, Any]) -> str:
         """The note body of a digest: rendered while parsing, or now from the file."""
+        import zlib
+
         name = light["source"]
-        if name in self._bodies:
-            return self._bodies.pop(name)
-        _, light_again, body = _load_note((self.folder / name, self.config))
-        if light_again is None or body is None:
-            raise ChangenoteError(f"{name}: the note lost its front matter during the build")
-        return body
-
-    def save(self, cache_file: Path) -> None:
-        import json
-
-        from changenote.render import write_atomic
-
-        if not self.changed and cache_file.is_file():
-            return
-        write_atomic(cache_file, json.dumps({"version": 1, "notes": self._entries}))
+        if name not in self._bodies:
+            _, light_again, packed = _load_note((self.folder / name, self.config))
+            if light_again is None or packed is None:
+                raise ChangenoteError(f"{name}: the note lost its front matter during the build")
+            self._bodies[name] = packed
+        return zlib.decompress(self._bodies.pop(name)).decode()
 
 
 def documents_from_store(store: Any) -> list[dict[str, Any]]:
@@ -216,18 +264,18 @@ class RelatedIndex:
     CANDIDATES = 20
 
     def __init__(self, docs: list[dict[str, Any]]) -> None:
-        newest = sorted(docs, key=lambda d: (_when(d), d["slug"]), reverse=True)
+        newest = sorted(docs, key=lambda d: (d["when"], d["slug"]), reverse=True)
         self.order = {d["slug"]: i for i, d in enumerate(newest)}
         self.docs = {d["slug"]: d for d in newest}
         self.by_file: dict[str, list[str]] = defaultdict(list)
         self.by_tag: dict[str, list[str]] = defaultdict(list)
         self.by_service: dict[str, list[str]] = defaultdict(list)
         for d in newest:
-            for path in d.get("files_touched") or []:
+            for path in d["files_touched"]:
                 self.by_file[path].append(d["slug"])
-            for tag in d.get("tags") or []:
+            for tag in d["tags"]:
                 self.by_tag[tag].append(d["slug"])
-            if d.get("service"):
+            if d["service"]:
                 self.by_service[d["service"]].append(d["slug"])
 
     def related(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -237,23 +285,19 @@ class RelatedIndex:
         scores: dict[str, int] = {}
         cap = self.CANDIDATES
         get = scores.get
-        for path in set(doc.get("files_touched") or []):
+        for path in set(doc["files_touched"]):
             for slug in self.by_file.get(path, ())[:cap]:
                 scores[slug] = get(slug, 0) + 3
-        for tag in set(doc.get("tags") or []):
+        for tag in set(doc["tags"]):
             for slug in self.by_tag.get(tag, ())[:cap]:
                 scores[slug] = get(slug, 0) + 1
-        if doc.get("service"):
+        if doc["service"]:
             for slug in self.by_service.get(doc["service"], ())[:cap]:
                 scores[slug] = get(slug, 0) + 2
         scores.pop(doc["slug"], None)
         order = self.order
         best = heapq.nsmallest(RELATED, [(-n, order[slug], slug) for slug, n in scores.items()])
         return [self.docs[slug] for _, _, slug in best]
-
-
-def _verdicts(doc: dict[str, Any]) -> Counter[str]:
-    return Counter(c["verdict"] for c in doc.get("comparison") or [])
 
 
 def _summary_row(doc: dict[str, Any]) -> dict[str, Any]:
@@ -281,125 +325,249 @@ def _summary_row(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _trend_points(docs: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
-    points = []
-    for doc in docs:
-        for c in doc.get("comparison") or []:
-            if c["metric"] == metric and c["before"] is not None and c["after"] is not None:
-                points.append(
-                    {
-                        "date": _when(doc)[:10],
-                        "page": page_name("note", doc["slug"]),
-                        "title": doc["title"],
-                        "probe": c["probe"],
-                        "before": c["before"],
-                        "after": c["after"],
-                        "unit": c["unit"],
-                        "verdict": c["verdict"],
-                    }
-                )
-                break  # one point per change: its first probe with this metric
+def _search_entry(doc: dict[str, Any]) -> str:
+    """What the offline search page knows of a note, as JSON: every word of its metadata."""
+    import json
+
+    words = [
+        doc.get("title"),
+        doc.get("reason"),
+        doc.get("service"),
+        doc.get("owner"),
+        doc.get("expected"),
+        doc.get("noticed"),
+        *(doc.get("tags") or []),
+        *(doc.get("files_touched") or []),
+    ]
+    entry = {
+        "page": page_name("note", doc["slug"]) + ".html",
+        "title": doc["title"],
+        "date": _when(doc)[:10],
+        "text": " ".join(str(w) for w in words if w).lower(),
+    }
+    return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+
+
+#: A trend point's own figures, kept per note as a list in this order.
+_POINT = ("probe", "before", "after", "unit", "verdict")
+
+
+def _points(doc: dict[str, Any]) -> dict[str, list[Any]]:
+    """One trend point per metric the change measured: its first probe with figures."""
+    points: dict[str, list[Any]] = {}
+    for c in doc.get("comparison") or []:
+        if c["metric"] not in points and c["before"] is not None and c["after"] is not None:
+            points[c["metric"]] = [c[k] for k in _POINT]
     return points
 
 
-#: Keys of a change document the wiki's pages use besides the note body.
-DIGEST_KEYS = (
-    "slug",
-    "title",
-    "status",
-    "service",
-    "owner",
-    "tags",
-    "files_touched",
-    "reason",
-    "expected",
-    "noticed",
-    "created_at",
-    "shipped_at",
-)
-_COMPARISON_KEYS = (
-    "probe",
-    "metric",
-    "unit",
-    "before",
-    "after",
-    "change_pct",
-    "verdict",
-    "ci_unit",
-)
+def _points_key(context: dict[str, Any]) -> str:
+    """A metric page's inputs as one string, from each note's row and its figures."""
+    points = [
+        f"{row['date']}|{row['page']}|{row['title']}|{figures!r}"
+        for row, figures in context["figures"]
+    ]
+    return "\x1f".join([context["metric"], *points])
+
+
+def _expand(figures: list[tuple[dict[str, Any], list[Any]]]) -> list[dict[str, Any]]:
+    """Trend points for the template and the chart, from rows and figures."""
+    return [
+        {
+            "date": row["date"],
+            "page": row["page"],
+            "title": row["title"],
+            **dict(zip(_POINT, f, strict=True)),
+        }
+        for row, f in figures
+    ]
 
 
 def digest(doc: dict[str, Any]) -> dict[str, Any]:
-    """What every page but the note's own needs of a document, and a hash of the whole."""
+    """All that the wiki's pages but the note's own need of a change document.
+
+    Computed once per note (and kept between builds with ``--from-notes``), so a
+    rebuild never looks at a whole record it does not render. ``note_hash`` covers
+    the whole record.
+    """
     import json
 
-    light = {k: doc.get(k) for k in DIGEST_KEYS}
-    light["comparison"] = [
-        {k: c.get(k) for k in _COMPARISON_KEYS} for c in doc.get("comparison") or []
-    ]
+    comparison = doc.get("comparison") or []
     whole = json.dumps(doc, sort_keys=True, default=str, separators=(",", ":"))
-    light["note_hash"] = hashlib.sha256(whole.encode()).hexdigest()
-    return light
+    return {
+        "slug": doc["slug"],
+        "title": doc["title"],
+        "status": doc["status"],
+        "service": doc.get("service"),
+        "owner": doc.get("owner"),
+        "tags": list(doc.get("tags") or []),
+        "files_touched": list(doc.get("files_touched") or []),
+        "when": _when(doc),
+        "metrics": list(dict.fromkeys(c["metric"] for c in comparison)),
+        "verdicts": [c["verdict"] for c in comparison],
+        "points": _points(doc),
+        "row": _summary_row(doc),
+        "search": _search_entry(doc),
+        "note_hash": hashlib.sha256(whole.encode()).hexdigest(),
+    }
+
+
+def dependencies(light: dict[str, Any]) -> set[str]:
+    """The keys of the pages a note appears on, and of the related-note lists it is in.
+
+    When a note changes, the pages depending on any of its keys (before or after the
+    change) are computed again; every other page is kept without a look.
+    """
+    keys = {"*", "note\0" + light["slug"]}
+    if light["service"]:
+        keys.add("service\0" + light["service"])
+    if light["owner"]:
+        keys.add("owner\0" + light["owner"])
+    keys.update("tag\0" + t for t in light["tags"])
+    keys.update("file\0" + f for f in light["files_touched"])
+    keys.update("metric\0" + m for m in light["metrics"])
+    return keys
+
+
+#: Digest fields that only the note's own page and the search index show.
+_PRIVATE = frozenset({"note_hash", "search", "source"})
+
+
+def changed_dependencies(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
+    """The keys a note's edit dirties: only its own page when nothing else shows it."""
+    if all(old.get(k) == new.get(k) for k in old.keys() | new.keys() if k not in _PRIVATE):
+        return {"note\0" + new["slug"]}
+    return dependencies(old) | dependencies(new)
 
 
 def _note_key(doc: dict[str, Any], context: dict[str, Any]) -> str:
     """Everything a note page is made from, as one string (cheaper than JSON at 10,000)."""
-    parts = [doc.get("note_hash") or digest(doc)["note_hash"]]
-    parts += [
-        f"{r['page']}|{r['title']}|{r['date']}|{r['status']}|{r['headline']}"
-        for r in context["related"]
-    ]
+    parts = [doc["note_hash"]]
+    parts += [_row_key(r) for r in context["related"]]
     for key in ("service", "owner"):
         parts.append(str((context[key] or {}).get("page")))
     parts += [t["page"] for t in context["tags"]] + ["|"] + [m["page"] for m in context["metrics"]]
     return "\x1f".join(parts)
 
 
-def _input_hash(template: str, context: Any, salt: str) -> str:
-    if isinstance(context, str):  # a key already flattened (note pages)
-        return hashlib.sha256(f"{template}\x1e{salt}\x1e{context}".encode()).hexdigest()
-    # pickle is several times faster than JSON on the 10,000-row contexts; the contexts
-    # are built in a fixed order, so equal inputs give equal bytes.
-    data = pickle.dumps((template, context, salt), protocol=5)
-    return hashlib.sha256(data).hexdigest()
+def _row_key(row: dict[str, Any]) -> str:
+    return f"{row['page']}|{row['title']}|{row['date']}|{row['status']}|{row['headline']}"
+
+
+def _rows_key(context: dict[str, Any]) -> str:
+    """A page listing notes (all notes, a group) as one string: cheap at 10,000 rows."""
+    head = {k: v for k, v in context.items() if k != "notes"}
+    rows = [f"{r['service']}|{r['owner']}|{_row_key(r)}" for r in context["notes"]]
+    return "\x1f".join([repr(sorted(head.items())), *rows])
+
+
+def _input_hash(template: str, key: str | dict[str, Any], salt: str) -> str:
+    """A page's input hash: of its key, or of its context as canonical JSON.
+
+    (Not pickle: its bytes depend on which equal strings happen to be one object.)
+    """
+    import json
+
+    if not isinstance(key, str):
+        key = json.dumps(key, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(f"{template}\x1e{salt}\x1e{key}".encode()).hexdigest()
+
+
+def search_index(lights: list[dict[str, Any]]) -> str:
+    """The offline search page's index, newest first, as a script."""
+
+    newest = sorted(lights, key=lambda d: (d["row"]["date"], d["row"]["page"]), reverse=True)
+    data = "[" + ",".join(d["search"] for d in newest) + "]"
+    return "window.CHANGENOTE_INDEX = " + data.replace("</", "<\\/") + ";\n"
 
 
 def build_pages(
     docs: list[dict[str, Any]],
-    render: Any,
-    note_text: Any,
-    reuse: Any = None,
+    render: Callable[[str, dict[str, Any]], str],
+    note_text: Callable[[dict[str, Any]], str],
     salt: str = "",
-) -> list[Page]:
-    """All wiki pages for ``docs`` (digests or whole documents).
+    previous: Callable[[str], str | None] | None = None,
+    dirty: set[str] | None = None,
+) -> tuple[int, Iterator[Page]]:
+    """How many pages there are, and the pages, one at a time, for ``docs``.
 
-    ``render(template, context)`` renders a wiki template; ``note_text(doc)`` gives the
-    note body of one change. Each page gets an input hash (its template, its context,
-    ``salt`` for the templates themselves); when ``reuse(name, hash)`` says the page
-    was already written from the same inputs, it is not rendered again
-    (``markdown`` is None).
+    ``docs`` are whole change documents or their digests. ``render(template, context)``
+    renders a wiki template; ``note_text(doc)`` gives the note body of one of ``docs``.
+    Each page gets an input hash (its template, its context, ``salt`` for the templates
+    themselves). ``previous(name)`` gives the input hash of the page as last written
+    (None if it was not, or its files are gone); a page with the same inputs is not
+    rendered again (``markdown`` is None). With ``dirty`` (the ``dependencies`` of the
+    notes changed since), a page depending on none of those keys is not even computed.
     """
-    from changenote.charts import trend_svg
-
-    docs = sorted(docs, key=lambda d: (_when(d), d["slug"]))
-    newest = list(reversed(docs))
-    rows = {d["slug"]: _summary_row(d) for d in docs}
+    originals = {d["slug"]: d for d in docs}
+    lights = sorted(
+        (d if "note_hash" in d else digest(d) for d in docs),
+        key=lambda d: (d["when"], d["slug"]),
+    )
+    newest = lights[::-1]
     by: dict[str, dict[str, list[dict[str, Any]]]] = {
         "service": defaultdict(list),
         "owner": defaultdict(list),
         "tag": defaultdict(list),
     }
-    for d in newest:
-        if d.get("service"):
-            by["service"][d["service"]].append(rows[d["slug"]])
-        if d.get("owner"):
-            by["owner"][d["owner"]].append(rows[d["slug"]])
-        for tag in d.get("tags") or []:
-            by["tag"][tag].append(rows[d["slug"]])
-    metrics = sorted({c["metric"] for d in docs for c in d.get("comparison") or []})
     verdicts: Counter[str] = Counter()
-    for d in docs:
-        verdicts.update(_verdicts(d))
+    for d in newest:
+        row = d["row"]
+        if d["service"]:
+            by["service"][d["service"]].append(row)
+        if d["owner"]:
+            by["owner"][d["owner"]].append(row)
+        for tag in d["tags"]:
+            by["tag"][tag].append(row)
+        verdicts.update(d["verdicts"])
+    metrics = sorted({m for d in lights for m in d["metrics"]})
+    total = 2 + len(lights) + sum(len(groups) for groups in by.values()) + len(metrics)
+    return total, _pages(lights, newest, originals, by, verdicts, metrics, render, note_text,
+                         salt, previous, dirty)  # fmt: skip
+
+
+def _pages(
+    lights: list[dict[str, Any]],
+    newest: list[dict[str, Any]],
+    originals: dict[str, dict[str, Any]],
+    by: dict[str, dict[str, list[dict[str, Any]]]],
+    verdicts: Counter[str],
+    metrics: list[str],
+    render: Callable[[str, dict[str, Any]], str],
+    note_text: Callable[[dict[str, Any]], str],
+    salt: str,
+    previous: Callable[[str], str | None] | None,
+    dirty: set[str] | None,
+) -> Iterator[Page]:
+    from changenote.charts import trend_svg
+
+    def page(
+        name: str,
+        title: str,
+        template: str,
+        deps: set[str],
+        context: Callable[[], dict[str, Any]],
+        key: Callable[[dict[str, Any]], str] | None = None,
+        fill: Callable[[], dict[str, Any]] | None = None,
+        assets: Callable[[], dict[str, str]] | None = None,
+    ) -> Page:
+        """A page; computed only if its inputs may have changed, rendered only if they did."""
+        old = previous(name) if previous is not None else None
+        if old is not None and dirty is not None and dirty.isdisjoint(deps):
+            return Page(name, title, None, input_hash=old)
+        values = context()
+        input_hash = _input_hash(template, key(values) if key else values, salt)
+        if old == input_hash:
+            return Page(name, title, None, input_hash=input_hash)
+        if fill is not None:
+            values = {**values, **fill()}
+        return Page(
+            name,
+            title,
+            render(template, values),
+            assets=assets() if assets else {},
+            input_hash=input_hash,
+        )
 
     def groups(kind: str) -> list[dict[str, Any]]:
         return [
@@ -407,93 +575,100 @@ def build_pages(
             for name, items in sorted(by[kind].items())
         ]
 
-    pages: list[Page] = []
-
-    def add(
-        name: str,
-        title: str,
-        template: str,
-        context: dict[str, Any],
-        key: Any = None,
-        fill: Any = None,
-        assets: Any = None,
-    ) -> None:
-        """Add a page; render it only when its inputs changed since it was written."""
-        digest_of_inputs = _input_hash(template, context if key is None else key, salt)
-        if reuse is not None and reuse(name, digest_of_inputs):
-            pages.append(Page(name, title, None, input_hash=digest_of_inputs))
-            return
-        if fill is not None:
-            context = {**context, **fill()}
-        pages.append(
-            Page(
-                name,
-                title,
-                render(template, context),
-                assets=assets() if assets else {},
-                input_hash=digest_of_inputs,
-            )
-        )
-
-    add(
+    everything = {"*"}
+    yield page(
         "index",
         "changenote wiki",
         "home.md.j2",
-        {
-            "recent": [rows[d["slug"]] for d in newest[:RECENT]],
-            "open": [rows[d["slug"]] for d in newest if d["status"] != "shipped"],
+        everything,
+        lambda: {
+            "recent": [d["row"] for d in newest[:RECENT]],
+            "open": [d["row"] for d in newest if d["status"] != "shipped"],
             "verdicts": dict(sorted(verdicts.items())),
-            "total": len(docs),
+            "total": len(lights),
             "services": groups("service"),
             "owners": groups("owner"),
             "tags": groups("tag"),
             "metrics": [{"name": m, "page": page_name("metric", m)} for m in metrics],
         },
     )
-    add("all-notes", "All notes", "all.md.j2", {"notes": [rows[d["slug"]] for d in newest]})
-    index = RelatedIndex(docs)
-    for d in docs:
-        context = {
-            "related": [rows[r["slug"]] for r in index.related(d)],
+    yield page(
+        "all-notes",
+        "All notes",
+        "all.md.j2",
+        everything,
+        lambda: {"notes": [d["row"] for d in newest]},
+        key=_rows_key,
+    )
+    index: list[RelatedIndex] = []  # built on first use: a rebuild may need none
+
+    def note_context(d: dict[str, Any]) -> dict[str, Any]:
+        if not index:
+            index.append(RelatedIndex(lights))
+        return {
+            "related": [r["row"] for r in index[0].related(d)],
             "service": {"name": d["service"], "page": page_name("service", d["service"])}
-            if d.get("service")
+            if d["service"]
             else None,
             "owner": {"name": d["owner"], "page": page_name("owner", d["owner"])}
-            if d.get("owner")
+            if d["owner"]
             else None,
-            "tags": [{"name": t, "page": page_name("tag", t)} for t in d.get("tags") or []],
-            "metrics": [
-                {"name": m, "page": page_name("metric", m)}
-                for m in dict.fromkeys(c["metric"] for c in d.get("comparison") or [])
-            ],
+            "tags": [{"name": t, "page": page_name("tag", t)} for t in d["tags"]],
+            "metrics": [{"name": m, "page": page_name("metric", m)} for m in d["metrics"]],
         }
-        add(
-            rows[d["slug"]]["page"],
+
+    def note_body(d: dict[str, Any]) -> dict[str, Any]:
+        return {"body": note_text(originals[d["slug"]])}
+
+    for d in lights:
+        # Related notes share a file, a tag or the service: a change to any of them
+        # dirties one of these keys.
+        deps = {"note\0" + d["slug"]}
+        if d["service"]:
+            deps.add("service\0" + d["service"])
+        deps.update("tag\0" + t for t in d["tags"])
+        deps.update("file\0" + f for f in d["files_touched"])
+        yield page(
+            d["row"]["page"],
             d["title"],
             "note.md.j2",
-            context,
-            key=_note_key(d, context),
-            fill=lambda d=d: {"body": note_text(d)},
+            deps,
+            functools.partial(note_context, d),
+            key=functools.partial(_note_key, d),
+            fill=functools.partial(note_body, d),
         )
     for kind, heading in (("service", "Service"), ("owner", "Owner"), ("tag", "Tag")):
         for name, items in sorted(by[kind].items()):
-            add(
+            yield page(
                 page_name(kind, name),
                 f"{heading}: {name}",
                 "group.md.j2",
-                {"kind": heading, "name": name, "notes": items},
+                {f"{kind}\0{name}"},
+                functools.partial(dict, kind=heading, name=name, notes=items),
+                key=_rows_key,
             )
+
+    def metric_context(metric: str) -> dict[str, Any]:
+        figures = [(d["row"], d["points"][metric]) for d in lights if metric in d["points"]]
+        return {"metric": metric, "figures": figures}
+
+    def metric_points(metric: str) -> dict[str, Any]:
+        points = _expand(metric_context(metric)["figures"])
+        chart = f"{page_name('metric', metric)}.svg" if points else None
+        return {"points": points, "chart": chart}
+
+    def chart_files(metric: str) -> dict[str, str]:
+        context = metric_points(metric)
+        return {context["chart"]: trend_svg(metric, context["points"])} if context["chart"] else {}
+
     for metric in metrics:
-        points = _trend_points(docs, metric)
-        name = page_name("metric", metric)
-        chart = f"{name}.svg"
-        add(
-            name,
+        yield page(
+            page_name("metric", metric),
             f"Metric: {metric}",
             "metric.md.j2",
-            {"metric": metric, "points": points, "chart": chart if points else None},
-            assets=(lambda m=metric, pts=points, c=chart: {c: trend_svg(m, pts)})
-            if points
-            else None,
+            {f"metric\0{metric}"},
+            functools.partial(metric_context, metric),
+            key=_points_key,
+            fill=functools.partial(metric_points, metric),
+            assets=functools.partial(chart_files, metric),
         )
-    return pages

@@ -12,6 +12,7 @@ from changenote import site
 from changenote.config import load_config
 from changenote.store import Store
 from changenote.wiki import documents_from_notes, documents_from_store, page_name
+from changenote.wikistate import STATE
 from tests.conftest import invoke
 
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
@@ -81,9 +82,9 @@ def test_pages_for_home_notes_groups_metrics(notebook: Path):
 def test_from_notes_gives_the_same_pages(notebook: Path):
     config = load_config(notebook)
     from_store = site.outputs(
-        config, documents_from_store(Store(config.store_url())), "both", None
-    ).files
-    from_notes = site.outputs(config, documents_from_notes(notebook / "notes"), "both", None).files
+        config, documents_from_store(Store(config.store_url())), "both"
+    )
+    from_notes = site.outputs(config, documents_from_notes(notebook / "notes"), "both")
     assert from_store.keys() == from_notes.keys()
     different = [k for k in from_store if from_store[k] != from_notes[k]]
     assert different == []
@@ -198,12 +199,139 @@ def test_parallel_build_gives_the_same_files(notebook: Path, monkeypatch):
     serial = {
         p.relative_to(notebook / "serial"): p.read_bytes()
         for p in (notebook / "serial").rglob("*")
-        if p.is_file()
+        if p.is_file() and p.name != STATE
     }
     parallel = {
         p.relative_to(notebook / "parallel"): p.read_bytes()
         for p in (notebook / "parallel").rglob("*")
-        if p.is_file()
+        if p.is_file() and p.name != STATE
     }
     assert serial.keys() == parallel.keys()
     assert [k for k in serial if serial[k] != parallel[k]] == []
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != STATE
+    }
+
+
+def test_incremental_from_notes_equals_a_full_build_after_any_edit(notebook: Path, monkeypatch):
+    """Pages skipped as unaffected must be exactly what a fresh build would write."""
+    import os
+    import random
+
+    from changenote import notes, wiki
+
+    monkeypatch.setattr(wiki.RelatedIndex, "CANDIDATES", 2)  # make the cut-off matter
+    config = load_config(notebook)
+    folder = notebook / "notes"
+    template = wiki.read_note(next(folder.glob("*-slow-search.md")))
+    assert template is not None
+    rng = random.Random(7)
+    services, tags, files = ["docs", "auth", "api"], ["perf", "db", "ui", "x"], list("abcdef")
+
+    def write(doc: dict, name: str) -> None:
+        doc = {**doc, "note_path": f"notes/{name}"}
+        (folder / name).write_text(notes.text(config, doc))
+
+    for i in range(12):
+        doc = dict(template, slug=f"change-{i}", title=f"Change {i}")
+        doc.update(
+            service=rng.choice(services),
+            owner=rng.choice(["Ada", "Grace", "Linus"]),
+            tags=rng.sample(tags, rng.randint(0, 2)),
+            files_touched=[f"src/{f}.py" for f in rng.sample(files, rng.randint(0, 3))],
+            shipped_at=f"2026-0{1 + i % 9}-1{i % 10}T10:00:00+00:00",
+        )
+        write(doc, f"2026-01-{i:02d}-change-{i}.md")
+    assert invoke("wiki", "--out", "w", "--from-notes", "notes").code == 0
+    written: list[int] = []
+    for step in range(12):
+        paths = sorted(folder.glob("*.md"))
+        victim = rng.choice(paths)
+        doc = wiki.read_note(victim)
+        assert doc is not None
+        action = step % 6
+        if action == 5:
+            doc["reason"] = f"reworded {step}"  # shown on its own page and in search only
+        elif action == 0:
+            doc["service"] = rng.choice(services)
+        elif action == 1:
+            doc["tags"] = rng.sample(tags, rng.randint(0, 3))
+        elif action == 2:
+            doc["files_touched"] = [f"src/{f}.py" for f in rng.sample(files, 2)]
+            doc["title"] = f"Renamed {step}"
+        elif action == 3:
+            doc["shipped_at"] = "2027-01-01T00:00:00+00:00"  # now the newest
+            doc["owner"] = "Margaret"
+        if action == 4:
+            victim.unlink()
+        else:
+            # mtime must move even on a coarse file system clock: the cache keys on it
+            write(doc, victim.name)
+            stamp = victim.stat().st_mtime_ns + 10**9 * (step + 1)
+            os.utime(victim, ns=(stamp, stamp))
+        rebuilt = invoke("wiki", "--out", "w", "--from-notes", "notes")
+        assert rebuilt.code == 0, rebuilt.stderr
+        fresh = invoke("wiki", "--out", f"fresh{step}", "--from-notes", "notes")
+        assert fresh.code == 0, fresh.stderr
+        incremental, full = _tree(notebook / "w"), _tree(notebook / f"fresh{step}")
+        assert incremental.keys() == full.keys(), step
+        assert [k for k in full if incremental[k] != full[k]] == [], (step, action)
+        written.append(int(rebuilt.stdout.split(" written")[0].rsplit(", ", 1)[1]))
+    total = len(_tree(notebook / "w"))
+    assert any(0 < n < total // 2 for n in written), written  # it did skip pages
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_long_tables_render_in_slices_exactly_as_whole(seed: int, monkeypatch):
+    """Slicing long tables (to bound memory) never changes a page's HTML."""
+    import random
+
+    monkeypatch.setattr(site, "_LONG_PAGE", 0)
+    monkeypatch.setattr(site, "_TABLE_ROWS", 3)
+    rng = random.Random(seed)
+    md = site._markdown_renderer()
+    pieces = [
+        "# Title\n",
+        "",
+        "text with a [link](note-x.md) and `code`",
+        "| a | b |\n|---|---:|\n" + "".join(f"| {i} | [n{i}](n{i}.md) |\n" for i in range(9)),
+        "| a | b |\n|---|---|\n| only | one |",
+        "```\n| a | b |\n|---|---|\n| in | fence |\n```",
+        "- item\n- item two",
+        "| x |\n|---|\n" + "| \\| escaped \\| |\n" * 7 + "not a row, right after",
+        "> quote\n> | q | q |",
+        "    | indented | code |\n    |---|---|",
+        "| h | h |\n|:-:|---|\n" + "| *em* | <script> |\n" * 5,
+    ]
+    text = "\n".join(rng.choice(["", "\n"]) + rng.choice(pieces) for _ in range(8))
+    assert site._render_markdown(md, text) == md.render(text), text
+
+
+def test_a_second_build_into_the_same_folder_waits_its_turn(notebook: Path):
+    from changenote.wikistate import WikiState
+
+    assert invoke("wiki", "--out", "w").code == 0
+    before = _tree(notebook / "w")
+    holder = WikiState.open(notebook / "w")  # a build in progress holds the lock
+    try:
+        second = invoke("wiki", "--out", "w", "--full")
+        assert second.code != 0
+        assert "another wiki build is writing to" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        holder.close()
+    assert _tree(notebook / "w") == before
+    assert invoke("wiki", "--out", "w").code == 0
+
+
+def test_a_damaged_state_file_is_one_clear_error(notebook: Path):
+    assert invoke("wiki", "--out", "w").code == 0
+    (notebook / "w" / STATE).write_bytes(b"this is not a database" * 100)
+    result = invoke("wiki", "--out", "w")
+    assert result.code != 0 and "is damaged" in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1
