@@ -381,6 +381,44 @@ def wiki(
 
 
 @app.command()
+def check(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[NAME]...", help="Checks to run (default: every configured one)."),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option("--format", metavar="text|json|nagios|prometheus", help="Output format."),
+    ] = "text",
+    runs: Annotated[int, typer.Option(metavar="N", help="Runs per check (no warm-up).")] = 1,
+    timeout: Annotated[
+        float | None, typer.Option(metavar="SECONDS", help="Per-run timeout (default: config).")
+    ] = None,
+    record: Annotated[
+        bool, typer.Option("--record", help="Keep the results in the store for trends.")
+    ] = False,
+) -> None:
+    """Run checks once: is it up, slow, failing, changed since the last ship that measured it.
+
+    Exit status follows the monitoring-plugin convention for every format but
+    prometheus (which always exits 0): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    """
+    from changenote import checkreport, monitor
+    from changenote.config import load_config
+    from changenote.errors import UsageError
+
+    if fmt not in checkreport.FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(checkreport.FORMATS)}, not {fmt!r}")
+    config = load_config()
+    results = monitor.run_checks(config, names or [], runs, timeout)
+    if record:
+        monitor.record(config, results)
+    output, code = checkreport.render(results, fmt)
+    sys.stdout.write(output)
+    raise typer.Exit(code)
+
+
+@app.command()
 def demo(
     folder: Annotated[
         str | None,

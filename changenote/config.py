@@ -60,6 +60,33 @@ class CheckConfig:
     warmup: int | None = None
     timeout: float | None = None
     clear_cache: str | None = None
+    #: HTTP statuses that count as success (default: any below 500 measures, below 400
+    #: is up for ``changenote check``).
+    expect_status: tuple[int, ...] = ()
+    #: JSON fields the HTTP response must hold, by dotted path: ``{"ok": true}``.
+    expect_json: dict[str, Any] = field(default_factory=dict)
+    #: A median response time above this many milliseconds is "slow".
+    slow_ms: float | None = None
+    #: An error rate above this (0 to 1) is "failing"; default 0.
+    max_error_rate: float | None = None
+    #: Which way is better for the custom metrics a command check prints.
+    better: dict[str, str] = field(default_factory=dict)
+
+    def definition(self) -> dict[str, Any]:
+        """What the check measures and expects, as stored with a change that used it."""
+        data: dict[str, Any] = {"http": self.http} if self.http else {"cmd": self.cmd}
+        if self.headers:
+            data["headers"] = sorted(self.headers)  # names only: values may be secrets
+        for key in ("runs", "warmup", "timeout", "clear_cache", "slow_ms", "max_error_rate"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
+        if self.expect_status:
+            data["expect_status"] = list(self.expect_status)
+        if self.expect_json:
+            data["expect_json"] = dict(sorted(self.expect_json.items()))
+        if self.better:
+            data["better"] = dict(sorted(self.better.items()))
+        return data
 
 
 @dataclass(frozen=True)
@@ -197,6 +224,9 @@ def _parse_check(name: str, raw: Any, where: str) -> CheckConfig:
             parse_header(f"{hname}: {hvalue}")
         except UsageError as exc:
             raise ConfigError(f"{here}: headers: {str(exc).replace('--header ', '')}") from None
+    http_only = [k for k in ("expect_status", "expect_json", "headers") if k in raw]
+    if cmd is not None and http_only:
+        raise ConfigError(f"{here}: '{http_only[0]}' applies to an HTTP check only")
     return CheckConfig(
         name=name,
         http=_expect(http, str, "http", here) if http is not None else None,
@@ -208,7 +238,49 @@ def _parse_check(name: str, raw: Any, where: str) -> CheckConfig:
         clear_cache=_expect(raw["clear_cache"], str, "clear_cache", here)
         if "clear_cache" in raw
         else None,
+        expect_status=_statuses(raw.get("expect_status", []), here),
+        expect_json=_json_fields(raw.get("expect_json", {}), here),
+        slow_ms=_positive_float(raw["slow_ms"], "slow_ms", here) if "slow_ms" in raw else None,
+        max_error_rate=_rate(raw["max_error_rate"], "max_error_rate", here)
+        if "max_error_rate" in raw
+        else None,
+        better=_better_table(raw.get("better", {}), here),
     )
+
+
+def _statuses(value: Any, where: str) -> tuple[int, ...]:
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        _expect(item, int, "expect_status", where)
+        if not 100 <= item <= 599:
+            raise ConfigError(f"{where}: 'expect_status' must be HTTP statuses, got {item}")
+    return tuple(items)
+
+
+def _json_fields(value: Any, where: str) -> dict[str, Any]:
+    _expect(value, dict, "expect_json", where)
+    for key, expected in value.items():
+        if not isinstance(expected, (str, int, float, bool)):
+            raise ConfigError(
+                f"{where}: 'expect_json.{key}' must be a string, number or boolean, "
+                f"got {type(expected).__name__}"
+            )
+    return dict(value)
+
+
+def _rate(value: Any, key: str, where: str) -> float:
+    _expect(value, (int, float), key, where)
+    if not 0 <= value <= 1:
+        raise ConfigError(f"{where}: '{key}' must be between 0 and 1, got {value}")
+    return float(value)
+
+
+def _better_table(value: Any, where: str) -> dict[str, str]:
+    _expect(value, dict, "better", where)
+    for metric, way in value.items():
+        if way not in ("lower", "higher"):
+            raise ConfigError(f'{where}: \'better.{metric}\' must be "lower" or "higher"')
+    return dict(value)
 
 
 def _parse_metric(name: str, raw: Any, where: str) -> MetricConfig:
@@ -373,6 +445,9 @@ min_effect = 5
 # Reusable checks, used with `changenote baseline --check health`:
 # [checks.health]
 # http = "GET http://127.0.0.1:8000/health"
+# expect_status = 200
+# expect_json = {{ ok = true }}
+# slow_ms = 200
 """
 
 

@@ -298,3 +298,35 @@ def probe_errors(run: dict[str, Any]) -> list[Warning_]:
                 }
             )
     return found
+
+
+def check_changed(
+    probes: list[dict[str, Any]], current: dict[str, dict[str, Any]]
+) -> list[Warning_]:
+    """Configured checks whose definition differs now from when the baseline stored it.
+
+    The change keeps the definition it measured, and goes on measuring that one, so
+    before and after stay comparable; the warning says the config moved meanwhile.
+    """
+    found: list[Warning_] = []
+    for probe in probes:
+        name = probe.get("check")
+        stored = (probe.get("settings") or {}).get("definition")
+        if not name or stored is None:
+            continue
+        now = current.get(name)
+        if now == stored:
+            continue
+        if now is None:
+            what = "is no longer in the config"
+        else:
+            keys = sorted(k for k in stored.keys() | now.keys() if stored.get(k) != now.get(k))
+            what = f"changed in the config since the baseline ({', '.join(keys)})"
+        found.append(
+            {
+                "code": "check-changed",
+                "message": f"check {name} {what}; this measured the baseline's definition, "
+                "so before and after stay comparable",
+            }
+        )
+    return found

@@ -11,12 +11,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from changenote.checklist import STANDARD_CHECKLIST
 
-__all__ = ["STANDARD_CHECKLIST", "Change", "ChecklistItem", "CommandRecord", "FileTouched"]
+__all__ = [
+    "STANDARD_CHECKLIST",
+    "Change",
+    "CheckRecord",
+    "ChecklistItem",
+    "CommandRecord",
+    "FileTouched",
+]
 
 
 def utcnow() -> datetime:
@@ -157,3 +164,25 @@ class ChecklistItem(SQLModel, table=True):
     done: bool = False
     evidence: str | None = Field(default=None, sa_column=Column(Text))
     done_at: datetime | None = None
+
+
+class CheckRecord(SQLModel, table=True):
+    """One run of a configured check by ``changenote check --record`` (since 0003)."""
+
+    __tablename__ = "check_result"
+    __table_args__ = (Index("ix_check_result_name_checked_at", "name", "checked_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64)
+    checked_at: datetime = Field(default_factory=utcnow)
+    state: str = Field(max_length=8)
+    probe: str = Field(sa_column=Column(Text, nullable=False))
+    attempts: int = 0
+    errors: int = 0
+    #: Per metric: median, unit, n, and the reference median when there was one.
+    metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: The slug of the change whose after-run was the reference.
+    reference: str | None = Field(default=None, max_length=80)
+    environment: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )

@@ -168,6 +168,26 @@ def db_call_count(headers: httpx.Headers) -> float | None:
     return None
 
 
+def json_mismatch(body: bytes, expected: dict[str, Any]) -> str | None:
+    """How a JSON body differs from the expected fields (dotted paths), or None."""
+    import json
+
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return "body is not JSON"
+    for path, want in expected.items():
+        node: Any = data
+        for part in path.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return f"no {path} in the body"
+            node = node[part]
+        # True == 1 in Python; a health flag of 1 is not the JSON true it promised
+        if isinstance(node, bool) != isinstance(want, bool) or node != want:
+            return f"{path} is {json.dumps(node)[:40]}, expected {json.dumps(want)}"
+    return None
+
+
 class HttpProbe:
     """One HTTP request per run over one reused client connection."""
 
@@ -180,6 +200,9 @@ class HttpProbe:
         for name, value in spec.headers:
             headers[name] = expand_env(value, f"header {name}")
         self.method, self.url = spec.method, expand_env(spec.url, "the URL")
+        #: From a configured check: the statuses that count as success, JSON fields to hold.
+        self.expect_status = tuple(spec.settings.get("expect_status") or ())
+        self.expect_json: dict[str, Any] = dict(spec.settings.get("expect_json") or {})
         self._httpx = httpx
         self.client = httpx.Client(
             timeout=httpx.Timeout(timeout),
@@ -200,9 +223,16 @@ class HttpProbe:
         except httpx.HTTPError as exc:
             return Attempt(ok=False, status=f"{type(exc).__name__}")
         elapsed = (time.perf_counter_ns() - start) / 1e6
+        code = response.status_code
+        ok = code in self.expect_status if self.expect_status else code < 500
+        status = f"HTTP {code}"
+        if ok and self.expect_json:
+            mismatch = json_mismatch(response.content, self.expect_json)
+            if mismatch is not None:
+                ok, status = False, f"HTTP {code}, {mismatch}"
         return Attempt(
-            ok=response.status_code < 500,
-            status=f"HTTP {response.status_code}",
+            ok=ok,
+            status=status,
             time_ms=elapsed,
             cache_hit=cache_status(response.headers),
             db_calls=db_call_count(response.headers),
@@ -312,8 +342,9 @@ def record(outcome: ProbeOutcome, attempt: Attempt) -> None:
         outcome.add("cache_hit_ratio", attempt.cache_hit)
     if attempt.db_calls is not None:
         outcome.add("db_calls", attempt.db_calls)
+    defaults = outcome.spec.settings.get("better") or {}
     for name, value, unit, better in attempt.custom:
-        outcome.add(name, value, unit, better)
+        outcome.add(name, value, unit, better or defaults.get(name))
 
 
 Progress = Callable[[int, int, str], None]

@@ -8,7 +8,6 @@ it was.
 
 from __future__ import annotations
 
-import difflib
 import math
 import posixpath
 import uuid
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from changenote import gitinfo, notes, recording, repeat
 from changenote.comparing import judge, run_warnings
 from changenote.config import Config
-from changenote.errors import ChangenoteError, NotFoundError, UsageError
+from changenote.errors import ChangenoteError, UsageError
 from changenote.probes import MeasureSettings, ProbeOutcome, Progress
 from changenote.probes import measure as run_probes
 from changenote.redact import MASK, redact
@@ -120,34 +119,18 @@ class Notebook:
         specs = [parse_http(h) for h in req.https]
         specs = [ProbeSpec(s.kind, s.target, headers) for s in specs]
         specs += [parse_cmd(c) for c in req.cmds]
+        from changenote.monitor import check_spec, find_check
+
         for name in req.checks:
-            check = self.config.checks.get(name)
-            if check is None:
-                known = sorted(self.config.checks)
-                hint = difflib.get_close_matches(name, known, n=1)
-                extra = (
-                    f"; did you mean '{hint[0]}'?"
-                    if hint
-                    else (f" (configured: {', '.join(known)})" if known else " (none configured)")
-                )
-                raise NotFoundError(f"unknown check {name!r}{extra}")
-            base = parse_http(check.http) if check.http else parse_cmd(check.cmd or "")
-            settings = {
-                "runs": check.runs,
-                "warmup": check.warmup,
-                "timeout": check.timeout,
-                "clear_cache": check.clear_cache,
-            }
-            specs.append(
-                ProbeSpec(
-                    base.kind,
-                    base.target,
-                    tuple(check.headers.items()) + (headers if base.kind == "http" else ()),
-                    check=name,
-                    settings={k: v for k, v in settings.items() if v is not None},
-                )
-            )
+            specs.append(check_spec(find_check(self.config, name), headers))
         return specs
+
+    def _check_warnings(self, probes: list[dict[str, Any]]) -> list[dict[str, str]]:
+        """Checks whose config changed since the baseline (the baseline's was measured)."""
+        from changenote.diagnostics import check_changed
+
+        current = {name: check.definition() for name, check in self.config.checks.items()}
+        return check_changed(probes, current)
 
     def _tick(self, session: Session, change: Change, key: str, evidence: str) -> None:
         from sqlmodel import select
@@ -342,7 +325,7 @@ class Notebook:
             doc = document.load(session, change)
         doc["comparison"] = verdict.comparison
         kept = [w for w in doc["warnings"] if w["code"] == "secret-not-stored"]
-        doc["warnings"] = kept + verdict.warnings
+        doc["warnings"] = kept + self._check_warnings(change.probes) + verdict.warnings
         doc["expectations"] = verdict.expectations
         doc["measured_run"] = run_label
         return doc
@@ -437,6 +420,7 @@ class Notebook:
             change.warnings = (
                 [w for w in change.warnings if w["code"] == "secret-not-stored"]
                 + missing
+                + self._check_warnings(change.probes)
                 + verdict.warnings
             )
             change.note_path = notes.relpath(self.config, {**doc, "shipped_at": _iso_now(change)})

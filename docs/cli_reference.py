@@ -22,6 +22,7 @@ COMMANDS = [
     "show",
     "render",
     "wiki",
+    "check",
     "demo",
 ]
 

@@ -23,6 +23,7 @@ class Behaviour:
     #: Serve repeated paths from a cache: the first request is a slow MISS, then fast HITs.
     cache: bool = False
     cached: set[str] = field(default_factory=set)
+    body: bytes = b'{"ok": true}'
 
 
 class TestServer:
@@ -71,7 +72,7 @@ class TestServer:
                 status = (
                     b.statuses[(len(b.requests) - 1) % len(b.statuses)] if b.statuses else b.status
                 )
-                body = b'{"ok": true}'
+                body = b.body
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

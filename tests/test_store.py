@@ -94,6 +94,18 @@ def test_blank_database_gets_exact_schema(tmp_path: Path):
             "recorded_at",
         ],
         "file_touched": ["id", "change_id", "path", "source"],
+        "check_result": [
+            "id",
+            "name",
+            "checked_at",
+            "state",
+            "probe",
+            "attempts",
+            "errors",
+            "metrics",
+            "reference",
+            "environment",
+        ],
         "metric": [
             "id",
             "run_id",

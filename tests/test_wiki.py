@@ -81,9 +81,7 @@ def test_pages_for_home_notes_groups_metrics(notebook: Path):
 
 def test_from_notes_gives_the_same_pages(notebook: Path):
     config = load_config(notebook)
-    from_store = site.outputs(
-        config, documents_from_store(Store(config.store_url())), "both"
-    )
+    from_store = site.outputs(config, documents_from_store(Store(config.store_url())), "both")
     from_notes = site.outputs(config, documents_from_notes(notebook / "notes"), "both")
     assert from_store.keys() == from_notes.keys()
     different = [k for k in from_store if from_store[k] != from_notes[k]]

@@ -1,0 +1,56 @@
+"""A command probe for changenote's own notes: rebuild a wiki after editing one note.
+
+``python bench/wiki_edit_probe.py PROJECT`` edits the ``reason`` of the next note in
+``PROJECT/notes`` (round robin, as a person fixing a sentence), runs
+``python -m changenote wiki --from-notes notes --format html`` with the same interpreter
+(so whatever ``changenote`` it imports is the one measured) into an output folder named
+after that code's location, and prints two ``changenote-metric:`` lines: the rebuild's
+wall time and its peak RSS (``os.wait4``). The first run into a new folder is a full
+build: use a warm-up run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    project = Path(sys.argv[1]).resolve()
+    notes = sorted((project / "notes").glob("*.md"))
+    counter = project / ".edit-probe-counter"
+    n = int(counter.read_text()) if counter.exists() else 0
+    counter.write_text(str(n + 1))
+    note = notes[(n * 7919) % len(notes)]
+    text = note.read_text(encoding="utf-8")
+    head, sep, rest = text.partition("\nreason: ")
+    _, _, after = rest.partition("\n")
+    while after.startswith("  "):  # a folded long reason
+        after = after.partition("\n")[2]
+    note.write_text(f"{head}{sep}{json.dumps(f'edited {n}')}\n{after}", encoding="utf-8")
+    code = subprocess.run(
+        [sys.executable, "-c", "import changenote; print(changenote.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    out = f"out-{hashlib.sha1(code.encode()).hexdigest()[:8]}"
+    cmd = [sys.executable, "-m", "changenote", "wiki", "--from-notes", "notes", "--out", out,
+           "--format", "html"]  # fmt: skip
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=project, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"changenote wiki failed ({status})")
+    print(f"changenote-metric: rebuild_s={seconds:.4f} s better=lower")
+    print(f"changenote-metric: peak_rss_mb={usage.ru_maxrss / 1024:.1f} MB better=lower")
+
+
+if __name__ == "__main__":
+    main()
