@@ -33,8 +33,9 @@ def main() -> None:
     while after.startswith("  "):  # a folded long reason
         after = after.partition("\n")[2]
     note.write_text(f"{head}{sep}{json.dumps(f'edited {n}')}\n{after}", encoding="utf-8")
-    code = subprocess.run(
+    code = subprocess.run(  # in the project, as the build itself will import it
         [sys.executable, "-c", "import changenote; print(changenote.__file__)"],
+        cwd=project,
         capture_output=True,
         text=True,
         check=True,
