@@ -419,6 +419,77 @@ def check(
 
 
 @app.command()
+def watch(
+    ref: Annotated[
+        str | None,
+        typer.Argument(metavar="ID", help="Change id or slug (default: the newest shipped)."),
+    ] = None,
+    log: Annotated[
+        list[str] | None,
+        typer.Option(metavar="PATH", help="A log file to follow from its end (repeatable)."),
+    ] = None,
+    pattern: Annotated[
+        str, typer.Option(metavar="REGEX", help="Lines to count in the logs.")
+    ] = "ERROR|CRITICAL|Traceback",
+    check: Annotated[
+        list[str] | None,
+        typer.Option(metavar="NAME", help="A configured check to run every --every (repeatable)."),
+    ] = None,
+    duration: Annotated[
+        str, typer.Option(metavar="DURATION", help="How long to watch: 30s, 10m, 2h.")
+    ] = "10m",
+    every: Annotated[
+        str, typer.Option(metavar="DURATION", help="How often to run the checks.")
+    ] = "30s",
+    since: Annotated[
+        str | None,
+        typer.Option(
+            metavar="WHEN",
+            help="Reference window: the logs from WHEN (30m, or 2026-11-28T10:00) until now.",
+        ),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Watch logs and checks after a release; record it on the change and tick "watch".
+
+    Ctrl-C ends the watch early and keeps what was measured.
+    """
+    import time
+
+    from changenote.config import load_config
+    from changenote.specs import parse_duration
+    from changenote.workflow import Notebook
+
+    seconds = parse_duration(duration, "--duration")
+    interval = parse_duration(every, "--every")
+    live = sys.stderr.isatty()
+    last = [0.0]
+
+    def progress(elapsed: float, seen: str) -> None:
+        now = time.monotonic()
+        if live:
+            sys.stderr.write(f"\rwatching {elapsed:5.0f}/{seconds:.0f} s  {seen}\x1b[K")
+            sys.stderr.flush()
+        elif now - last[0] >= 60:
+            sys.stderr.write(f"watching {elapsed:.0f}/{seconds:.0f} s: {seen}\n")
+            last[0] = now
+
+    doc = Notebook(load_config()).watch(
+        ref, log or [], check or [], seconds, interval, pattern, since, progress=progress
+    )
+    if live:
+        sys.stderr.write("\n")
+    if as_json:
+        _emit(doc, True, "watch")
+        return
+    from changenote.watch import evidence
+
+    typer.echo(f"{doc['slug']}: {evidence(doc['watch'])}")
+    if doc.get("note_path"):
+        typer.echo(f"note updated: {doc['note_path']}")
+
+
+@app.command()
 def demo(
     folder: Annotated[
         str | None,

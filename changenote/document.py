@@ -137,6 +137,7 @@ def load(session: Session, change: Change) -> dict[str, Any]:
         "comparison": list(change.comparison),
         "warnings": list(change.warnings),
         "expectations": list(change.expectations or []),
+        "watches": list(change.watches or []),
         "checklist": [
             {
                 "key": i.key,

@@ -78,6 +78,10 @@ class Change(SQLModel, table=True):
     note_path: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     shipped_at: datetime | None = None
+    #: What ``changenote watch`` saw after the release, one entry per watch (since 0004).
+    watches: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
 
 
 class Run(SQLModel, table=True):

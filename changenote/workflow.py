@@ -132,7 +132,9 @@ class Notebook:
         current = {name: check.definition() for name, check in self.config.checks.items()}
         return check_changed(probes, current)
 
-    def _tick(self, session: Session, change: Change, key: str, evidence: str) -> None:
+    def _tick(
+        self, session: Session, change: Change, key: str, evidence: str, keep: bool = False
+    ) -> None:
         from sqlmodel import select
 
         from changenote.models import ChecklistItem, utcnow
@@ -144,8 +146,10 @@ class Notebook:
         ).first()
         if item is None:
             return
+        # ``keep``: evidence accumulates (a second watch adds to the first), as `tick` does.
+        earlier = [item.evidence] if keep and item.done and item.evidence else []
         item.done = True
-        item.evidence = self.redact_text(evidence)
+        item.evidence = self.redact_text("; ".join([*earlier, evidence]))
         item.done_at = utcnow()
         session.add(item)
 
@@ -433,6 +437,98 @@ class Notebook:
             return doc
 
     # -- notes ------------------------------------------------------------------------
+
+    def watch(
+        self,
+        ref: str | None,
+        logs: list[str],
+        checks: list[str],
+        duration: float,
+        every: float,
+        pattern: str,
+        since: str | None,
+        poll: float = 0.5,
+        progress: Any = None,
+    ) -> dict[str, Any]:
+        """Watch logs and checks after a release; keep the result on the change, tick it."""
+        from datetime import datetime
+
+        from sqlmodel import col, select
+
+        from changenote import document
+        from changenote import watch as watching
+        from changenote.errors import NotFoundError
+        from changenote.models import Change
+        from changenote.monitor import UP_STATUSES, check_spec, find_check
+        from changenote.probes import open_probe
+
+        if not logs and not checks:
+            raise UsageError("nothing to watch: give --log PATH and/or --check NAME")
+        if every <= 0 or poll <= 0:
+            raise UsageError("--every must be greater than 0")
+        watching.compile_pattern(pattern)
+        started = datetime.now()
+        since_at = watching.parse_since(since, started) if since else None
+        if since_at is not None and not logs:
+            raise UsageError("--since sets the reference window of --log files; give --log")
+        paths = [Path(p) for p in logs]
+        for path in paths:
+            if path.exists() and not path.is_file():
+                raise UsageError(f"--log {path}: not a file")
+            if not path.exists() and not path.parent.is_dir():
+                raise UsageError(f"--log {path}: no such folder {path.parent}")
+        configured = [find_check(self.config, name) for name in dict.fromkeys(checks)]
+        with self.store.read() as session:
+            if ref is None:
+                change = session.exec(
+                    select(Change)
+                    .where(Change.status == "shipped")
+                    .order_by(col(Change.shipped_at).desc(), col(Change.id).desc())
+                ).first()
+                if change is None:
+                    raise NotFoundError("no shipped change to watch: give an id or slug")
+            else:
+                change = resolve_change(session, ref)
+            change_id = change.id
+            doc = document.load(session, change)
+        baseline = doc["runs"][0] if doc["runs"] else None
+        probes = {}
+        try:
+            for check in configured:
+                spec = check_spec(check)
+                if spec.kind == "http" and not check.expect_status:
+                    settings = {**spec.settings, "expect_status": list(UP_STATUSES)}
+                    spec = ProbeSpec(spec.kind, spec.target, spec.headers, spec.check, settings)
+                probes[check.name] = open_probe(spec, check.timeout or self.config.timeout)
+            result = watching.watch(
+                paths,
+                pattern,
+                duration,
+                configured,
+                every,
+                since_at,
+                poll,
+                progress,
+                lambda check: probes[check.name].run(),
+            )
+        finally:
+            for probe in probes.values():
+                probe.close()
+        watching.compare_checks(result, baseline)
+        for log in result["logs"]:
+            log["path"] = self.redact_text(log["path"])
+        said = watching.evidence(result)
+        with notes.Staged(self.config) as staged, self.store.write() as session:
+            change = resolve_change(session, str(change_id))
+            change.watches = [*(change.watches or []), result]
+            session.add(change)
+            self._tick(session, change, "watch", said, keep=True)
+            session.flush()
+            doc = document.load(session, change)
+            if change.note_path:
+                staged.write(doc)
+        doc["watch"] = result
+        return doc
 
     def render(self, ref: str | None) -> list[Path]:
         """Re-render notes from the store: one change, or every change with a note."""

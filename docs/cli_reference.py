@@ -23,6 +23,7 @@ COMMANDS = [
     "render",
     "wiki",
     "check",
+    "watch",
     "demo",
 ]
 

@@ -73,6 +73,7 @@ def test_blank_database_gets_exact_schema(tmp_path: Path):
             "created_at",
             "shipped_at",
             "expectations",
+            "watches",
         ],
         "checklist_item": [
             "id",
@@ -228,6 +229,9 @@ def test_ctrl_c_while_measuring_leaves_store_as_it_was(project: Path, server: Te
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a background job (nohup, `&` in a script) starts with SIGINT ignored, and Python
+        # keeps it so: give the child the default, as a terminal would
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 30
     while len(server.behaviour.requests) < 3 and time.monotonic() < deadline:

@@ -1,0 +1,174 @@
+"""Watching after a release: real log files appended, rotated and truncated meanwhile."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import invoke
+from tests.servers import TestServer
+
+
+def _shipped(project: Path, server: TestServer | None = None) -> None:
+    extra = ["--check", "health"] if server else ["--metric", "p95_ms=12ms"]
+    if server:
+        (project / "changenote.toml").write_text(
+            f'runs = 8\n[checks.health]\nhttp = "GET {server.url}/health"\n'
+        )
+    assert invoke("baseline", "Slow search", *extra).code == 0
+    more = [] if server else ["--metric", "p95_ms=8ms"]
+    shipped = invoke("ship", "--reason", "add an index", *more)
+    assert shipped.code == 0, shipped.stderr
+
+
+def _later(delay: float, action) -> threading.Thread:
+    def run() -> None:
+        time.sleep(delay)
+        action()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_follows_appends_rotation_and_truncation(project: Path):
+    _shipped(project)
+    log = project / "app.log"
+    log.write_text("ERROR before the watch: not counted\n")
+    rotated = project / "app.log.1"
+
+    def write_events() -> None:
+        with log.open("a") as fh:
+            fh.write("INFO fine\nERROR one\nTraceback (most recent call last):\n")
+        time.sleep(0.4)
+        with log.open("a") as fh:
+            fh.write("ERROR two, just before rotation\n")
+        log.rename(rotated)  # logrotate: rename, then a new file
+        time.sleep(0.4)
+        log.write_text("CRITICAL three, in the new file\nINFO fine\n")
+        time.sleep(0.4)
+        log.write_text("")  # copytruncate: emptied in place
+        time.sleep(0.4)
+        with log.open("a") as fh:
+            fh.write("ERROR four, after truncation\nERROR five, no newline")
+
+    writer = _later(0.3, write_events)
+    result = invoke("watch", "--log", "app.log", "--duration", "3s", "--json")
+    writer.join()
+    assert result.code == 0, result.stderr
+    doc = result.json()
+    seen = doc["watch"]["logs"][0]
+    assert seen["matches"] == 6, seen  # one, Traceback, two, three, four, five
+    assert seen["rotations"] == 1 and seen["truncations"] == 1
+    assert seen["lines"] == 8
+    watch_item = next(i for i in doc["checklist"] if i["key"] == "watch")
+    assert watch_item["done"] and "app.log: 6 line(s) matching" in watch_item["evidence"]
+    note = (project / doc["note_path"]).read_text()
+    assert "## Watch after release" in note and "6 of 8 new line(s)" in note
+
+
+def test_since_compares_with_the_log_before_the_release(project: Path):
+    _shipped(project)
+    log = project / "app.log"
+    now = datetime.now()
+    old = [(now - timedelta(minutes=m)).strftime("%Y-%m-%d %H:%M:%S") for m in (50, 20, 10, 5)]
+    log.write_text(
+        f"{old[0]} ERROR too old for the window\n"
+        f"{old[1]} ERROR in the window\n{old[2]} INFO fine\n{old[3]} INFO fine\n"
+    )
+    writer = _later(0.3, lambda: log.open("a").write("ERROR\n" * 20))
+    result = invoke("watch", "--log", str(log), "--duration", "2s", "--since", "30m", "--json")
+    writer.join()
+    assert result.code == 0, result.stderr
+    seen = result.json()["watch"]["logs"][0]
+    assert seen["reference"]["matches"] == 1 and seen["reference"]["lines"] == 3
+    assert seen["matches"] == 20 and seen["verdict"] == "more", seen
+
+
+def test_checks_run_every_interval_and_compare_with_the_baseline(project: Path, server: TestServer):
+    _shipped(project, server)
+    server.behaviour.statuses = [200, 503]  # half the answers fail after the release
+    result = invoke("watch", "--check", "health", "--every", "0.25s", "--duration", "2s", "--json")
+    assert result.code == 0, result.stderr
+    (check,) = result.json()["watch"]["checks"]
+    assert check["runs"] >= 6 and check["errors"] >= 3
+    assert check["baseline_error_rate"] == 0 and check["verdict"] == "regressed"
+
+
+def test_second_watch_adds_to_the_evidence(project: Path):
+    _shipped(project)
+    (project / "a.log").write_text("")
+    assert invoke("watch", "--log", "a.log", "--duration", "0.5s").code == 0
+    second = invoke("watch", "--log", "a.log", "--duration", "0.5s", "--json")
+    doc = second.json()
+    assert len(doc["watches"]) == 2
+    evidence = next(i for i in doc["checklist"] if i["key"] == "watch")["evidence"]
+    assert evidence.count("watched") == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "nothing to watch"),
+        (["--log", "x.log", "--duration", "soon"], "--duration 'soon'"),
+        (["--log", "x.log", "--pattern", "(unclosed"], "--pattern '(unclosed' is not a valid"),
+        (["--log", "x.log", "--since", "tomorrowish"], "--since 'tomorrowish'"),
+        (["--log", "nowhere/x.log"], "no such folder"),
+        (["--check", "helth"], "unknown check 'helth'"),
+    ],
+)
+def test_bad_input_is_one_line(project: Path, args: list[str], message: str):
+    _shipped(project)
+    result = invoke("watch", *args)
+    assert result.code != 0 and message in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_since_needs_timestamps(project: Path):
+    _shipped(project)
+    (project / "plain.log").write_text("ERROR no time here\n")
+    result = invoke("watch", "--log", "plain.log", "--since", "10m", "--duration", "1s")
+    assert result.code != 0 and "carries a time" in result.stderr
+
+
+def test_without_a_shipped_change(project: Path):
+    assert "the notebook is empty" in invoke("watch", "--log", "x.log").stderr
+    assert invoke("baseline", "Open", "--metric", "p95_ms=3ms").code == 0
+    result = invoke("watch", "--log", "x.log")
+    assert result.code != 0 and "no shipped change to watch" in result.stderr
+    shown = json.loads(invoke("show", "1", "--json").stdout)
+    assert shown["watches"] == []
+
+
+def test_ctrl_c_ends_the_watch_early_and_keeps_what_it_saw(project: Path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    _shipped(project)
+    log = project / "app.log"
+    log.write_text("")
+    env = {k: v for k, v in os.environ.items() if k != "CHANGENOTE_DATABASE_URL"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "changenote", "watch", "--log", "app.log", "--duration", "10m"],
+        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    time.sleep(2.0)  # start-up, then the watch is under way
+    with log.open("a") as fh:
+        fh.write("ERROR seen before Ctrl-C\n")
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "stopped early" in out and "1 line(s) matching" in out
+    doc = json.loads(invoke("show", "1", "--json").stdout)
+    (kept,) = doc["watches"]
+    assert kept["interrupted"] is True and kept["logs"][0]["matches"] == 1
+    assert kept["seconds"] < 60
