@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from changenote.models import Change
 
 #: The newest migration; tests check it matches the migration scripts.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_S = 30.0
 

@@ -34,6 +34,77 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.setenv(key, value)
 
 
+POSTGRES_ENV = "CHANGENOTE_TEST_POSTGRES_URL"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only: reads the SQLite file itself; not run on PostgreSQL"
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Run the test against the default SQLite store, then against a real PostgreSQL.
+
+    The PostgreSQL server comes from ``CHANGENOTE_TEST_POSTGRES_URL`` (an admin URL;
+    ``.ci/postgres start DIR`` gives one); each test gets a new database of its own, as
+    ``CHANGENOTE_DATABASE_URL``. Without a server the PostgreSQL runs are skipped,
+    except under ``CI=true``, where they fail.
+    """
+    if request.param == "sqlite":
+        yield "sqlite"
+        return
+    if request.node.get_closest_marker("sqlite_only"):
+        pytest.skip("reads the SQLite file itself")
+    with _postgres_databases() as new_database:
+        monkeypatch.setenv("CHANGENOTE_DATABASE_URL", new_database())
+        yield "postgresql"
+
+
+@contextlib.contextmanager
+def _postgres_databases() -> Iterator[Any]:
+    """A factory of new, empty PostgreSQL databases, all dropped at the end."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    admin = os.environ.get(POSTGRES_ENV)
+    if not admin:
+        message = f"no PostgreSQL server: set {POSTGRES_ENV} (`.ci/postgres start DIR`)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    made: list[str] = []
+
+    def new_database() -> str:
+        name = f"cn_{uuid.uuid4().hex[:12]}"
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        return admin.rsplit("/", 1)[0] + f"/{name}"
+
+    try:
+        yield new_database
+    finally:
+        with engine.connect() as conn:
+            for name in made:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.fixture
+def new_store_url(store_backend: str, tmp_path: Path) -> Iterator[Any]:
+    """A factory of URLs of new, empty stores of the backend under test."""
+    if store_backend == "sqlite":
+        count = iter(range(1_000_000))
+        yield lambda: f"sqlite:///{tmp_path / f'store{next(count)}.db'}"
+        return
+    with _postgres_databases() as new_database:
+        yield new_database
+
+
 @dataclass
 class Result:
     code: int

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import socket
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import invoke
 from tests.servers import TestServer
+
+pytestmark = pytest.mark.usefixtures("store_backend")
 
 
 def _config(project: Path, checks: str, extra: str = "runs = 8\n") -> None:
@@ -162,9 +163,15 @@ def test_record_keeps_results_for_trends(project: Path, server: TestServer):
     _config(project, _health(server.url) + '[checks.job]\ncmd = "true"\n')
     assert invoke("check", "--record").code == 0
     assert invoke("check", "job", "--record").code == 0
-    db = sqlite3.connect(project / ".changenote" / "changenote.db")
-    rows = db.execute("SELECT name, state FROM check_result ORDER BY id").fetchall()
-    assert rows == [("health", "ok"), ("job", "ok"), ("job", "ok")]
+    import sqlalchemy as sa
+
+    from changenote.config import load_config
+
+    engine = sa.create_engine(load_config(project).store_url())
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT name, state FROM check_result ORDER BY id")).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [("health", "ok"), ("job", "ok"), ("job", "ok")]
 
 
 def test_ship_measures_the_baseline_definition_and_warns(project: Path, server: TestServer):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from changenote.store import HEAD_REVISION, MIGRATIONS, Store, list_changes
 from tests.conftest import invoke
 from tests.servers import TestServer
 
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 
 def _revisions() -> list[str]:
     cfg = AlembicConfig()
@@ -26,25 +27,46 @@ def _revisions() -> list[str]:
     return [r.revision for r in reversed(list(script.walk_revisions()))]
 
 
-def _columns(db: Path) -> dict[str, list[str]]:
-    conn = sqlite3.connect(db)
+def _columns(url: str) -> dict[str, list[str]]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
     try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {t: [c[1] for c in conn.execute(f"PRAGMA table_info({t})")] for t in sorted(tables)}
+        inspector = sa.inspect(engine)
+        return {
+            t: [c["name"] for c in inspector.get_columns(t)]
+            for t in sorted(inspector.get_table_names())
+        }
     finally:
-        conn.close()
+        engine.dispose()
+
+
+def _snapshot(url: str) -> dict[str, list[tuple]]:
+    """Every row of every table, in key order: equal snapshots, equal stores."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            names = sorted(sa.inspect(conn).get_table_names())
+            return {
+                t: [tuple(r) for r in conn.execute(sa.text(f"SELECT * FROM {t} ORDER BY 1"))]
+                for t in names
+            }
+    finally:
+        engine.dispose()
 
 
 def test_head_revision_constant_matches_scripts():
     assert _revisions()[-1] == HEAD_REVISION
 
 
-def test_blank_database_gets_exact_schema(tmp_path: Path):
-    db = tmp_path / "s.db"
-    store = Store(f"sqlite:///{db}")
+def test_blank_database_gets_exact_schema(new_store_url):
+    url = new_store_url()
+    store = Store(url)
     store.ensure_schema()
     store.close()
-    assert _columns(db) == {
+    assert _columns(url) == {
         "alembic_version": ["version_num"],
         "change": [
             "id",
@@ -140,7 +162,7 @@ def test_blank_database_gets_exact_schema(tmp_path: Path):
     }
 
 
-def test_models_match_migrations(tmp_path: Path):
+def test_models_match_migrations(new_store_url):
     """A model change without a migration fails here."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
@@ -148,7 +170,7 @@ def test_models_match_migrations(tmp_path: Path):
 
     import changenote.models  # noqa: F401
 
-    store = Store(f"sqlite:///{tmp_path / 'm.db'}")
+    store = Store(new_store_url())
     store.ensure_schema()
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
@@ -156,35 +178,36 @@ def test_models_match_migrations(tmp_path: Path):
     assert diff == []
 
 
-def test_upgrade_from_every_revision_keeps_data(tmp_path: Path, monkeypatch, project: Path):
+def test_upgrade_from_every_revision_keeps_data(new_store_url, monkeypatch, project: Path):
     """Build each released schema, put a change in it, upgrade to head, read it back."""
-    revisions = _revisions()
-    for revision in revisions:
-        db = tmp_path / f"{revision}.db"
-        store = Store(f"sqlite:///{db}")
+    import sqlalchemy as sa
+
+    for revision in _revisions():
+        url = new_store_url()
+        store = Store(url)
         store.migrate(revision)
-        conn = sqlite3.connect(db)
-        conn.execute(
-            "INSERT INTO change (uid, slug, title, status, tags, probes, settings, base_dirty,"
-            " base_dirty_files, comparison, warnings, created_at) VALUES ('u1', 'old-change',"
-            " 'Old change', 'baseline', '[]', '[]', '{}', 0, '{}', '[]', '[]',"
-            " '2026-01-01 00:00:00')"
-        )
-        conn.commit()
-        conn.close()
+        with store.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO change (uid, slug, title, status, tags, probes, settings,"
+                    " base_dirty, base_dirty_files, comparison, warnings, created_at) VALUES"
+                    " ('u1', 'old-change', 'Old change', 'baseline', '[]', '[]', '{}', FALSE,"
+                    " '{}', '[]', '[]', '2026-01-01 00:00:00')"
+                )
+            )
         store.ensure_schema()
         store.close()
-        assert [r["slug"] for r in list_changes(f"sqlite:///{db}")] == ["old-change"]
-        monkeypatch.setenv("CHANGENOTE_DATABASE_URL", f"sqlite:///{db}")
+        assert [r["slug"] for r in list_changes(url)] == ["old-change"]
+        monkeypatch.setenv("CHANGENOTE_DATABASE_URL", url)
         shown = invoke("show", "old-change", "--json")
         assert shown.code == 0, shown.stderr
         assert shown.json()["title"] == "Old change"
 
 
-def test_failed_write_rolls_back(tmp_path: Path):
+def test_failed_write_rolls_back(new_store_url):
     from changenote.models import Change
 
-    store = Store(f"sqlite:///{tmp_path / 't.db'}")
+    store = Store(new_store_url())
     with pytest.raises(RuntimeError), store.write() as session:
         session.add(Change(uid="a" * 32, slug="x", title="x"))
         session.flush()
@@ -193,12 +216,14 @@ def test_failed_write_rolls_back(tmp_path: Path):
     store.close()
 
 
+@pytest.mark.sqlite_only
 def test_list_does_not_create_a_store(tmp_path: Path):
     db = tmp_path / "none" / "c.db"
     assert list_changes(f"sqlite:///{db}") == []
     assert not db.exists()
 
 
+@pytest.mark.sqlite_only
 def test_store_folder_is_private_and_ignored(project: Path):
     assert invoke("baseline", "t", "--metric", "x=1").code == 0
     folder = project / ".changenote"
@@ -207,11 +232,13 @@ def test_store_folder_is_private_and_ignored(project: Path):
 
 
 def test_ctrl_c_while_measuring_leaves_store_as_it_was(project: Path, server: TestServer):
+    from changenote.config import load_config
+
     assert invoke("baseline", "first", "--metric", "x=1").code == 0
-    db = project / ".changenote" / "changenote.db"
-    before = list(sqlite3.connect(db).iterdump())
+    url = load_config(project).store_url()
+    before = _snapshot(url)
     server.behaviour.delay = 0.2
-    env = {k: v for k, v in os.environ.items() if k != "CHANGENOTE_DATABASE_URL"}
+    env = dict(os.environ)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -241,4 +268,21 @@ def test_ctrl_c_while_measuring_leaves_store_as_it_was(project: Path, server: Te
     assert proc.returncode == 130, err
     assert err.strip() == "changenote: error: interrupted; nothing was recorded"
     assert "Traceback" not in err
-    assert list(sqlite3.connect(db).iterdump()) == before
+    assert _snapshot(url) == before
+
+
+def test_times_survive_a_server_in_another_time_zone(project: Path, monkeypatch):
+    """Stored as UTC, read back as UTC, whatever the database session's zone is."""
+    from datetime import UTC, datetime
+
+    monkeypatch.setenv("PGTZ", "America/New_York")  # libpq sets the session's TimeZone
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        assert invoke("baseline", "zones", "--metric", "x=1").code == 0
+        shown = invoke("show", "zones", "--json").json()
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    created = datetime.fromisoformat(shown["created_at"].replace("Z", "+00:00"))
+    assert abs((datetime.now(UTC) - created).total_seconds()) < 120, shown["created_at"]

@@ -15,6 +15,8 @@ from changenote.wiki import documents_from_notes, documents_from_store, page_nam
 from changenote.wikistate import STATE
 from tests.conftest import invoke
 
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 
 

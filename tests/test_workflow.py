@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import yaml
 
 from tests.conftest import git, invoke
 from tests.servers import TestServer
+
+pytestmark = pytest.mark.usefixtures("store_backend")
 
 
 def _baseline(server: TestServer, *extra: str) -> dict:
@@ -119,7 +122,8 @@ def test_outside_git_files_come_only_from_file_option(tmp_path: Path, monkeypatc
     assert base["base_commit"] is None
     doc = invoke("ship", "--reason", "r", "--file", "srv/app.py", "--json").json()
     assert doc["files_touched"] == ["srv/app.py"]
-    assert (folder / ".changenote" / "changenote.db").exists()
+    if not os.environ.get("CHANGENOTE_DATABASE_URL"):  # the default store: SQLite in the root
+        assert (folder / ".changenote" / "changenote.db").exists()
 
 
 def test_measure_ticks_test_and_compares(project: Path, server: TestServer):
@@ -206,6 +210,7 @@ def test_manual_metrics_and_command_probe(project: Path):
     )
 
 
+@pytest.mark.sqlite_only
 def test_store_file_is_sqlite_with_wal(project: Path, server: TestServer):
     _baseline(server, "--runs", "3")
     db = project / ".changenote" / "changenote.db"
