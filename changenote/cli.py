@@ -490,6 +490,60 @@ def watch(
 
 
 @app.command()
+def export(
+    out: Annotated[
+        str | None, typer.Option("--out", metavar="FILE", help="Write here (default: stdout).")
+    ] = None,
+) -> None:
+    """Write every change as JSON Lines: whole change documents, oldest first."""
+    from pathlib import Path
+
+    from changenote.config import load_config
+    from changenote.render import write_atomic
+    from changenote.store import Store
+    from changenote.transfer import export_lines
+
+    lines = export_lines(Store(load_config().store_url()))
+    if out is None:
+        for line in lines:
+            sys.stdout.write(line + "\n")
+        return
+    text = "".join(line + "\n" for line in lines)
+    write_atomic(Path(out), text)
+    typer.echo(f"exported {text.count(chr(10))} change(s) to {out}", err=True)
+
+
+@app.command(name="import")
+def import_(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE|DIR", help="JSON Lines from export, a note, or a folder of them."
+        ),
+    ],
+) -> None:
+    """Add changes from an export or from notes; those the store has (same uid) are skipped."""
+    from pathlib import Path
+
+    from changenote.config import load_config
+    from changenote.redact import redact
+    from changenote.store import Store
+    from changenote.transfer import import_documents, read_documents
+
+    config = load_config()
+    result = import_documents(
+        Store(config.store_url()),
+        read_documents(Path(source), config.root),
+        lambda text: redact(text, config.redact_patterns) if text is not None else None,
+    )
+    typer.echo(
+        f"read {result.read}, imported {result.imported}, already in the store {result.already}"
+    )
+    for renamed in result.renamed:
+        typer.echo(f"slug taken, renamed: {renamed}")
+
+
+@app.command()
 def demo(
     folder: Annotated[
         str | None,

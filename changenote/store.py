@@ -143,7 +143,14 @@ class Store:
         cfg.set_main_option("script_location", str(MIGRATIONS))
         try:
             with self.engine.connect() as conn:
+                # One migration at a time: SQLite's BEGIN IMMEDIATE takes the write lock
+                # before alembic reads the version; on PostgreSQL an advisory lock for the
+                # transaction does (two first commands at once would both create tables).
                 conn = conn.execution_options(changenote_begin="IMMEDIATE")
+                if conn.dialect.name == "postgresql":
+                    from sqlalchemy import text
+
+                    conn.execute(text("SELECT pg_advisory_xact_lock(7428164215)"))
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
                 conn.commit()
@@ -174,6 +181,13 @@ class Store:
                 conn = conn.execution_options(changenote_begin="IMMEDIATE")
                 with Session(bind=conn, expire_on_commit=False) as session:
                     try:
+                        if conn.dialect.name == "postgresql":
+                            # Writers take turns, as BEGIN IMMEDIATE makes them on SQLite:
+                            # a new change's unique slug is chosen from what the store
+                            # holds. (Through the session, so its commit commits it.)
+                            from sqlalchemy import text
+
+                            session.execute(text("SELECT pg_advisory_xact_lock(7428164216)"))
                         yield session
                         session.commit()
                     except BaseException:

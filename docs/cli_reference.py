@@ -24,6 +24,8 @@ COMMANDS = [
     "wiki",
     "check",
     "watch",
+    "export",
+    "import",
     "demo",
 ]
 

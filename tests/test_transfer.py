@@ -1,0 +1,112 @@
+"""Export and import: byte-identical round trips, idempotent merges, on both stores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import invoke
+from tests.servers import TestServer
+
+pytestmark = pytest.mark.usefixtures("store_backend")
+
+
+def _notebook(project: Path, server: TestServer) -> None:
+    url = f"GET {server.url}/search?q=x"
+    base = invoke("baseline", "Slow search", "--http", url, "--runs", "5", "--tag", "perf",
+                  "--service", "docs", "--expect", "time_ms p50 < 500ms")  # fmt: skip
+    assert base.code == 0, base.stderr
+    assert invoke("tick", "backup", "--cmd", "true").code == 0
+    assert invoke("ship", "--reason", "an index", "--file", "app/search.py").code == 0
+    assert invoke("baseline", "Open one", "--metric", "p95_ms=12ms").code == 0
+
+
+def _export(project: Path, name: str) -> str:
+    result = invoke("export", "--out", name)
+    assert result.code == 0, result.stderr
+    return (project / name).read_text()
+
+
+def _empty_store(project: Path, monkeypatch, new_store_url) -> None:
+    monkeypatch.setenv("CHANGENOTE_DATABASE_URL", new_store_url())
+
+
+def test_export_import_export_is_byte_identical(
+    project: Path, server: TestServer, monkeypatch, new_store_url
+):
+    _notebook(project, server)
+    first = _export(project, "one.jsonl")
+    lines = first.splitlines()
+    assert len(lines) == 2
+    doc = json.loads(lines[0])
+    assert doc["schema"] == "changenote/change@1"
+    assert doc["export"]["schema"] == "changenote/export@1"
+    assert doc["export"]["probe_specs"][0]["kind"] == "http"
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parent.parent / "docs" / "export.schema.json").read_text())
+    for line in lines:
+        jsonschema.validate(json.loads(line), schema)
+    _empty_store(project, monkeypatch, new_store_url)
+    imported = invoke("import", "one.jsonl")
+    assert imported.code == 0, imported.stderr
+    assert "imported 2" in imported.stdout
+    assert _export(project, "two.jsonl") == first
+    again = invoke("import", "one.jsonl")
+    assert "imported 0, already in the store 2" in again.stdout
+    assert _export(project, "three.jsonl") == first
+    # the imported open change can still be measured and shipped
+    shipped = invoke("ship", "open-one", "--reason", "done", "--metric", "p95_ms=8ms")
+    assert shipped.code == 0, shipped.stderr
+
+
+def test_notes_import_then_render_gives_the_same_notes(
+    project: Path, server: TestServer, monkeypatch, new_store_url
+):
+    _notebook(project, server)
+    notes = {p.name: p.read_text() for p in (project / "notes").glob("*.md")}
+    assert len(notes) == 1
+    _empty_store(project, monkeypatch, new_store_url)
+    result = invoke("import", "notes")
+    assert result.code == 0 and "imported 1" in result.stdout, result.stdout + result.stderr
+    for path in (project / "notes").glob("*.md"):
+        path.unlink()
+    assert invoke("render").code == 0
+    again = {p.name: p.read_text() for p in (project / "notes").glob("*.md")}
+    assert again == notes
+
+
+def test_two_teammates_merge(project: Path, server: TestServer, monkeypatch, new_store_url):
+    _notebook(project, server)
+    mine = _export(project, "mine.jsonl")
+    _empty_store(project, monkeypatch, new_store_url)
+    assert invoke("baseline", "Slow search", "--metric", "p95_ms=3ms").code == 0  # same slug
+    assert invoke("import", "mine.jsonl").code == 0
+    listed = invoke("list", "--json").json()
+    assert sorted(r["slug"] for r in listed) == ["open-one", "slow-search", "slow-search-2"]
+    assert len(_export(project, "all.jsonl").splitlines()) == 3 and mine
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json\n", "a.jsonl:2: not JSON"),
+        ('{"schema": "other@1"}\n', "schema 'other@1' is not 'changenote/change@1'"),
+        ('{"schema": "changenote/change@1", "uid": "u"}\n', "missing slug, title, status"),
+        ("[1, 2]\n", "not a change document"),
+    ],
+)
+def test_bad_import_is_one_line_and_changes_nothing(project: Path, content: str, message: str):
+    assert invoke("baseline", "Kept", "--metric", "x=1").code == 0
+    (project / "a.jsonl").write_text(
+        json.dumps({"schema": "changenote/change@1", "uid": "z" * 32, "slug": "fine",
+                    "title": "Fine", "status": "baseline", "created_at": "2026-01-01T00:00:00Z"})
+        + "\n" + content
+    )  # fmt: skip
+    result = invoke("import", "a.jsonl")
+    assert result.code != 0 and message in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1
+    assert [r["slug"] for r in invoke("list", "--json").json()] == ["kept"]  # nothing half-done
+    assert "nothing to import" in invoke("import", "nowhere.jsonl").stderr
