@@ -327,6 +327,33 @@ def list_(
 
 
 @app.command()
+def search(
+    query: Annotated[list[str], typer.Argument(metavar="WORDS...", help="What to look for.")],
+    service: Annotated[str | None, typer.Option(metavar="NAME", help="Only this service.")] = None,
+    owner: Annotated[str | None, typer.Option(metavar="NAME", help="Only this owner.")] = None,
+    tag: Annotated[str | None, typer.Option(metavar="TAG", help="Only with this tag.")] = None,
+    since: Annotated[
+        str | None, typer.Option(metavar="DATE", help="Shipped (or started) on or after.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(metavar="DATE", help="... on or before.")] = None,
+    limit: Annotated[int, typer.Option(metavar="N", help="Show at most this many.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Find changes by their words (title, reason, expected result, tags...), best first."""
+    from changenote import display
+    from changenote.config import load_config
+    from changenote.search import search as find
+
+    rows = find(
+        load_config().store_url(), " ".join(query), service, owner, tag, since, until, limit
+    )
+    if as_json:
+        display.print_json(rows)
+    else:
+        display.print_list(rows)
+
+
+@app.command()
 def show(ref: Ref = None, as_json: Json = False) -> None:
     """Show one change: its runs, comparison, checklist and note."""
     doc = _notebook().show(ref)

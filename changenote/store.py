@@ -18,7 +18,7 @@ import os
 import re
 import sqlite3
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,17 @@ if TYPE_CHECKING:
     from changenote.models import Change
 
 #: The newest migration; tests check it matches the migration scripts.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
+
+
+def _notice(message: str) -> None:
+    import sys
+
+    sys.stderr.write(f"changenote: {message}\n")
+
+
+#: Where the store says what it did on its own (an upgrade); stderr unless replaced.
+NOTICE: Callable[[str], None] | None = _notice
 MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_S = 30.0
 
@@ -163,9 +173,46 @@ class Store:
             ) from None
 
     def ensure_schema(self) -> None:
-        """Create or upgrade the schema if it is not at the newest revision."""
-        if self.current_revision() != HEAD_REVISION:
-            self.migrate()
+        """Create or upgrade the schema if it is not at the newest revision.
+
+        Before an existing SQLite store is upgraded, a copy of it is kept under
+        ``backups/`` next to it, and :data:`NOTICE` says so.
+        """
+        current = self.current_revision()
+        if current == HEAD_REVISION:
+            return
+        path = sqlite_path(self.url)
+        backup = None
+        if current is not None and path is not None and path.exists():
+            backup = self._backup(path, current)
+        self.migrate()
+        if current is not None and NOTICE is not None:
+            kept = f"; the store as it was is kept in {backup}" if backup else ""
+            NOTICE(f"store upgraded from schema {current} to {HEAD_REVISION}{kept}")
+
+    def _backup(self, path: Path, revision: str) -> Path:
+        """A consistent copy of the SQLite store (the backup API, so WAL content is in)."""
+        from datetime import UTC, datetime
+
+        folder = path.parent / "backups"
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            target = folder / f"{path.stem}-schema-{revision}-{stamp}{path.suffix}"
+            fd = os.open(target, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+            os.close(fd)
+            source = sqlite3.connect(path)
+            copy = sqlite3.connect(target)
+            try:
+                source.backup(copy)
+            finally:
+                copy.close()
+                source.close()
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(
+                f"not upgrading the store: could not keep a copy of it first ({exc})"
+            ) from None
+        return target
 
     # -- sessions ---------------------------------------------------------------------
 
@@ -293,7 +340,13 @@ _LIST_SQL = (
 
 def _stamp(value: Any) -> str | None:
     """A stored timestamp as ISO 8601 UTC with a Z, as in the change document."""
-    return str(value)[:19].replace(" ", "T") + "Z" if value else None
+    if not value:
+        return None
+    if hasattr(value, "tzinfo") and value.tzinfo is not None:  # PostgreSQL: in its zone
+        from datetime import UTC
+
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return str(value)[:19].replace(" ", "T") + "Z"
 
 
 def _list_row(row: tuple[Any, ...]) -> dict[str, Any]:

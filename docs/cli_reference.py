@@ -19,6 +19,7 @@ COMMANDS = [
     "tick",
     "ship",
     "list",
+    "search",
     "show",
     "render",
     "wiki",

@@ -66,7 +66,11 @@ def test_blank_database_gets_exact_schema(new_store_url):
     store = Store(url)
     store.ensure_schema()
     store.close()
-    assert _columns(url) == {
+    columns = _columns(url)
+    search = {t: columns.pop(t) for t in list(columns) if t.startswith("change_fts")}
+    if url.startswith("sqlite"):  # FTS5 and its shadow tables
+        assert search["change_fts"][:2] == ["title", "reason"]
+    assert columns == {
         "alembic_version": ["version_num"],
         "change": [
             "id",
@@ -173,7 +177,16 @@ def test_models_match_migrations(new_store_url):
     store = Store(new_store_url())
     store.ensure_schema()
     with store.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                # the search index lives outside the models: FTS5 tables, a GIN index
+                "include_name": lambda name, kind, _: (
+                    not ((name or "").startswith("change_fts") or name == "ix_change_search")
+                )
+            },
+        )
+        diff = compare_metadata(context, SQLModel.metadata)
     store.close()
     assert diff == []
 
@@ -195,9 +208,16 @@ def test_upgrade_from_every_revision_keeps_data(new_store_url, monkeypatch, proj
                     " '{}', '[]', '[]', '2026-01-01 00:00:00')"
                 )
             )
+        before = _snapshot(url)
         store.ensure_schema()
         store.close()
         assert [r["slug"] for r in list_changes(url)] == ["old-change"]
+        if url.startswith("sqlite") and revision != HEAD_REVISION:
+            # the store as it was is kept, whole, before the upgrade
+            db = Path(url.removeprefix("sqlite:///"))
+            (kept,) = (db.parent / "backups").glob(f"{db.stem}-schema-{revision}-*.db")
+            assert _snapshot(f"sqlite:///{kept}") == before
+            assert kept.stat().st_mode & 0o777 == 0o600
         monkeypatch.setenv("CHANGENOTE_DATABASE_URL", url)
         shown = invoke("show", "old-change", "--json")
         assert shown.code == 0, shown.stderr
@@ -286,3 +306,28 @@ def test_times_survive_a_server_in_another_time_zone(project: Path, monkeypatch)
         time.tzset()
     created = datetime.fromisoformat(shown["created_at"].replace("Z", "+00:00"))
     assert abs((datetime.now(UTC) - created).total_seconds()) < 120, shown["created_at"]
+
+
+@pytest.mark.sqlite_only
+def test_an_upgrade_says_so_and_where_the_copy_is(project: Path):
+    import sqlalchemy as sa
+
+    db = project / ".changenote" / "changenote.db"
+    store = Store(f"sqlite:///{db}")
+    store.migrate("0004")  # a store made by the 0004 release
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO change (uid, slug, title, status, tags, probes, settings,"
+                " base_dirty, base_dirty_files, comparison, warnings, created_at, watches)"
+                " VALUES ('u1', 'old', 'Old', 'baseline', '[]', '[]', '{}', FALSE, '{}', '[]',"
+                " '[]', '2026-01-01 00:00:00', '[]')"
+            )
+        )
+    store.close()
+    shown = invoke("show", "old", "--json")
+    assert shown.code == 0, shown.stderr
+    assert f"store upgraded from schema 0004 to {HEAD_REVISION}" in shown.stderr
+    assert ".changenote/backups/changenote-schema-0004-" in shown.stderr
+    assert invoke("show", "old").stderr == ""  # once
+    assert [r["slug"] for r in invoke("search", "old", "--json").json()] == ["old"]
