@@ -553,15 +553,14 @@ def import_(
     from pathlib import Path
 
     from changenote.config import load_config
-    from changenote.redact import redact
     from changenote.store import Store
-    from changenote.transfer import import_documents, read_documents
+    from changenote.transfer import import_documents, read_documents, redactor
 
     config = load_config()
     result = import_documents(
         Store(config.store_url()),
         read_documents(Path(source), config.root),
-        lambda text: redact(text, config.redact_patterns) if text is not None else None,
+        redactor(tuple(config.redact_patterns)),
     )
     typer.echo(
         f"read {result.read}, imported {result.imported}, already in the store {result.already}"

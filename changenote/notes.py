@@ -40,7 +40,7 @@ def text(config: Config, doc: dict[str, Any], with_record: bool = True) -> str:
 
 def write(config: Config, doc: dict[str, Any]) -> Path:
     """Render and write the note of ``doc`` to its ``note_path``, inside the notes folder."""
-    from changenote.render import write_atomic
+    from changenote.render import remove_stale_temporaries, write_atomic
 
     target = Path(doc["note_path"])
     if not target.is_absolute():
@@ -49,6 +49,7 @@ def write(config: Config, doc: dict[str, Any]) -> Path:
     if folder not in target.resolve().parents:
         raise ChangenoteError(f"refusing to write a note outside {folder}: {target}")
     try:
+        remove_stale_temporaries(target.parent, target.name)
         write_atomic(target, text(config, doc))
     except OSError as exc:
         raise ChangenoteError(f"cannot write the note {target}: {exc.strerror}") from None

@@ -115,6 +115,21 @@ def render(name: str, context: dict[str, Any], override_dir: Path | None = None)
         raise ChangenoteError(f"template {name!r} failed{where}: {exc}") from None
 
 
+def remove_stale_temporaries(folder: Path, name: str = "*") -> list[Path]:
+    """Remove what a killed :func:`write_atomic` left behind in ``folder`` (for ``name``).
+
+    A process killed between creating its temporary file and renaming it cannot clean
+    up; the next writer of the same folder does. The pattern is ours alone.
+    """
+    removed = []
+    if folder.is_dir():
+        for stale in folder.glob(f".{name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+                removed.append(stale)
+    return removed
+
+
 def write_atomic(path: Path, text: str, durable: bool = True) -> None:
     """Write ``text`` to ``path`` so a reader sees the old file or the new one, never half.
 

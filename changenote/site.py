@@ -442,6 +442,10 @@ def build(
                 pool = process_pool()
         gc.freeze()
         gc.enable()
+        from changenote.render import remove_stale_temporaries
+
+        for folder in (out, out / "markdown", out / "markdown" / "docs", out / "html"):
+            remove_stale_temporaries(folder)  # left by a build that was killed
         on_disk = _on_disk(out)
 
         def previous(name: str) -> str | None:

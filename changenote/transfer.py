@@ -122,6 +122,19 @@ def _json_lines(name: str, fh: IO[str]) -> Iterator[tuple[str, dict[str, Any]]]:
 _REQUIRED = ("uid", "slug", "title", "status", "created_at")
 
 
+def redactor(patterns: Any = ()) -> Any:
+    """Redaction for imported text, remembering repeated strings (routes, owners...)."""
+    import functools
+
+    from changenote.redact import redact
+
+    @functools.lru_cache(maxsize=4096)
+    def hide(text: str) -> str | None:
+        return redact(text, patterns)
+
+    return lambda text: hide(text) if text is not None else None
+
+
 def _check(where: str, doc: Any) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise UsageError(f"{where}: not a change document (an object was expected)")
@@ -211,7 +224,7 @@ def import_documents(
             result.imported += 1
         for name in ("change", "run", "metric", "command", "file_touched", "checklist_item"):
             if rows[name]:
-                conn.execute(tables[name].insert(), rows[name])
+                _insert(conn, tables[name], rows[name])
         if conn.dialect.name == "postgresql" and result.imported:
             from sqlalchemy import text
 
@@ -223,6 +236,29 @@ def import_documents(
                     )
                 )
     return result
+
+
+def _sqlite_value(value: Any) -> Any:
+    """A value as SQLAlchemy would bind it for SQLite: JSON text, naive UTC time text."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    if isinstance(value, datetime):
+        moment = value.astimezone(UTC) if value.tzinfo else value
+        return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def _insert(conn: Any, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert: one executemany. On SQLite straight to the driver (SQLAlchemy's
+    per-row parameter processing cost more than the insert itself); elsewhere Core."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(table.insert(), rows)
+        return
+    columns = list(rows[0])
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    )
+    conn.exec_driver_sql(sql, [tuple(_sqlite_value(r[c]) for c in columns) for r in rows])
 
 
 def _rows(
