@@ -26,8 +26,16 @@ CHANGE_SCHEMA = "changenote/change@1"
 def _when(text: str | None) -> datetime | None:
     if text is None:
         return None
-    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    text = str(text)
+    if len(text) == 20 and text[10] == "T" and text[19] == "Z":  # the documents' own form
+        return _utc(int(text[:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]),
+                    int(text[14:16]), int(text[17:19]))  # fmt: skip
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _utc(year: int, month: int, day: int, hour: int, minute: int, second: int) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def export_lines(store: Any) -> Iterator[str]:
@@ -238,27 +246,40 @@ def import_documents(
     return result
 
 
-def _sqlite_value(value: Any) -> Any:
-    """A value as SQLAlchemy would bind it for SQLite: JSON text, naive UTC time text."""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    if isinstance(value, datetime):
-        moment = value.astimezone(UTC) if value.tzinfo else value
-        return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
-    return value
+def _sqlite_time(value: Any) -> Any:
+    """A time as SQLAlchemy stores it on SQLite: naive UTC text with microseconds."""
+    if value is None:
+        return None
+    moment = value.astimezone(UTC) if value.tzinfo else value
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _insert(conn: Any, table: Any, rows: list[dict[str, Any]]) -> None:
     """Bulk insert: one executemany. On SQLite straight to the driver (SQLAlchemy's
-    per-row parameter processing cost more than the insert itself); elsewhere Core."""
+    per-row parameter handling cost more than the inserts), converting only the JSON
+    and time columns as SQLAlchemy would; elsewhere through Core."""
     if conn.dialect.name != "sqlite":
         conn.execute(table.insert(), rows)
         return
+    from sqlalchemy import JSON, DateTime
+
     columns = list(rows[0])
+    kinds = {c.name: c.type for c in table.columns}
+    as_json = [i for i, c in enumerate(columns) if isinstance(kinds[c], JSON)]
+    as_time = [i for i, c in enumerate(columns) if isinstance(kinds[c], DateTime)]
+    dumps = json.dumps
+    values = []
+    for row in rows:
+        items = list(row.values())
+        for i in as_json:
+            items[i] = dumps(items[i])
+        for i in as_time:
+            items[i] = _sqlite_time(items[i])
+        values.append(tuple(items))
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     )
-    conn.exec_driver_sql(sql, [tuple(_sqlite_value(r[c]) for c in columns) for r in rows])
+    conn.exec_driver_sql(sql, values)
 
 
 def _rows(
