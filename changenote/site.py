@@ -481,6 +481,8 @@ def build(
             pool.shutdown(cancel_futures=True)
         state.close()
         gc.unfreeze()
-        if not was_enabled:
+        if was_enabled:
+            gc.enable()
+        else:
             gc.disable()
     return result

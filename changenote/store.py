@@ -34,6 +34,29 @@ if TYPE_CHECKING:
 HEAD_REVISION = "0006"
 
 
+@contextlib.contextmanager
+def _upgrade_lock(path: Path | None) -> Iterator[None]:
+    """One upgrade of an SQLite store at a time (its backup, then its migration).
+
+    A lock file next to the store, held with ``flock``; where there is none (another
+    platform, another database), the database's own locking is all there is.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on this platform
+        yield
+        return
+    if path is None:
+        yield
+        return
+    with open(path.with_name(path.name + ".upgrade-lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _notice(message: str) -> None:
     import sys
 
@@ -182,10 +205,14 @@ class Store:
         if current == HEAD_REVISION:
             return
         path = sqlite_path(self.url)
-        backup = None
-        if current is not None and path is not None and path.exists():
-            backup = self._backup(path, current)
-        self.migrate()
+        with _upgrade_lock(path):
+            current = self.current_revision()  # another process may have done it meanwhile
+            if current == HEAD_REVISION:
+                return
+            backup = None
+            if current is not None and path is not None and path.exists():
+                backup = self._backup(path, current)
+            self.migrate()
         if current is not None and NOTICE is not None:
             kept = f"; the store as it was is kept in {backup}" if backup else ""
             NOTICE(f"store upgraded from schema {current} to {HEAD_REVISION}{kept}")
@@ -199,15 +226,23 @@ class Store:
             folder.mkdir(mode=0o700, exist_ok=True)
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             target = folder / f"{path.stem}-schema-{revision}-{stamp}{path.suffix}"
+            n = 1
+            while target.exists():  # two upgrades in one second (after a downgrade...)
+                n += 1
+                target = folder / f"{path.stem}-schema-{revision}-{stamp}-{n}{path.suffix}"
             fd = os.open(target, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
             os.close(fd)
-            source = sqlite3.connect(path)
-            copy = sqlite3.connect(target)
             try:
-                source.backup(copy)
-            finally:
-                copy.close()
-                source.close()
+                source = sqlite3.connect(path)
+                copy = sqlite3.connect(target)
+                try:
+                    source.backup(copy)
+                finally:
+                    copy.close()
+                    source.close()
+            except BaseException:
+                target.unlink(missing_ok=True)  # no half copy that looks like a backup
+                raise
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(
                 f"not upgrading the store: could not keep a copy of it first ({exc})"

@@ -11,6 +11,7 @@ merge. Rows are written with SQLAlchemy Core in bulk, with ids assigned here.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -151,6 +152,11 @@ def _check(where: str, doc: Any) -> dict[str, Any]:
     missing = [k for k in _REQUIRED if not doc.get(k)]
     if missing:
         raise UsageError(f"{where}: missing {', '.join(missing)}")
+    for key in ("uid", "slug", "title", "status"):
+        if not isinstance(doc[key], str):
+            raise UsageError(f"{where}: {key} must be a string")
+    if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", doc["slug"]) or doc["slug"].isdigit():
+        raise UsageError(f"{where}: slug {doc['slug'][:40]!r} is not a changenote slug")
     for key in ("runs", "checklist", "command_log", "files_touched", "tags"):
         if not isinstance(doc.get(key, []), list):
             raise UsageError(f"{where}: {key} must be a list")
@@ -201,7 +207,7 @@ def import_documents(
         slugs = set(conn.execute(select(change_t.c.slug)).scalars())
         taken_ids = set(conn.execute(select(change_t.c.id)).scalars())
         ids = _Ids(conn, tables.values())
-        wanted_ids: list[tuple[dict[str, Any], Any]] = []
+        wanted_ids: list[tuple[dict[str, Any], str, str]] = []
         for where, raw in documents:
             result.read += 1
             doc = _check(where, raw)
@@ -217,18 +223,24 @@ def import_documents(
                 result.renamed.append(f"{slug} -> {slug}-{n}")
                 slug = f"{slug}-{n}"
             slugs.add(slug)
-            wanted_ids.append((doc, slug))
+            if slug != doc["slug"]:
+                doc = {**doc, "note_path": _renamed_note(doc.get("note_path"), doc["slug"], slug)}
+            wanted_ids.append((doc, slug, where))
         # Keep a document's id where it is free (a round trip into an empty store gives
         # the same ids); the others get new ones after the largest.
-        for doc, _ in wanted_ids:
+        for doc, _, _ in wanted_ids:
             want = doc.get("id")
             if isinstance(want, int) and want > 0 and want not in taken_ids:
                 taken_ids.add(want)
                 doc["_id"] = want
         ids.next["change"] = max([ids.next["change"], *(i + 1 for i in taken_ids)])
-        for doc, slug in wanted_ids:
+        for doc, slug, where in wanted_ids:
             change_id = doc.pop("_id", None) or ids.take("change")
-            _rows(doc, slug, change_id, ids, rows, redact)
+            try:
+                _rows(doc, slug, change_id, ids, rows, redact)
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+                detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)[:120]
+                raise UsageError(f"{where}: not a valid change document ({detail})") from None
             result.imported += 1
         for name in ("change", "run", "metric", "command", "file_touched", "checklist_item"):
             if rows[name]:
@@ -252,6 +264,27 @@ def _sqlite_time(value: Any) -> Any:
         return None
     moment = value.astimezone(UTC) if value.tzinfo else value
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _renamed_note(path: Any, old: str, new: str) -> str | None:
+    """The note path of a change whose slug was taken: the same folder and date, the new
+    slug (two changes never share a note file)."""
+    if not isinstance(path, str) or not path.endswith(f"{old}.md"):
+        return None
+    return path[: -len(f"{old}.md")] + f"{new}.md"
+
+
+def _deep(value: Any, redact: Any) -> Any:
+    """Every string inside ``value`` (lists, objects) redacted; numbers as they are."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        if value and not isinstance(value[0], (str, list, dict)):
+            return value  # samples and the like: no text inside
+        return [_deep(v, redact) for v in value]
+    if isinstance(value, dict):
+        return {k: _deep(v, redact) for k, v in value.items()}
+    return value
 
 
 def _insert(conn: Any, table: Any, rows: list[dict[str, Any]]) -> None:
@@ -311,16 +344,16 @@ def _rows(
             "reason": redact(doc.get("reason")),
             "rollback": redact(doc.get("rollback")),
             "tags": list(doc.get("tags") or []),
-            "probes": specs,
-            "settings": dict(doc.get("settings") or {}),
+            "probes": _deep(specs, redact),
+            "settings": _deep(dict(doc.get("settings") or {}), redact),
             "base_commit": doc.get("base_commit"),
             "base_dirty": bool(doc.get("base_dirty")),
             "base_dirty_files": dict(extra.get("base_dirty_files") or {}),
             "head_commit": doc.get("head_commit"),
-            "comparison": list(doc.get("comparison") or []),
-            "warnings": list(doc.get("warnings") or []),
-            "expectations": list(doc.get("expectations") or []),
-            "watches": list(doc.get("watches") or []),
+            "comparison": _deep(list(doc.get("comparison") or []), redact),
+            "warnings": _deep(list(doc.get("warnings") or []), redact),
+            "expectations": _deep(list(doc.get("expectations") or []), redact),
+            "watches": _deep(list(doc.get("watches") or []), redact),
             "note_path": doc.get("note_path"),
             "created_at": _when(doc["created_at"]),
             "shipped_at": _when(doc.get("shipped_at")),
@@ -333,14 +366,14 @@ def _rows(
                 "id": run_id,
                 "change_id": change_id,
                 "position": position,
-                "label": run["label"],
+                "label": redact(run["label"]),
                 "started_at": _when(run["started_at"]),
                 "finished_at": _when(run["finished_at"]),
                 "git_commit": run.get("git_commit"),
                 "git_dirty": bool(run.get("git_dirty")),
-                "probes": list(run.get("probe_results") or []),
-                "settings": dict(run.get("settings") or {}),
-                "environment": dict(run.get("environment") or {}),
+                "probes": _deep(list(run.get("probe_results") or []), redact),
+                "settings": _deep(dict(run.get("settings") or {}), redact),
+                "environment": _deep(dict(run.get("environment") or {}), redact),
             }
         )
         for m in run.get("metrics") or []:
@@ -349,7 +382,7 @@ def _rows(
                     "id": ids.take("metric"),
                     "run_id": run_id,
                     "probe_index": m.get("probe_index", 0),
-                    "probe": m["probe"],
+                    "probe": redact(m["probe"]),
                     "name": m["metric"],
                     "unit": m.get("unit") or "",
                     "better": m.get("better"),
@@ -378,7 +411,7 @@ def _rows(
             {
                 "id": ids.take("file_touched"),
                 "change_id": change_id,
-                "path": path,
+                "path": redact(path),
                 "source": sources[i] if i < len(sources) else "git",
             }
         )

@@ -11,6 +11,7 @@ note. Ctrl-C ends a watch early and keeps what was measured.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -118,6 +119,8 @@ class LogFollower:
             if self._fh is not None:
                 self._fh.close()
                 self.rotations += 1
+            if self._partial:  # the old file's last line, never ended by a newline
+                self._count(self._partial)
             try:
                 self._fh = open(self.path, "rb")  # noqa: SIM115
             except FileNotFoundError:
@@ -129,6 +132,8 @@ class LogFollower:
         elif stat.st_size < self._fh.tell():
             self.truncations += 1
             self._fh.seek(0)
+            if self._partial:
+                self._count(self._partial)
             self._partial = b""
             self._drain()
 
@@ -236,7 +241,7 @@ def watch(
     checks: list[Any],
     every: float,
     since: datetime | None,
-    poll: float = 0.5,
+    poll: float = 0.1,
     progress: Callable[[float, str], None] | None = None,
     run_check: Callable[[Any], Any] | None = None,
 ) -> dict[str, Any]:
@@ -251,7 +256,8 @@ def watch(
     tallies = [CheckTally(c.name) for c in checks]
     began = time.monotonic()
     deadline = began + duration
-    next_check = began
+    # without checks there is nothing to wake up for but the next poll
+    next_check = began if tallies and run_check is not None else math.inf
     interrupted = False
     try:
         while True:

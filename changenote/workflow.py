@@ -447,7 +447,7 @@ class Notebook:
         every: float,
         pattern: str,
         since: str | None,
-        poll: float = 0.5,
+        poll: float = 0.1,
         progress: Any = None,
     ) -> dict[str, Any]:
         """Watch logs and checks after a release; keep the result on the change, tick it."""

@@ -96,6 +96,32 @@ def test_two_teammates_merge(project: Path, server: TestServer, monkeypatch, new
         ('{"schema": "other@1"}\n', "schema 'other@1' is not 'changenote/change@1'"),
         ('{"schema": "changenote/change@1", "uid": "u"}\n', "missing slug, title, status"),
         ("[1, 2]\n", "not a change document"),
+        (
+            '{"schema": "changenote/change@1", "uid": ["x"], "slug": "a", "title": "t",'
+            ' "status": "baseline", "created_at": "2026-01-01T00:00:00Z"}\n',
+            "uid must be a string",
+        ),
+        (
+            '{"schema": "changenote/change@1", "uid": "b", "slug": "1", "title": "t",'
+            ' "status": "baseline", "created_at": "2026-01-01T00:00:00Z"}\n',
+            "slug '1' is not a changenote slug",
+        ),
+        (
+            '{"schema": "changenote/change@1", "uid": "c", "slug": "c", "title": "t",'
+            ' "status": "baseline", "created_at": "yesterday"}\n',
+            "a.jsonl:2: not a valid change document",
+        ),
+        (
+            '{"schema": "changenote/change@1", "uid": "d", "slug": "d", "title": "t",'
+            ' "status": "baseline", "created_at": "2026-01-01T00:00:00Z", "runs": ["x"]}\n',
+            "a.jsonl:2: not a valid change document",
+        ),
+        (
+            '{"schema": "changenote/change@1", "uid": "e", "slug": "e", "title": "t",'
+            ' "status": "baseline", "created_at": "2026-01-01T00:00:00Z",'
+            ' "runs": [{"label": "baseline"}]}\n',
+            "a.jsonl:2: not a valid change document (missing 'started_at')",
+        ),
     ],
 )
 def test_bad_import_is_one_line_and_changes_nothing(project: Path, content: str, message: str):
@@ -110,3 +136,37 @@ def test_bad_import_is_one_line_and_changes_nothing(project: Path, content: str,
     assert result.stderr.count("\n") == 1
     assert [r["slug"] for r in invoke("list", "--json").json()] == ["kept"]  # nothing half-done
     assert "nothing to import" in invoke("import", "nowhere.jsonl").stderr
+
+
+def test_imported_secrets_are_redacted_everywhere(project: Path):
+    secret_url = "https://deploy:hunter2@db.example.com/x?api_key=sk_live_4eC39HqLyjWDarjtT1zdp7dc"
+    doc = {
+        "schema": "changenote/change@1", "uid": "f" * 32, "slug": "leaky", "title": "Leaky",
+        "status": "baseline", "created_at": "2026-01-01T00:00:00Z",
+        "settings": {"clear_cache": "redis-cli -a hunter2pass FLUSHALL"},
+        "runs": [{"label": "baseline", "started_at": "2026-01-01T00:00:00Z",
+                  "finished_at": "2026-01-01T00:00:01Z",
+                  "probe_results": [{"label": "x", "last_output": "password=hunter2pass"}],
+                  "metrics": []}],
+        "export": {"schema": "changenote/export@1",
+                   "probe_specs": [{"kind": "http", "target": f"GET {secret_url}"}]},
+    }  # fmt: skip
+    (project / "leak.jsonl").write_text(json.dumps(doc) + "\n")
+    assert invoke("import", "leak.jsonl").code == 0
+    exported = invoke("export").stdout
+    assert "hunter2" not in exported and "sk_live_4eC39" not in exported
+    for path in (project / ".changenote").glob("changenote.db*"):
+        data = path.read_bytes()
+        assert b"hunter2" not in data and b"sk_live_4eC39" not in data, path.name
+
+
+def test_a_renamed_slug_gets_its_own_note(project: Path, server: TestServer, monkeypatch,
+                                           new_store_url):  # fmt: skip
+    _notebook(project, server)
+    first = json.loads(_export(project, "one.jsonl").splitlines()[0])
+    twin = {**first, "uid": "a" * 32, "id": 99}  # another store's change, same slug
+    (project / "twin.jsonl").write_text(json.dumps(twin) + "\n")
+    result = invoke("import", "twin.jsonl")
+    assert "slow-search -> slow-search-2" in result.stdout
+    shown = invoke("show", "slow-search-2", "--json").json()
+    assert shown["note_path"] == first["note_path"].replace("slow-search.md", "slow-search-2.md")

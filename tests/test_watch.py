@@ -175,3 +175,11 @@ def test_ctrl_c_ends_the_watch_early_and_keeps_what_it_saw(project: Path):
     (kept,) = doc["watches"]
     assert kept["interrupted"] is True and kept["logs"][0]["matches"] == 1
     assert kept["seconds"] < 60
+
+
+def test_a_log_only_watch_sleeps_between_polls(project: Path):
+    _shipped(project)
+    (project / "quiet.log").write_text("")
+    started = time.process_time()
+    assert invoke("watch", "--log", "quiet.log", "--duration", "2s").code == 0
+    assert time.process_time() - started < 0.5  # polling, not spinning
