@@ -165,9 +165,22 @@ class LogFollower:
             self._fh.close()
             self._fh = None
 
+    def _begins_in_window(self, since: datetime) -> bool:
+        """Whether this file's first timed line is later than ``since``."""
+        try:
+            with open(self.path, "rb") as fh:
+                for line in fh:
+                    moment = line_time(line)
+                    if moment is not None:
+                        return moment > since
+        except FileNotFoundError:
+            pass
+        return False
+
     def reference(self, since: datetime, until: datetime) -> dict[str, Any]:
         """Matching lines of this file between ``since`` and the start of the watch."""
         lines = matches = stamped = 0
+        first: datetime | None = None
         try:
             with open(self.path, "rb") as fh:
                 seen = 0
@@ -180,6 +193,7 @@ class LogFollower:
                     if current is None or current < since or current > until:
                         continue
                     stamped += 1
+                    first = first or current
                     lines += 1
                     matches += bool(self.pattern.search(line))
         except FileNotFoundError:
@@ -190,7 +204,10 @@ class LogFollower:
                 f"{since:%Y-%m-%d %H:%M:%S} on (lines must start with one, e.g. "
                 "2026-11-28 10:00:00)"
             )
-        minutes = max((until - since).total_seconds() / 60, 1 / 60)
+        # A file that begins inside the window (rotated meanwhile) covers only part of it:
+        # its rate is over the part it covers, not the whole window.
+        begins = first if first is not None and self._begins_in_window(since) else since
+        minutes = max((until - begins).total_seconds() / 60, 1 / 60)
         return {
             "since": since.isoformat(timespec="seconds"),
             "lines": lines,

@@ -41,11 +41,13 @@ class Page:
 
 @functools.lru_cache(maxsize=65536)
 def page_name(kind: str, value: str) -> str:
-    """A flat, file-safe page name: ``service-docs-site``; non-Latin names get a hash."""
+    """A flat, file-safe page name: ``service-docs-site``; other names get a hash."""
     ascii_text = value.encode("ascii", "ignore").decode().lower()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:60].rstrip("-")
-    # Plain names map one to one; anything else gets a short hash so two never collide.
-    if not slug or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,59}", value.lower()):
+    # A name already in slug form maps to itself; any other (capitals, underscores,
+    # spaces, other scripts) gets a short hash, so "API" and "api", or "db_pool" and
+    # "db-pool", never share a page.
+    if not slug or value != slug:
         digest = hashlib.sha1(value.encode()).hexdigest()[:6]
         slug = f"{slug}-{digest}" if slug else digest
     return f"{kind}-{slug}"

@@ -38,29 +38,47 @@ def _later(delay: float, action) -> threading.Thread:
     return thread
 
 
-def test_follows_appends_rotation_and_truncation(project: Path):
+def test_follows_appends_rotation_and_truncation(project: Path, monkeypatch):
+    from changenote import watch as watching
+
     _shipped(project)
     log = project / "app.log"
     log.write_text("ERROR before the watch: not counted\n")
     rotated = project / "app.log.1"
+    polls = [0]
+    real_poll = watching.LogFollower.poll
+
+    def counted_poll(self) -> None:
+        real_poll(self)
+        polls[0] += 1
+
+    monkeypatch.setattr(watching.LogFollower, "poll", counted_poll)
+
+    def read_so_far() -> None:
+        """Wait until the watch has polled twice since: what was written is read."""
+        target = polls[0] + 2
+        deadline = time.monotonic() + 10
+        while polls[0] < target and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def write_events() -> None:
+        read_so_far()
         with log.open("a") as fh:
             fh.write("INFO fine\nERROR one\nTraceback (most recent call last):\n")
-        time.sleep(0.4)
+        read_so_far()
         with log.open("a") as fh:
             fh.write("ERROR two, just before rotation\n")
         log.rename(rotated)  # logrotate: rename, then a new file
-        time.sleep(0.4)
+        read_so_far()
         log.write_text("CRITICAL three, in the new file\nINFO fine\n")
-        time.sleep(0.4)
+        read_so_far()
         log.write_text("")  # copytruncate: emptied in place
-        time.sleep(0.4)
+        read_so_far()
         with log.open("a") as fh:
             fh.write("ERROR four, after truncation\nERROR five, no newline")
 
-    writer = _later(0.3, write_events)
-    result = invoke("watch", "--log", "app.log", "--duration", "3s", "--json")
+    writer = _later(0.0, write_events)
+    result = invoke("watch", "--log", "app.log", "--duration", "4s", "--json")
     writer.join()
     assert result.code == 0, result.stderr
     doc = result.json()
@@ -183,3 +201,16 @@ def test_a_log_only_watch_sleeps_between_polls(project: Path):
     started = time.process_time()
     assert invoke("watch", "--log", "quiet.log", "--duration", "2s").code == 0
     assert time.process_time() - started < 0.5  # polling, not spinning
+
+
+def test_a_rotated_log_counts_its_rate_over_the_time_it_covers(project: Path):
+    """A file that starts 5 minutes ago covers 5 of the 30 minutes asked for."""
+    _shipped(project)
+    log = project / "app.log"
+    now = datetime.now()
+    stamps = [(now - timedelta(minutes=m)).strftime("%Y-%m-%d %H:%M:%S") for m in (5, 4, 3)]
+    log.write_text("".join(f"{t} ERROR x\n" for t in stamps))
+    result = invoke("watch", "--log", "app.log", "--since", "30m", "--duration", "0.3s", "--json")
+    assert result.code == 0, result.stderr
+    reference = result.json()["watch"]["logs"][0]["reference"]
+    assert reference["matches"] == 3 and 4.5 < reference["minutes"] < 5.5, reference

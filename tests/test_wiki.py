@@ -335,3 +335,10 @@ def test_a_damaged_state_file_is_one_clear_error(notebook: Path):
     result = invoke("wiki", "--out", "w")
     assert result.code != 0 and "is damaged" in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_names_differing_in_case_or_punctuation_get_their_own_pages():
+    names = ["api", "API", "db-pool", "db_pool", "Db Pool", "q3 cleanup", "Q3 cleanup"]
+    pages = {page_name("tag", n) for n in names}
+    assert len(pages) == len(names)
+    assert page_name("tag", "api") == "tag-api" and page_name("tag", "db-pool") == "tag-db-pool"
