@@ -60,6 +60,16 @@ def check_spec(check: CheckConfig, headers: tuple[tuple[str, str], ...] = ()) ->
     )
 
 
+def monitoring_spec(check: CheckConfig) -> ProbeSpec:
+    """The check's probe for monitoring (``check``, ``watch``): without ``expect_status``,
+    an HTTP answer counts as up only below 400."""
+    spec = check_spec(check)
+    if spec.kind != "http" or check.expect_status:
+        return spec
+    settings = {**spec.settings, "expect_status": list(UP_STATUSES)}
+    return ProbeSpec(spec.kind, spec.target, spec.headers, spec.check, settings)
+
+
 @dataclass
 class CheckResult:
     """One check's answer to the four questions."""
@@ -180,15 +190,7 @@ def run_checks(
     references = reference_runs(config, [c.name for c in checks])
     results = []
     for check in checks:
-        spec = check_spec(check)
-        if spec.kind == "http" and not check.expect_status:
-            spec = ProbeSpec(
-                spec.kind,
-                spec.target,
-                spec.headers,
-                spec.check,
-                {**spec.settings, "expect_status": list(UP_STATUSES)},
-            )
+        spec = monitoring_spec(check)
         label = redact(spec.label, config.redact_patterns) or spec.label
         result = CheckResult(
             name=check.name,

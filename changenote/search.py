@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from changenote.errors import UsageError
-from changenote.store import BUSY_TIMEOUT_S, HEAD_REVISION, Store, _list_row, sqlite_path
+from changenote.store import Store, _list_row, read_fast, sqlite_path
 
 _COLUMNS = (
     "change.id, change.slug, change.title, change.status, change.service, change.owner,"
@@ -129,14 +129,9 @@ def _sqlite(
         f" WHERE change_fts MATCH :match{where} ORDER BY rank, change.id DESC LIMIT :limit"
     )
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
-        try:
-            version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-            if not version or version[0] != HEAD_REVISION:
-                return None
-            found = conn.execute(sql, {**params, "match": match, "limit": limit}).fetchall()
-        finally:
-            conn.close()
+        found = read_fast(path, sql, {**params, "match": match, "limit": limit})
+        if found is None:
+            return None
     except sqlite3.OperationalError as exc:
         if "fts5" in str(exc).lower() or "no such table" in str(exc).lower():
             return None

@@ -405,6 +405,20 @@ def _list_row(row: tuple[Any, ...]) -> dict[str, Any]:
     }
 
 
+def read_fast(path: Path, sql: str, params: dict[str, Any] | None = None) -> list[Any] | None:
+    """Rows of ``sql`` through the standard library's ``sqlite3``, read-only, without
+    importing SQLAlchemy (most of a short command's start-up); None when the store is
+    not at the newest schema (the full path migrates it). Database errors propagate."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+    try:
+        version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        if not version or version[0] != HEAD_REVISION:
+            return None
+        return conn.execute(sql, params or {}).fetchall()
+    finally:
+        conn.close()
+
+
 def list_changes(url: str, limit: int | None = None) -> list[dict[str, Any]]:
     """Rows for ``changenote list``, newest first, without creating a missing store."""
     sql = _LIST_SQL + (f" LIMIT {int(limit)}" if limit else "")
@@ -413,13 +427,9 @@ def list_changes(url: str, limit: int | None = None) -> list[dict[str, Any]]:
         if not path.exists():
             return []
         try:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
-            try:
-                version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-                if version and version[0] == HEAD_REVISION:
-                    return [_list_row(r) for r in conn.execute(sql)]
-            finally:
-                conn.close()
+            rows = read_fast(path, sql)
+            if rows is not None:
+                return [_list_row(r) for r in rows]
         except sqlite3.DatabaseError:
             pass  # an old or unusual store: take the full path, which migrates or explains
     store = Store(url)

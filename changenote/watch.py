@@ -165,21 +165,10 @@ class LogFollower:
             self._fh.close()
             self._fh = None
 
-    def _begins_in_window(self, since: datetime) -> bool:
-        """Whether this file's first timed line is later than ``since``."""
-        try:
-            with open(self.path, "rb") as fh:
-                for line in fh:
-                    moment = line_time(line)
-                    if moment is not None:
-                        return moment > since
-        except FileNotFoundError:
-            pass
-        return False
-
     def reference(self, since: datetime, until: datetime) -> dict[str, Any]:
         """Matching lines of this file between ``since`` and the start of the watch."""
         lines = matches = stamped = 0
+        #: The file's first time: later than ``since`` when it was rotated meanwhile.
         first: datetime | None = None
         try:
             with open(self.path, "rb") as fh:
@@ -190,10 +179,10 @@ class LogFollower:
                     if seen > self.start_offset:
                         break
                     current = line_time(line) or current  # continuation lines inherit
+                    first = first or current
                     if current is None or current < since or current > until:
                         continue
                     stamped += 1
-                    first = first or current
                     lines += 1
                     matches += bool(self.pattern.search(line))
         except FileNotFoundError:
@@ -206,7 +195,7 @@ class LogFollower:
             )
         # A file that begins inside the window (rotated meanwhile) covers only part of it:
         # its rate is over the part it covers, not the whole window.
-        begins = first if first is not None and self._begins_in_window(since) else since
+        begins = first if first is not None and first > since else since
         minutes = max((until - begins).total_seconds() / 60, 1 / 60)
         return {
             "since": since.isoformat(timespec="seconds"),

@@ -166,13 +166,15 @@ class NotesCache:
         self.entries: dict[str, Any] = {}
         #: Dependency keys (see ``dependencies``) of every note that changed.
         self.dirty: set[str] = set()
+        #: Set by ``scan``: each note file's stat key, and those that must be parsed.
+        self._keys: dict[str, tuple[int, int]] | None = None
+        self._stale: list[Path] = []
 
     def scan(self) -> int:
         """Look at every note file; the number that must be parsed (new or edited)."""
         import os
 
-        self._keys: dict[str, tuple[int, int]] = {}
-        self._stale: list[Path] = []
+        self._keys, self._stale = {}, []
         with os.scandir(self.folder) as found_files:
             entries = sorted(
                 (e for e in found_files if e.name.endswith(".md") and e.is_file()),
@@ -192,8 +194,9 @@ class NotesCache:
 
         from changenote.wikistate import NoteEntry
 
-        if not hasattr(self, "_keys"):
+        if self._keys is None:
             self.scan()
+        assert self._keys is not None
         keys, stale = self._keys, self._stale
         parsed = load_notes(stale, self.config, self.pool)
         loaded = {name: (light, body) for name, light, body in parsed}

@@ -459,7 +459,7 @@ class Notebook:
         from changenote import watch as watching
         from changenote.errors import NotFoundError
         from changenote.models import Change
-        from changenote.monitor import UP_STATUSES, check_spec, find_check
+        from changenote.monitor import find_check, monitoring_spec
         from changenote.probes import open_probe
 
         if not logs and not checks:
@@ -495,10 +495,7 @@ class Notebook:
         probes = {}
         try:
             for check in configured:
-                spec = check_spec(check)
-                if spec.kind == "http" and not check.expect_status:
-                    settings = {**spec.settings, "expect_status": list(UP_STATUSES)}
-                    spec = ProbeSpec(spec.kind, spec.target, spec.headers, spec.check, settings)
+                spec = monitoring_spec(check)
                 probes[check.name] = open_probe(spec, check.timeout or self.config.timeout)
             result = watching.watch(
                 paths,
