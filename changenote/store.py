@@ -83,10 +83,15 @@ def sqlite_path(url: str) -> Path | None:
 def _prepare_folder(path: Path) -> None:
     """Create the store folder readable by the owner only, and keep it out of git."""
     folder = path.parent
-    if not folder.exists():
-        folder.mkdir(parents=True, mode=0o700)
-        if folder.name == ".changenote":
-            (folder / ".gitignore").write_text("# created by changenote\n*\n")
+    if folder.exists():
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        return  # another process made it first; it writes the .gitignore
+    if folder.name == ".changenote":
+        (folder / ".gitignore").write_text("# created by changenote\n*\n")
 
 
 class Store:

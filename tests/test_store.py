@@ -251,6 +251,25 @@ def test_store_folder_is_private_and_ignored(project: Path):
     assert (folder / ".gitignore").read_text().strip().endswith("*")
 
 
+@pytest.mark.sqlite_only
+def test_store_folder_made_by_another_process_meanwhile_is_fine(tmp_path: Path, monkeypatch):
+    # Two first commands race: both see no folder, one makes it, the other must not fail.
+    folder = tmp_path / "svc" / ".changenote"
+    real_mkdir = Path.mkdir
+
+    def mkdir_after_a_rival(self: Path, *args, **kwargs):
+        if self == folder and not folder.exists():
+            real_mkdir(self, mode=0o700)
+            (folder / ".gitignore").write_text("rival\n")
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir_after_a_rival)
+    store = Store(f"sqlite:///{folder / 'changenote.db'}")
+    store.engine.dispose()
+    assert (folder / "changenote.db").exists()
+    assert (folder / ".gitignore").read_text() == "rival\n"
+
+
 def test_ctrl_c_while_measuring_leaves_store_as_it_was(project: Path, server: TestServer):
     from changenote.config import load_config
 
