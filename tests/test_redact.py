@@ -14,7 +14,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from changenote.redact import MASK, compile_extra, is_redacted_change, redact, redact_header
+from changenote.redact import (
+    MASK,
+    _builtin_rules,
+    compile_extra,
+    is_redacted_change,
+    might_hold_secret,
+    redact,
+    redact_header,
+)
 
 
 def _body(n: int, alphabet: str = "aB3dE5gH7jK9mN1pQ2") -> str:
@@ -626,3 +634,62 @@ def test_import_is_cheap() -> None:
     new = {m for m in json.loads(result.stdout) if not m.startswith(("re.", "_"))}
     assert "changenote.redact" in new
     assert new <= {"changenote.redact", "collections.abc", "re", "functools", "enum", "copyreg"}
+
+
+# --------------------------------------------------------------------------- pre-filter
+def _texts(*tests: object) -> list[str]:
+    """The texts the parametrized tests above run on."""
+    return [
+        case[0] if isinstance(case, tuple) else case
+        for test in tests
+        for mark in getattr(test, "pytestmark", [])
+        if mark.name == "parametrize"
+        for case in mark.args[1]
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    _texts(
+        test_secret_is_masked_and_readable_part_kept,
+        test_exact_output,
+        test_ordinary_text_is_unchanged,
+        test_env_references_and_masks_are_kept,
+        test_idempotent_on_examples,
+        test_command_password_options,
+    ),
+)
+def test_the_pre_filter_never_skips_what_the_rules_would_mask(text: str) -> None:
+    assert redact(text) == _builtin_rules(text)
+    as_json = json.dumps({"k": [text]})
+    if not might_hold_secret(as_json):
+        assert _builtin_rules(text) == text
+
+
+@settings(database=None, deadline=None, max_examples=400)
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=25).map("".join))
+def test_the_pre_filter_agrees_with_the_rules_on_secretish_text(text: str) -> None:
+    assert redact(text) == _builtin_rules(text)
+    if not might_hold_secret(json.dumps([text])):
+        assert _builtin_rules(text) == text
+
+
+# One text per trigger of the pre-filter, holding no other trigger: dropping any of them
+# from the pre-filter lets a secret through.
+ONE_TRIGGER_EACH = [
+    "pass=hunter2", "PWD=hunter2", "secret=hunter2", "credentials=hunter2", "token=hunter2",
+    "auth=hunter2", "cookie=hunter2", "session=hunter2", "sig=hunter2", "key=hunter2",
+    "Bearer hunter2abc", "Basic dXNlcjpwYXNzd29yZDEy", "curl -u admin:hunter2 x",
+    "redis-cli -a hunter2 ping", "mysql -phunter2 db", "mariadb -phunter2 db",
+    "sshpass -p hunter2 ssh host", "docker login -p hunter2 registry", "psql postgres://app:pw@db",
+    AWS_ID, AWS_STS_ID, GH_PAT, GH_OAUTH, GH_FINE, SLACK_BOT, SLACK_APP, STRIPE_LIVE,
+    STRIPE_RESTRICTED, STRIPE_TEST, GOOGLE_KEY, NPM_TOKEN, OPENAI_KEY, GITLAB_PAT, GITLAB_TRIGGER,
+    GITLAB_RUNNER, HF_TOKEN, "whsec_" + _body(24), JWT,
+    "https://hooks.slack.com/services/" + SLACK_HOOK_TAIL,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", ONE_TRIGGER_EACH)
+def test_each_trigger_of_the_pre_filter_is_needed(text: str) -> None:
+    assert _builtin_rules(text) != text
+    assert redact(text) == _builtin_rules(text)
