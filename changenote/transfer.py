@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from changenote.errors import UsageError
 
 EXPORT_SCHEMA = "changenote/export@1"
@@ -118,30 +120,55 @@ def read_documents(source: Path, root: Path) -> Iterator[tuple[str, dict[str, An
 
 
 def _json_lines(name: str, fh: IO[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    loads = orjson.loads
     for number, line in enumerate(fh, start=1):
-        if not line.strip():
-            continue
         try:
-            doc = json.loads(line)
-        except ValueError as exc:
-            raise UsageError(f"{name}:{number}: not JSON ({exc})") from None
+            doc = loads(line)
+        except ValueError:
+            if not line.strip():
+                continue
+            try:  # what orjson refuses and json takes: NaN, Infinity, huge integers
+                doc = json.loads(line)
+            except ValueError as exc:
+                raise UsageError(f"{name}:{number}: not JSON ({exc})") from None
         yield f"{name}:{number}", doc
 
 
+def _dumps(value: Any) -> str:
+    """JSON text as SQLite keeps it; orjson where it gives the same value back (it writes
+    NaN as null and refuses non-text keys), json elsewhere."""
+    try:
+        text = orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value)
+    if b"null" in text:
+        return json.dumps(value)
+    return text.decode()
+
+
 _REQUIRED = ("uid", "slug", "title", "status", "created_at")
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+#: Documents per batch of rows handed to the writer.
+BATCH = 2000
 
 
 def redactor(patterns: Any = ()) -> Any:
-    """Redaction for imported text, remembering repeated strings (routes, owners...)."""
+    """Redaction for imported text (None stays None), remembering repeated strings (routes,
+    owners, probes...). Without extra patterns it carries ``might_hold_secret``, also
+    remembering, for the JSON text of whole structures."""
     import functools
 
-    from changenote.redact import redact
+    from changenote.redact import might_hold_secret, redact
 
-    @functools.lru_cache(maxsize=4096)
-    def hide(text: str) -> str | None:
+    @functools.lru_cache(maxsize=1 << 14)
+    def hide(text: str | None) -> str | None:
+        if text is None or (not patterns and not might_hold_secret(text)):
+            return text
         return redact(text, patterns)
 
-    return lambda text: hide(text) if text is not None else None
+    if not patterns:
+        hide.might_hold_secret = functools.lru_cache(maxsize=1 << 12)(might_hold_secret)  # type: ignore[attr-defined]
+    return hide
 
 
 def _check(where: str, doc: Any) -> dict[str, Any]:
@@ -155,7 +182,7 @@ def _check(where: str, doc: Any) -> dict[str, Any]:
     for key in ("uid", "slug", "title", "status"):
         if not isinstance(doc[key], str):
             raise UsageError(f"{where}: {key} must be a string")
-    if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", doc["slug"]) or doc["slug"].isdigit():
+    if not _SLUG.fullmatch(doc["slug"]) or doc["slug"].isdigit():
         raise UsageError(f"{where}: slug {doc['slug'][:40]!r} is not a changenote slug")
     for key in ("runs", "checklist", "command_log", "files_touched", "tags"):
         if not isinstance(doc.get(key, []), list):
@@ -163,27 +190,43 @@ def _check(where: str, doc: Any) -> dict[str, Any]:
     return doc
 
 
-class _Ids:
-    """The next free id per table, assigned here so rows can be inserted in bulk."""
-
-    def __init__(self, conn: Any, tables: Iterable[Any]) -> None:
-        from sqlalchemy import func, select
-
-        self.next = {
-            t.name: (conn.execute(select(func.max(t.c.id))).scalar() or 0) + 1 for t in tables
-        }
-
-    def take(self, table: str) -> int:
-        value = self.next[table]
-        self.next[table] = value + 1
-        return value
+#: The columns import writes, in the order of the row tuples _Rows builds.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "change": (
+        "id", "uid", "slug", "title", "status", "service", "owner", "route", "input",
+        "noticed", "expected", "reason", "rollback", "tags", "probes", "settings",
+        "base_commit", "base_dirty", "base_dirty_files", "head_commit", "comparison",
+        "warnings", "expectations", "watches", "note_path", "created_at", "shipped_at",
+    ),
+    "run": (
+        "id", "change_id", "position", "label", "started_at", "finished_at", "git_commit",
+        "git_dirty", "probes", "settings", "environment",
+    ),
+    "metric": (
+        "id", "run_id", "probe_index", "probe", "name", "unit", "better", "n", "median", "p95",
+        "mean", "stdev", "min", "max", "samples",
+    ),
+    "command": (
+        "id", "change_id", "position", "command", "source", "exit_status", "recorded_at",
+    ),
+    "file_touched": ("id", "change_id", "path", "source"),
+    "checklist_item": (
+        "id", "change_id", "position", "key", "label", "done", "evidence", "done_at",
+    ),
+}  # fmt: skip
 
 
 def import_documents(
     store: Any, documents: Iterable[tuple[str, dict[str, Any]]], redact: Any
 ) -> ImportResult:
-    """Add every change the store does not have yet; one transaction for all of them."""
-    from sqlalchemy import select
+    """Add every change the store does not have yet; one transaction for all of them.
+
+    Documents stream through in batches of rows, so memory stays flat. A document keeps
+    its id where the store and the documents before it left it free (a round trip into
+    an empty store gives the same ids); the others wait for the end and get new ids after
+    the largest.
+    """
+    from sqlalchemy import func, select
 
     from changenote.models import (
         Change,
@@ -199,53 +242,60 @@ def import_documents(
         for m in (Change, Run, Metric, CommandRecord, FileTouched, ChecklistItem)
     }
     result = ImportResult()
-    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in tables}
     change_t = tables["change"]
     with store.write() as session:
         conn = session.connection()
         uids = set(conn.execute(select(change_t.c.uid)).scalars())
         slugs = set(conn.execute(select(change_t.c.slug)).scalars())
-        taken_ids = set(conn.execute(select(change_t.c.id)).scalars())
-        ids = _Ids(conn, tables.values())
-        wanted_ids: list[tuple[dict[str, Any], str, str]] = []
-        for where, raw in documents:
-            result.read += 1
-            doc = _check(where, raw)
-            if doc["uid"] in uids:
-                result.already += 1
-                continue
-            uids.add(doc["uid"])
-            slug = doc["slug"]
-            if slug in slugs:
-                n = 2
-                while f"{slug}-{n}" in slugs:
-                    n += 1
-                result.renamed.append(f"{slug} -> {slug}-{n}")
-                slug = f"{slug}-{n}"
-            slugs.add(slug)
-            if slug != doc["slug"]:
-                doc = {**doc, "note_path": _renamed_note(doc.get("note_path"), doc["slug"], slug)}
-            wanted_ids.append((doc, slug, where))
-        # Keep a document's id where it is free (a round trip into an empty store gives
-        # the same ids); the others get new ones after the largest.
-        for doc, _, _ in wanted_ids:
-            want = doc.get("id")
-            if isinstance(want, int) and want > 0 and want not in taken_ids:
-                taken_ids.add(want)
-                doc["_id"] = want
-        ids.next["change"] = max([ids.next["change"], *(i + 1 for i in taken_ids)])
-        for doc, slug, where in wanted_ids:
-            change_id = doc.pop("_id", None) or ids.take("change")
-            try:
-                _rows(doc, slug, change_id, ids, rows, redact)
-            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-                detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)[:120]
-                raise UsageError(f"{where}: not a valid change document ({detail})") from None
-            result.imported += 1
-        for name in ("change", "run", "metric", "command", "file_touched", "checklist_item"):
-            if rows[name]:
-                _insert(conn, tables[name], rows[name])
-        if conn.dialect.name == "postgresql" and result.imported:
+        taken = set(conn.execute(select(change_t.c.id)).scalars())
+        next_ids = {
+            name: (conn.execute(select(func.max(t.c.id))).scalar() or 0) + 1
+            for name, t in tables.items()
+        }
+        sqlite = conn.dialect.name == "sqlite"
+        rows = _Rows(redact, next_ids, sqlite=sqlite)
+        writer: _Writer = _SqliteWriter(conn) if sqlite else _CoreWriter(conn, tables)
+        later: list[tuple[dict[str, Any], str, str]] = []
+        try:
+            for where, raw in documents:
+                result.read += 1
+                doc = _check(where, raw)
+                if doc["uid"] in uids:
+                    result.already += 1
+                    continue
+                uids.add(doc["uid"])
+                slug = doc["slug"]
+                if slug in slugs:
+                    n = 2
+                    while f"{slug}-{n}" in slugs:
+                        n += 1
+                    result.renamed.append(f"{slug} -> {slug}-{n}")
+                    slug = f"{slug}-{n}"
+                    doc = {
+                        **doc,
+                        "note_path": _renamed_note(doc.get("note_path"), doc["slug"], slug),
+                    }
+                slugs.add(slug)
+                want = doc.get("id")
+                if type(want) is int and want > 0 and want not in taken:
+                    taken.add(want)
+                    rows.add(where, doc, slug, want)
+                    if rows.count >= BATCH:
+                        writer.put(rows.take())
+                else:
+                    later.append((doc, slug, where))
+                result.imported += 1
+            next_id = max([next_ids["change"], *(i + 1 for i in taken)])
+            for doc, slug, where in later:
+                rows.add(where, doc, slug, next_id)
+                next_id += 1
+                if rows.count >= BATCH:
+                    writer.put(rows.take())
+            writer.put(rows.take())
+            writer.finish()
+        finally:
+            writer.close()
+        if not sqlite and result.imported:
             from sqlalchemy import text
 
             for name in tables:  # explicit ids: move the sequences past them
@@ -258,12 +308,95 @@ def import_documents(
     return result
 
 
+class _Writer:
+    """Writes batches of rows ({table: [tuple in COLUMNS order]}) in the open transaction."""
+
+    def put(self, batch: dict[str, list[tuple[Any, ...]]]) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """After the last batch, before the commit."""
+
+    def close(self) -> None:
+        """Always, after finish or an error."""
+
+
+class _CoreWriter(_Writer):
+    """Through SQLAlchemy Core, one executemany per table and batch."""
+
+    def __init__(self, conn: Any, tables: dict[str, Any]) -> None:
+        self.conn = conn
+        self.tables = tables
+
+    def put(self, batch: dict[str, list[tuple[Any, ...]]]) -> None:
+        for name, rows in batch.items():
+            if rows:
+                columns = COLUMNS[name]
+                values = [dict(zip(columns, row, strict=True)) for row in rows]
+                self.conn.execute(self.tables[name].insert(), values)
+
+
+class _SqliteWriter(_Writer):
+    """Straight to the driver: SQLAlchemy's per-row parameter handling cost more than the
+    inserts. (A writer thread gained nothing: sqlite3 takes the GIL back for every row.)
+
+    The full-text index is filled with one statement per batch instead of by its insert
+    trigger, row by row, which cost four times as much here. The trigger is dropped and
+    made again inside the import's transaction: a failed import rolls both back."""
+
+    def __init__(self, conn: Any) -> None:
+        from changenote.search import FIELDS
+
+        self.cursor = conn.connection.dbapi_connection.cursor()
+        self.sql = {
+            name: f"INSERT INTO {name} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})"
+            for name, columns in COLUMNS.items()
+        }
+        found = self.cursor.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'change_fts_insert'"
+        ).fetchone()
+        self.trigger: str | None = found[0] if found else None
+        fields = ", ".join(FIELDS)
+        self.index_sql = (
+            f"INSERT INTO change_fts(rowid, {fields}) SELECT id, {fields} FROM change "
+            "WHERE id IN (SELECT value FROM json_each(?))"
+        )
+        if self.trigger:
+            self.cursor.execute("DROP TRIGGER change_fts_insert")
+
+    def put(self, batch: dict[str, list[tuple[Any, ...]]]) -> None:
+        for name, rows in batch.items():
+            if rows:
+                self.cursor.executemany(self.sql[name], rows)
+        if self.trigger and batch["change"]:
+            ids = json.dumps([row[0] for row in batch["change"]])
+            self.cursor.execute(self.index_sql, (ids,))
+
+    def finish(self) -> None:
+        if self.trigger:
+            self.cursor.execute(self.trigger)
+            self.trigger = None
+
+    def close(self) -> None:
+        self.cursor.close()
+
+
 def _sqlite_time(value: Any) -> Any:
     """A time as SQLAlchemy stores it on SQLite: naive UTC text with microseconds."""
     if value is None:
         return None
     moment = value.astimezone(UTC) if value.tzinfo else value
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _sqlite_when(text: Any) -> str | None:
+    """A document's time as SQLite stores it (checked: a bad date is an error here)."""
+    return None if text is None else str(_sqlite_time(_when(text)))
+
+
+def _python_when(text: Any) -> datetime | None:
+    return None if text is None else _when(text)
 
 
 def _renamed_note(path: Any, old: str, new: str) -> str | None:
@@ -287,144 +420,111 @@ def _deep(value: Any, redact: Any) -> Any:
     return value
 
 
-def _insert(conn: Any, table: Any, rows: list[dict[str, Any]]) -> None:
-    """Bulk insert: one executemany. On SQLite straight to the driver (SQLAlchemy's
-    per-row parameter handling cost more than the inserts), converting only the JSON
-    and time columns as SQLAlchemy would; elsewhere through Core."""
-    if conn.dialect.name != "sqlite":
-        conn.execute(table.insert(), rows)
-        return
-    from sqlalchemy import JSON, DateTime
+class _Rows:
+    """The table rows of documents, as tuples in COLUMNS order, ready for the store's
+    dialect: on SQLite JSON as text and times as SQLAlchemy writes them; elsewhere Python
+    values for Core. Text is redacted again: an export may be foreign."""
 
-    columns = list(rows[0])
-    kinds = {c.name: c.type for c in table.columns}
-    as_json = [i for i, c in enumerate(columns) if isinstance(kinds[c], JSON)]
-    as_time = [i for i, c in enumerate(columns) if isinstance(kinds[c], DateTime)]
-    dumps = json.dumps
-    values = []
-    for row in rows:
-        items = list(row.values())
-        for i in as_json:
-            items[i] = dumps(items[i])
-        for i in as_time:
-            items[i] = _sqlite_time(items[i])
-        values.append(tuple(items))
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    )
-    conn.exec_driver_sql(sql, values)
+    def __init__(self, redact: Any, next_ids: dict[str, int], *, sqlite: bool) -> None:
+        import functools
 
+        self.redact = redact
+        self.next = next_ids
+        self.sqlite = sqlite
+        self.count = 0
+        self.batch: dict[str, list[tuple[Any, ...]]] = {name: [] for name in COLUMNS}
+        # Without extra patterns, the JSON text of a whole structure tells whether any
+        # string inside could hold a secret; with them, every string is redacted.
+        self.quick = getattr(redact, "might_hold_secret", None)
+        self.when = functools.lru_cache(maxsize=1 << 14)(_sqlite_when if sqlite else _python_when)
 
-def _rows(
-    doc: dict[str, Any],
-    slug: str,
-    change_id: int,
-    ids: _Ids,
-    rows: dict[str, list[dict[str, Any]]],
-    redact: Any,
-) -> None:
-    """The table rows of one document (text redacted again: an export may be foreign)."""
-    extra = doc.get("export") or {}
-    specs = extra.get("probe_specs")
-    if specs is None:  # from a note: the labels are all that is known
-        specs = [{"kind": "cmd", "target": "", "label": label} for label in doc.get("probes", [])]
-    rows["change"].append(
-        {
-            "id": change_id,
-            "uid": doc["uid"],
-            "slug": slug,
-            "title": redact(doc["title"]),
-            "status": doc["status"],
-            "service": doc.get("service"),
-            "owner": doc.get("owner"),
-            "route": redact(doc.get("route")),
-            "input": redact(doc.get("input")),
-            "noticed": redact(doc.get("noticed")),
-            "expected": redact(doc.get("expected")),
-            "reason": redact(doc.get("reason")),
-            "rollback": redact(doc.get("rollback")),
-            "tags": list(doc.get("tags") or []),
-            "probes": _deep(specs, redact),
-            "settings": _deep(dict(doc.get("settings") or {}), redact),
-            "base_commit": doc.get("base_commit"),
-            "base_dirty": bool(doc.get("base_dirty")),
-            "base_dirty_files": dict(extra.get("base_dirty_files") or {}),
-            "head_commit": doc.get("head_commit"),
-            "comparison": _deep(list(doc.get("comparison") or []), redact),
-            "warnings": _deep(list(doc.get("warnings") or []), redact),
-            "expectations": _deep(list(doc.get("expectations") or []), redact),
-            "watches": _deep(list(doc.get("watches") or []), redact),
-            "note_path": doc.get("note_path"),
-            "created_at": _when(doc["created_at"]),
-            "shipped_at": _when(doc.get("shipped_at")),
-        }
-    )
-    for position, run in enumerate(doc.get("runs") or []):
-        run_id = ids.take("run")
-        rows["run"].append(
-            {
-                "id": run_id,
-                "change_id": change_id,
-                "position": position,
-                "label": redact(run["label"]),
-                "started_at": _when(run["started_at"]),
-                "finished_at": _when(run["finished_at"]),
-                "git_commit": run.get("git_commit"),
-                "git_dirty": bool(run.get("git_dirty")),
-                "probes": _deep(list(run.get("probe_results") or []), redact),
-                "settings": _deep(dict(run.get("settings") or {}), redact),
-                "environment": _deep(dict(run.get("environment") or {}), redact),
-            }
-        )
-        for m in run.get("metrics") or []:
-            rows["metric"].append(
-                {
-                    "id": ids.take("metric"),
-                    "run_id": run_id,
-                    "probe_index": m.get("probe_index", 0),
-                    "probe": redact(m["probe"]),
-                    "name": m["metric"],
-                    "unit": m.get("unit") or "",
-                    "better": m.get("better"),
-                    "n": m.get("n", 0),
-                    **{k: m.get(k) for k in ("median", "p95", "mean", "stdev", "min", "max")},
-                    "samples": list(m.get("samples") or []),
-                }
-            )
-    times = extra.get("command_times") or []
-    for position, command in enumerate(doc.get("command_log") or []):
-        at = times[position] if position < len(times) else doc["created_at"]
-        rows["command"].append(
-            {
-                "id": ids.take("command"),
-                "change_id": change_id,
-                "position": position,
-                "command": redact(command["command"]) or "",
-                "source": command.get("source") or "import",
-                "exit_status": command.get("exit_status"),
-                "recorded_at": _when(at),
-            }
-        )
-    sources = extra.get("file_sources") or []
-    for i, path in enumerate(doc.get("files_touched") or []):
-        rows["file_touched"].append(
-            {
-                "id": ids.take("file_touched"),
-                "change_id": change_id,
-                "path": redact(path),
-                "source": sources[i] if i < len(sources) else "git",
-            }
-        )
-    for position, item in enumerate(doc.get("checklist") or []):
-        rows["checklist_item"].append(
-            {
-                "id": ids.take("checklist_item"),
-                "change_id": change_id,
-                "position": position,
-                "key": item["key"],
-                "label": item["label"],
-                "done": bool(item.get("done")),
-                "evidence": redact(item.get("evidence")),
-                "done_at": _when(item.get("done_at")),
-            }
-        )
+    def take(self) -> dict[str, list[tuple[Any, ...]]]:
+        batch, self.batch = self.batch, {name: [] for name in COLUMNS}
+        self.count = 0
+        return batch
+
+    def json(self, value: Any) -> Any:
+        """A JSON column: redacted, and as text on SQLite."""
+        if not value:
+            return ("[]" if isinstance(value, list) else "{}") if self.sqlite else value
+        text = _dumps(value)
+        if self.quick is None or self.quick(text):
+            value = _deep(value, self.redact)
+            text = _dumps(value)
+        return text if self.sqlite else value
+
+    def plain(self, value: Any) -> Any:
+        """A JSON column with no text inside (samples)."""
+        return _dumps(value) if self.sqlite else value
+
+    def add(self, where: str, doc: dict[str, Any], slug: str, change_id: int) -> None:
+        try:
+            self._add(doc, slug, change_id)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)[:120]
+            raise UsageError(f"{where}: not a valid change document ({detail})") from None
+        self.count += 1
+
+    def _add(self, doc: dict[str, Any], slug: str, change_id: int) -> None:
+        redact, when, to_json, batch, ids = (
+            self.redact, self.when, self.json, self.batch, self.next
+        )  # fmt: skip
+        get = doc.get
+        extra = get("export") or {}
+        specs = extra.get("probe_specs")
+        if specs is None:  # from a note: the labels are all that is known
+            specs = [{"kind": "cmd", "target": "", "label": label} for label in get("probes", [])]
+        batch["change"].append((
+            change_id, doc["uid"], slug, redact(doc["title"]), doc["status"], get("service"),
+            get("owner"), redact(get("route")), redact(get("input")), redact(get("noticed")),
+            redact(get("expected")), redact(get("reason")), redact(get("rollback")),
+            to_json(list(get("tags") or [])), to_json(specs), to_json(dict(get("settings") or {})),
+            get("base_commit"), bool(get("base_dirty")),
+            to_json(dict(extra.get("base_dirty_files") or {})), get("head_commit"),
+            to_json(list(get("comparison") or [])), to_json(list(get("warnings") or [])),
+            to_json(list(get("expectations") or [])), to_json(list(get("watches") or [])),
+            get("note_path"), when(doc["created_at"]), when(get("shipped_at")),
+        ))  # fmt: skip
+        runs, metrics = batch["run"], batch["metric"]
+        for position, run in enumerate(get("runs") or []):
+            run_id = ids["run"]
+            ids["run"] = run_id + 1
+            runs.append((
+                run_id, change_id, position, redact(run["label"]), when(run["started_at"]),
+                when(run["finished_at"]), run.get("git_commit"), bool(run.get("git_dirty")),
+                to_json(list(run.get("probe_results") or [])),
+                to_json(dict(run.get("settings") or {})),
+                to_json(dict(run.get("environment") or {})),
+            ))  # fmt: skip
+            for m in run.get("metrics") or []:
+                metrics.append((
+                    ids["metric"], run_id, m.get("probe_index", 0), redact(m["probe"]),
+                    m["metric"], m.get("unit") or "", m.get("better"), m.get("n", 0),
+                    m.get("median"), m.get("p95"), m.get("mean"), m.get("stdev"), m.get("min"),
+                    m.get("max"), self.plain(list(m.get("samples") or [])),
+                ))  # fmt: skip
+                ids["metric"] += 1
+        times = extra.get("command_times") or []
+        commands = batch["command"]
+        for position, command in enumerate(get("command_log") or []):
+            at = times[position] if position < len(times) else doc["created_at"]
+            commands.append((
+                ids["command"], change_id, position, redact(command["command"]) or "",
+                command.get("source") or "import", command.get("exit_status"), when(at),
+            ))  # fmt: skip
+            ids["command"] += 1
+        sources = extra.get("file_sources") or []
+        files = batch["file_touched"]
+        for i, path in enumerate(get("files_touched") or []):
+            files.append((
+                ids["file_touched"], change_id, redact(path),
+                sources[i] if i < len(sources) else "git",
+            ))  # fmt: skip
+            ids["file_touched"] += 1
+        items = batch["checklist_item"]
+        for position, item in enumerate(get("checklist") or []):
+            items.append((
+                ids["checklist_item"], change_id, position, item["key"], item["label"],
+                bool(item.get("done")), redact(item.get("evidence")), when(item.get("done_at")),
+            ))  # fmt: skip
+            ids["checklist_item"] += 1

@@ -170,3 +170,77 @@ def test_a_renamed_slug_gets_its_own_note(project: Path, server: TestServer, mon
     assert "slow-search -> slow-search-2" in result.stdout
     shown = invoke("show", "slow-search-2", "--json").json()
     assert shown["note_path"] == first["note_path"].replace("slow-search.md", "slow-search-2.md")
+
+
+def _search(word: str) -> list[str]:
+    result = invoke("search", word, "--json")
+    assert result.code == 0, result.stderr
+    return sorted(hit["slug"] for hit in result.json())
+
+
+def test_batches_and_taken_ids_give_the_same_store(
+    project: Path, server: TestServer, monkeypatch, new_store_url
+):
+    from changenote import transfer
+
+    _notebook(project, server)
+    assert invoke("baseline", "Third zeppelin", "--metric", "x=1").code == 0
+    mine = _export(project, "mine.jsonl")
+    exports = []
+    for batch in (1, 2, 1000):
+        monkeypatch.setattr(transfer, "BATCH", batch)
+        _empty_store(project, monkeypatch, new_store_url)
+        assert invoke("baseline", "Held", "--metric", "x=1").code == 0  # takes id 1
+        assert invoke("import", "mine.jsonl").code == 0
+        listed = {r["slug"]: r["id"] for r in invoke("list", "--json").json()}
+        # id 1 was taken: that change waited for the end and got the next id after all
+        assert listed == {"held": 1, "slow-search": 4, "open-one": 2, "third-zeppelin": 3}
+        # the full-text index has the imported changes, and later ones (its trigger is back)
+        assert _search("index") == ["slow-search"] and _search("zeppelin") == ["third-zeppelin"]
+        assert invoke("baseline", "Later zeppelin", "--metric", "x=1").code == 0
+        assert _search("zeppelin") == ["later-zeppelin", "third-zeppelin"]
+        lines = _export(project, f"all-{batch}.jsonl").splitlines()
+        exports.append([line for line in lines if json.loads(line)["slug"] in listed][1:4])
+    assert exports[0] == exports[1] == exports[2]
+    assert len(mine.splitlines()) == 3
+
+
+def test_a_failed_import_leaves_the_index_and_its_trigger(project: Path, monkeypatch):
+    from changenote import transfer
+
+    monkeypatch.setattr(transfer, "BATCH", 1)  # the first documents are written before the bad one
+    good = [
+        {"schema": "changenote/change@1", "uid": f"{n}" * 32, "slug": f"good-{n}",
+         "title": f"Good zeppelin {n}", "status": "baseline",
+         "created_at": "2026-01-01T00:00:00Z"}
+        for n in range(3)
+    ]  # fmt: skip
+    lines = [json.dumps(doc) for doc in good] + ['{"schema": "changenote/change@1"}']
+    (project / "bad.jsonl").write_text("\n".join(lines) + "\n")
+    assert invoke("baseline", "Kept zeppelin", "--metric", "x=1").code == 0
+    result = invoke("import", "bad.jsonl")
+    assert result.code != 0 and "bad.jsonl:4: missing uid" in result.stderr
+    assert _search("zeppelin") == ["kept-zeppelin"]
+    assert invoke("baseline", "After zeppelin", "--metric", "x=1").code == 0
+    assert _search("zeppelin") == ["after-zeppelin", "kept-zeppelin"]
+
+
+def test_not_a_number_survives_import_where_the_store_can_hold_it(
+    project: Path, monkeypatch, new_store_url, store_backend: str
+):
+    assert invoke("baseline", "Odd", "--metric", "x=1").code == 0
+    doc = json.loads(_export(project, "odd.jsonl"))
+    metric = doc["runs"][0]["metrics"][0]
+    metric["samples"] = [1.0, float("nan")]
+    metric["max"] = float("inf")
+    (project / "odd.jsonl").write_text(json.dumps(doc) + "\n")  # NaN and Infinity, as json writes
+    _empty_store(project, monkeypatch, new_store_url)
+    result = invoke("import", "odd.jsonl")
+    if store_backend == "postgresql":  # its json type has no NaN: one line, nothing written
+        assert result.code == 1 and "nothing was changed" in result.stderr
+        assert result.stderr.count("\n") == 1 and invoke("list", "--json").json() == []
+        return
+    assert result.code == 0, result.stderr
+    again = json.loads(_export(project, "again.jsonl"))["runs"][0]["metrics"][0]
+    assert again["samples"][0] == 1.0 and again["samples"][1] != again["samples"][1]
+    assert again["max"] == float("inf")
