@@ -648,6 +648,8 @@ def _stop_cleanly_on_signals() -> dict[int, Any]:
 
 
 def _fail(message: str, code: int) -> None:
-    line = " ".join(message.split())
+    from changenote.redact import redact
+
+    line = redact(" ".join(message.split()))  # it may quote what the user typed
     sys.stderr.write(f"changenote: error: {line}\n")
     sys.exit(code)

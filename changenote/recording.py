@@ -89,8 +89,9 @@ def metric_rows(
                 {
                     "probe_index": index,
                     "probe": label,
-                    "metric": series.metric,
-                    "unit": series.unit,
+                    # a command's output names its metrics: they are text like any other
+                    "metric": redact(series.metric) or series.metric,
+                    "unit": redact(series.unit) or "",
                     "better": better_for(series.metric, series.unit, series.better, rules),
                     "samples": [round(s, 4) for s in series.samples],
                     **(summary.to_dict() if summary else {"n": 0}),

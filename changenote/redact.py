@@ -242,9 +242,11 @@ def _is_masked(value: str) -> bool:
 
 
 def _keep(core: str) -> bool:
-    """True when a bare value is no secret: empty, masked, env reference, literal, key file."""
+    """True when a bare value is no secret: empty, masked, an ellipsis, env reference,
+    literal, key file."""
     return (
         _is_masked(core)
+        or core in ("...", "\u2026")  # a placeholder in a hint: "Authorization: ..."
         or core.lower() in _LITERALS
         or _REF_ONLY.fullmatch(core) is not None
         or _KEY_FILE.fullmatch(core) is not None

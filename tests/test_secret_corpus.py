@@ -1,0 +1,142 @@
+"""Every secret shape of the corpus through every way in: none reaches a file or an output.
+
+The corpus is test_redact's (carrier text, secret, readable rest) list: cloud keys, VCS and
+chat tokens, JWTs, bearer and basic auth, URL passwords, password/secret/token/key
+assignments in env, flags, JSON and query strings, database URLs, programs' password
+options; plus a private key block. Each shape goes, in one change or another, through:
+the title, route, input, noticed and expected fields, a command probe's output (and a
+metric line it prints), a manual metric's name, `--cmd` and `--http` probes, `tick --cmd`
+and `--note`, and ship's `--reason`, `--rollback` and `--command`. Afterwards no secret
+may be found, in any of the forms it could be written in (as is, lower-cased, as a slug,
+HTML-, markdown-, JSON- or URL-escaped), in the database files, the notes, the export,
+the markdown and HTML wikis, or anything the commands printed.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+from changenote.redact import redact
+from changenote.render import md_inline
+from changenote.store import slugify
+from tests.conftest import invoke
+from tests.servers import TestServer
+from tests.test_redact import SECRETS
+
+PRIVATE_KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
+    "QyNTUxOQAAACBVdGhpc2lzbm90YXJlYWxrZXlqdXN0YXRlc3R2YWx1ZQAAAJg=\n"
+    "-----END OPENSSH PRIVATE KEY-----"
+)
+#: (carrier text, the secret in it); secrets shorter than 6 characters would be found in
+#: innocent text, so those shapes are left to test_redact.
+CORPUS: list[tuple[str, str]] = [
+    (carrier, core) for carrier, secret, _ in SECRETS if len(core := secret.strip("'&.\" ")) >= 6
+] + [(PRIVATE_KEY, "QyNTUxOQAAACBVdGhpc2lzbm90YXJlYWxrZXlqdXN0YXRlc3R2YWx1ZQ")]
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,63}")  # a valid metric name
+
+
+def _alone(secret: str) -> bool:
+    """A metric name that is a secret by its shape alone (a bare `hunter2` is just a word)."""
+    return _NAME.fullmatch(secret) is not None and redact(secret) != secret
+
+
+def _line(carrier: str) -> str:
+    """A carrier as the rest of one shell line (a comment: nothing of it runs)."""
+    return " ".join(carrier.splitlines())
+
+
+def _forms(secret: str) -> set[str]:
+    """The ways a secret could be written into a file or onto the terminal."""
+    forms = {secret, secret.lower(), html.escape(secret), md_inline(secret),
+             json.dumps(secret)[1:-1], quote(secret, safe="")}  # fmt: skip
+    slug = slugify(secret)
+    if len(slug) >= 8:
+        forms.add(slug)
+    return {f for f in forms if f}
+
+
+def _leaks(texts: dict[str, str]) -> list[str]:
+    """One line per leaked secret: the form found and the first places."""
+    lowered = {where: text.lower() for where, text in texts.items()}
+    found = []
+    for _, secret in CORPUS:
+        for form in sorted(_forms(secret)):
+            places = [where for where, low in lowered.items() if form.lower() in low]
+            if places:
+                found.append(f"{form!r} in {len(places)} place(s): {', '.join(places[:3])}")
+                break
+    return found
+
+
+def _files(root: Path) -> dict[str, str]:
+    texts = {}
+    for folder in (".changenote", "notes", "wiki"):
+        for path in sorted((root / folder).rglob("*")):
+            if path.is_file() and "backups" not in path.parts:
+                texts[str(path.relative_to(root))] = path.read_bytes().decode("utf-8", "replace")
+    return texts
+
+
+def test_no_secret_of_the_corpus_survives_any_way_in(
+    project: Path, server: TestServer, monkeypatch
+):
+    assert len(CORPUS) >= 50
+    n = len(CORPUS)
+    port = server.url.rsplit(":", 1)[1]
+    printed: dict[str, str] = {}
+    refused: list[str] = []
+
+    def run(*args: str) -> None:
+        result = invoke(*args)
+        printed[f"output of {' '.join(args)[:60]}"] = result.stdout + result.stderr
+        if result.code != 0:  # refusing (a secret it could not store, a bad name) is fine
+            assert result.stderr.count("\n") == 1, result.stderr
+            refused.append(f"{args[0]} {args[1][:30]!r}: {result.stderr.strip()[:150]}")
+
+    def shape(change: int, way: int) -> tuple[str, str]:
+        return CORPUS[(change + way * 7) % n]
+
+    for k in range(n):
+        carrier = shape(k, 0)[0]
+        # --cmd and --http holding the secret itself: refused, or stored redacted
+        run("baseline", f"refused cmd {k}", "--cmd", f"true # {_line(carrier)}", "--runs", "1",
+            "--warmup", "0")  # fmt: skip
+        url_secret = shape(k, 1)[1]
+        run("baseline", f"refused http {k}", "--http",
+            f"GET http://127.0.0.1:{port}/x?access_token={quote(url_secret, safe='')}",
+            "--runs", "1", "--warmup", "0")  # fmt: skip
+        # a command whose output holds a secret, a metric line named like one, and fields
+        out_carrier, out_secret = shape(k, 2)
+        lines = [out_carrier]
+        if _alone(out_secret):
+            lines.append(f"changenote-metric: {out_secret}=3 ms")
+        monkeypatch.setenv("CN_SECRET_OUT", "\n".join(lines))
+        args = ["baseline", f"{k} {shape(k, 3)[0]}", "--cmd", 'printf "%s\\n" "$CN_SECRET_OUT"',
+                "--runs", "1", "--warmup", "0"]  # fmt: skip
+        for way, flag in enumerate(("--route", "--input", "--noticed", "--expect"), start=4):
+            args += [flag, shape(k, way)[0]]
+        manual = shape(k, 8)[1]
+        args += ["--metric", f"{manual if _alone(manual) else 'p95_ms'}=9ms"]
+        run(*args)
+        run("tick", "backup", "--cmd", f"true # {_line(shape(k, 9)[0])}", "--note", shape(k, 10)[0])
+        run("ship", "--reason", shape(k, 11)[0], "--rollback", shape(k, 12)[0],
+            "--command", shape(k, 13)[0], "--metric", "p95_ms=5ms")  # fmt: skip
+    export = invoke("export")
+    assert export.code == 0, export.stderr
+    wiki = invoke("wiki", "--out", "wiki", "--format", "both")
+    assert wiki.code == 0, wiki.stderr
+    texts = {**_files(project), "export": export.stdout, **printed}
+    assert len([t for t in texts if t.startswith("notes/")]) >= n, "\n".join(refused)
+    assert any(t.endswith("search-index.js") for t in texts)
+    leaks = _leaks(texts)
+    assert not leaks, "\n".join(leaks)
+    # what is left is readable: the masks show where the secrets were
+    reasons = "\n".join(json.loads(line)["reason"] for line in export.stdout.splitlines()
+                        if json.loads(line)["reason"])  # fmt: skip
+    assert "Bearer ***" in reasons and "postgres://app:***@db/prod" in reasons
