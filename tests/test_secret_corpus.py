@@ -140,3 +140,31 @@ def test_no_secret_of_the_corpus_survives_any_way_in(
     reasons = "\n".join(json.loads(line)["reason"] for line in export.stdout.splitlines()
                         if json.loads(line)["reason"])  # fmt: skip
     assert "Bearer ***" in reasons and "postgres://app:***@db/prod" in reasons
+
+
+def test_the_configs_own_patterns_are_masked_everywhere(project: Path, monkeypatch):
+    config = project / "changenote.toml"
+    config.write_text(config.read_text() + "redact_patterns = ['acme-[0-9a-f]{16}']\n")
+    ticket = "acme-0123456789abcdef"
+    monkeypatch.setenv("CN_SECRET_OUT", f"deployed with {ticket}")
+    printed = []
+    for args in (
+        ("baseline", f"Slow with {ticket}", "--noticed", f"in {ticket}", "--runs", "1",
+         "--warmup", "0", "--cmd", 'printf "%s\\n" "$CN_SECRET_OUT"'),
+        ("tick", "backup", "--note", f"kept {ticket}"),
+        ("ship", "--reason", f"rotated {ticket}", "--command", f"vault rotate {ticket}"),
+        ("export", "--out", "all.jsonl"),
+        ("wiki", "--out", "wiki", "--format", "both"),
+    ):  # fmt: skip
+        result = invoke(*args)
+        assert result.code == 0, result.stderr
+        printed.append(result.stdout + result.stderr)
+    # an export from elsewhere is masked on the way in, by the same patterns
+    line = json.loads((project / "all.jsonl").read_text())
+    line.update(uid="b" * 32, slug="from-elsewhere", id=None, reason=f"theirs {ticket}")
+    (project / "theirs.jsonl").write_text(json.dumps(line) + "\n")
+    assert invoke("import", "theirs.jsonl").code == 0
+    texts = {**_files(project), "export": invoke("export").stdout,
+             **{f"output {i}": text for i, text in enumerate(printed)}}  # fmt: skip
+    assert [where for where, text in texts.items() if ticket in text] == []
+    assert "rotated ***" in texts["export"] and "theirs ***" in texts["export"]
