@@ -552,6 +552,7 @@ def import_(
     """Add changes from an export or from notes; those the store has (same uid) are skipped."""
     from pathlib import Path
 
+    from changenote import notes
     from changenote.config import load_config
     from changenote.store import Store
     from changenote.transfer import import_documents, read_documents, redactor
@@ -561,6 +562,7 @@ def import_(
         Store(config.store_url()),
         read_documents(Path(source), config.root),
         redactor(tuple(config.redact_patterns)),
+        place_note=lambda doc: notes.place(config, doc),
     )
     typer.echo(
         f"read {result.read}, imported {result.imported}, already in the store {result.already}"

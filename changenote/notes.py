@@ -20,6 +20,26 @@ def relpath(config: Config, doc: dict[str, Any]) -> str:
         return str(path)
 
 
+def place(config: Config, doc: dict[str, Any]) -> str | None:
+    """Where an imported change's note goes: the note path it brings when that is a
+    markdown file inside the notes folder, else the usual ``notes/<date>-<slug>.md``.
+    None for a change without a note."""
+    given = doc.get("note_path")
+    if given is None or given == "":
+        return None if given is None else relpath(config, doc)
+    if isinstance(given, str) and given.endswith(".md") and "\x00" not in given:
+        target = Path(given)
+        if not target.is_absolute():
+            target = config.root / target
+        try:
+            inside = config.notes_path.resolve() in target.resolve().parents
+        except (OSError, ValueError, RuntimeError):
+            inside = False
+        if inside:
+            return given
+    return relpath(config, doc)
+
+
 def text(config: Config, doc: dict[str, Any], with_record: bool = True) -> str:
     """The rendered note of a change document (pure).
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -217,14 +217,17 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 
 
 def import_documents(
-    store: Any, documents: Iterable[tuple[str, dict[str, Any]]], redact: Any
+    store: Any,
+    documents: Iterable[tuple[str, dict[str, Any]]],
+    redact: Any,
+    place_note: Callable[[dict[str, Any]], str | None] | None = None,
 ) -> ImportResult:
     """Add every change the store does not have yet; one transaction for all of them.
 
     Documents stream through in batches of rows, so memory stays flat. A document keeps
     its id where the store and the documents before it left it free (a round trip into
     an empty store gives the same ids); the others wait for the end and get new ids after
-    the largest.
+    the largest. ``place_note`` decides where each note goes (see notes.place).
     """
     from sqlalchemy import func, select
 
@@ -276,6 +279,10 @@ def import_documents(
                         "note_path": _renamed_note(doc.get("note_path"), doc["slug"], slug),
                     }
                 slugs.add(slug)
+                if place_note is not None and doc.get("note_path") is not None:
+                    placed = place_note({**doc, "slug": slug})
+                    if placed != doc["note_path"]:
+                        doc = {**doc, "note_path": placed}
                 want = doc.get("id")
                 if type(want) is int and want > 0 and want not in taken:
                     taken.add(want)
