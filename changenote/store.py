@@ -49,7 +49,8 @@ def _upgrade_lock(path: Path | None) -> Iterator[None]:
     if path is None:
         yield
         return
-    with open(path.with_name(path.name + ".upgrade-lock"), "a") as handle:
+    lock = os.open(path.with_name(path.name + ".upgrade-lock"), os.O_CREAT | os.O_WRONLY, 0o600)
+    with os.fdopen(lock, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

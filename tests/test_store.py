@@ -248,6 +248,8 @@ def test_store_folder_is_private_and_ignored(project: Path):
     assert invoke("baseline", "t", "--metric", "x=1").code == 0
     folder = project / ".changenote"
     assert folder.stat().st_mode & 0o777 == 0o700
+    for path in folder.glob("changenote.db*"):  # the database, its WAL and shared memory
+        assert path.stat().st_mode & 0o077 == 0, path.name
     assert (folder / ".gitignore").read_text().strip().endswith("*")
 
 
