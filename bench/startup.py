@@ -18,7 +18,6 @@ It always exits 0: it is a benchmark, not a test.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import json
 import os
@@ -28,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +46,16 @@ HEAVY = (
 BASELINES = 3  # changes in the benchmark store
 
 
+class BenchFailed(RuntimeError):
+    """A step of the benchmark failed: reported, never turned into an exit code."""
+
+
 def _run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)
     if done.returncode != 0:
         sys.stderr.write(f"command failed ({done.returncode}): {' '.join(cmd)}\n")
         sys.stderr.write(done.stdout[-2000:] + done.stderr[-4000:])
-        raise SystemExit(0)  # a benchmark: report and leave without failing the caller
+        raise BenchFailed(f"{Path(cmd[0]).name} {' '.join(cmd[1:3])} exited {done.returncode}")
     return done
 
 
@@ -76,8 +80,7 @@ def build_wheel(out: Path, env: dict[str, str]) -> Path:
     _run(cmd, env=env)
     wheels = sorted(out.glob("changenote-*.whl"))
     if not wheels:
-        sys.stderr.write(f"no wheel was built in {out}\n")
-        raise SystemExit(0)
+        raise BenchFailed(f"no wheel was built in {out}")
     return wheels[-1]
 
 
@@ -105,9 +108,32 @@ def make_store(project: Path, bin_dir: Path, env: dict[str, str]) -> Path:
         )
     db = project / ".changenote" / "changenote.db"
     if not db.exists():
-        sys.stderr.write(f"no store at {db} after the baselines\n")
-        raise SystemExit(0)
+        raise BenchFailed(f"no store at {db} after the baselines")
     return db
+
+
+@dataclass
+class Setup:
+    """A fresh venv with the project's wheel and sqlite-utils, and a project with a store."""
+
+    wheel: Path
+    bin_dir: Path
+    env: dict[str, str]  # for every measured run: bytecode allowed, the venv first on PATH
+    project: Path
+    db: Path
+
+
+def prepare(work: Path) -> Setup:
+    """Build the wheel, the venv and the project under ``work`` (steps 1 to 3)."""
+    home = work / "home"
+    home.mkdir()
+    env = clean_env(home)
+    wheel = build_wheel(work / "dist", env)
+    bin_dir = make_venv(work / "venv", wheel, env)
+    run_env = clean_env(home, bin_dir)
+    project = work / "project"
+    db = make_store(project, bin_dir, run_env)
+    return Setup(wheel, bin_dir, run_env, project, db)
 
 
 def candidates(bin_dir: Path, db: Path) -> dict[str, list[str]]:
@@ -253,16 +279,10 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="changenote-bench-"))
     try:
-        home = work / "home"
-        home.mkdir()
-        env = clean_env(home)
         print(f"building the wheel and the venv in {work} ...", flush=True)
-        wheel = build_wheel(work / "dist", env)
-        bin_dir = make_venv(work / "venv", wheel, env)
-        run_env = clean_env(home, bin_dir)
-        project = work / "project"
-        db = make_store(project, bin_dir, run_env)
-        print(f"wheel {wheel.name}; store {db} with {BASELINES} changes", flush=True)
+        setup = prepare(work)
+        bin_dir, run_env, project, db = setup.bin_dir, setup.env, setup.project, setup.db
+        print(f"wheel {setup.wheel.name}; store {db} with {BASELINES} changes", flush=True)
 
         times = time_all(candidates(bin_dir, db), runs, project, run_env)
         summary = summarise(times)
@@ -283,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    with contextlib.suppress(SystemExit):  # failures are reported, never an exit code
+    try:
         main()
+    except BenchFailed as exc:  # failures are reported, never an exit code
+        sys.stderr.write(f"benchmark failed: {exc}\n")
+    except SystemExit:
+        pass
     sys.exit(0)

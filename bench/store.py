@@ -1,6 +1,6 @@
 """Store benchmark: bulk import, search latency, `list` start-up, each beside a reference.
 
-Run it as ``python bench/store.py [--changes 100000] [--runs 15]``. In one run it
+Run it as ``python bench/store.py [--changes 100000] [--runs 15] [--json]``. In one run it
 
 1. generates that many realistic change documents (one baseline run with two metrics of
    ten samples, five checklist items, a command, a file; a word in ~4% of them and one in
@@ -205,6 +205,7 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="changenote-bench-store-"))
     try:
@@ -232,6 +233,14 @@ def run(args: argparse.Namespace, base: Path) -> None:
     ours = changenote_import(db, export)
     ref = reference_import(base / "reference.db", export)
     rate, ref_rate = n / ours, n / ref
+    figures: dict[str, Any] = {
+        "changes": n,
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "import": {"seconds": ours, "changes_s": rate, "goal_changes_s": 10_000},
+        "reference_import": {"seconds": ref, "changes_s": ref_rate},
+        "search": {},
+    }
     print(f"import: changenote {ours:.1f} s ({rate:,.0f} changes/s); raw sqlite3 executemany "
           f"{ref:.1f} s ({ref_rate:,.0f}/s); ratio {ours / ref:.2f}x", flush=True)  # fmt: skip
     url = f"sqlite:///{db}"
@@ -247,6 +256,7 @@ def run(args: argparse.Namespace, base: Path) -> None:
             search(url, word)
             times.append(time.perf_counter() - start)
         median_ms = statistics.median(times) * 1000
+        figures["search"][word] = {"share": share, "hits": hits, "median_ms": median_ms}
         goal = f"goal < 50 ms: {'PASS' if median_ms < 50 else 'MISS'}" if word == RARE else ""
         table.append((f"search '{word}' ({share}: {hits:,} hits), top 20", f"{median_ms:.1f} ms",
                       "", goal))  # fmt: skip
@@ -268,6 +278,7 @@ def run(args: argparse.Namespace, base: Path) -> None:
         for name, cmd in cmds.items():
             walls[name].append(wall(cmd, project, env))
     med = {k: statistics.median(v) * 1000 for k, v in walls.items()}
+    figures["wall_median_ms"] = med  # search, list and (when installed) sqlite-utils
     table.append(("`changenote search` wall", f"{med['search']:.0f} ms", "", ""))
     ref_list = med.get("sqlite-utils")
     table.append(
@@ -279,6 +290,8 @@ def run(args: argparse.Namespace, base: Path) -> None:
     width = max(len(r[0]) for r in table)
     for name, value, reference, note in table:
         print(f"  {name:<{width}}  {value:>12}  {reference:<36} {note}")
+    if args.json:
+        print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

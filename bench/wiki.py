@@ -486,6 +486,7 @@ def make_documents(n: int, seed: int = 20261128) -> list[dict[str, Any]]:
                 "comparison": scenario["comparison"],
                 "warnings": scenario["warnings"],
                 "expectations": scenario["expectations"],
+                "watches": [],
                 "checklist": checklist,
                 "note_path": f"notes/{note_name}",
                 "created_at": _iso(created),
