@@ -186,7 +186,11 @@ def _positive_int(value: Any, key: str, where: str, minimum: int) -> int:
 
 def _positive_float(value: Any, key: str, where: str) -> float:
     _expect(value, (int, float), key, where)
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer past the float range (TOML integers are unbounded)
+        finite = False
+    if not finite:
         raise ConfigError(f"{where}: '{key}' must be a finite number, got {value}")
     if value <= 0:
         raise ConfigError(f"{where}: '{key}' must be greater than 0, got {value}")
@@ -216,14 +220,16 @@ def _parse_check(name: str, raw: Any, where: str) -> CheckConfig:
         raise ConfigError(
             f"{here}: {str(exc).replace('--http', 'http').replace('--cmd', 'cmd')}"
         ) from None
-    headers = raw.get("headers", {})
-    _expect(headers, dict, "headers", here)
-    for hname, hvalue in headers.items():
+    headers: dict[str, str] = {}
+    for hname, hvalue in _expect(raw.get("headers", {}), dict, "headers", here).items():
         _expect(hvalue, str, f"headers.{hname}", here)
         try:
-            parse_header(f"{hname}: {hvalue}")
+            parsed, value = parse_header(f"{hname}: {hvalue}")
         except UsageError as exc:
             raise ConfigError(f"{here}: headers: {str(exc).replace('--header ', '')}") from None
+        if parsed != hname:  # "X: y" = "z" would read as X, and be sent as a broken name
+            raise ConfigError(f"{here}: headers: {hname!r} is not a header name")
+        headers[hname] = value  # stripped, as on the command line (the client refuses spaces)
     http_only = [k for k in ("expect_status", "expect_json", "headers") if k in raw]
     if cmd is not None and http_only:
         raise ConfigError(f"{here}: '{http_only[0]}' applies to an HTTP check only")
@@ -231,7 +237,7 @@ def _parse_check(name: str, raw: Any, where: str) -> CheckConfig:
         name=name,
         http=_expect(http, str, "http", here) if http is not None else None,
         cmd=_expect(cmd, str, "cmd", here) if cmd is not None else None,
-        headers=dict(headers),
+        headers=headers,
         runs=_positive_int(raw["runs"], "runs", here, 1) if "runs" in raw else None,
         warmup=_positive_int(raw["warmup"], "warmup", here, 0) if "warmup" in raw else None,
         timeout=_positive_float(raw["timeout"], "timeout", here) if "timeout" in raw else None,
@@ -330,6 +336,10 @@ def parse_config(raw: dict[str, Any], root: Path, source: Path | None) -> Config
             compile_extra(patterns)
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"{where}: 'redact_patterns': {exc}") from None
+        except (OverflowError, RecursionError) as exc:  # re.compile: a{4294967296}, ((((...
+            raise ConfigError(
+                f"{where}: 'redact_patterns': a pattern is too large to compile ({exc})"
+            ) from None
         values["redact_patterns"] = tuple(patterns)
     if "checklist" in raw:
         items: list[ChecklistItemConfig] = []
@@ -367,6 +377,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name}: not valid TOML: not UTF-8 ({exc.reason})") from None
+    except RecursionError:
+        raise ConfigError(f"{path.name}: not valid TOML: nested too deeply") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
@@ -414,8 +428,9 @@ def load_config(start: Path | None = None) -> Config:
 
 
 def _toml_string(value: str) -> str:
-    """A TOML basic string; JSON's escapes (\\n, \\u0001) are valid TOML too."""
-    return json.dumps(value, ensure_ascii=False)
+    """A TOML basic string; JSON's escapes (\\n, \\u0001) are valid TOML too, and DEL, which
+    JSON leaves alone and TOML refuses, is escaped the same way."""
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def starter_config(service: str, owner: str | None, notes_dir: str) -> str:

@@ -163,7 +163,7 @@ def db_call_count(headers: httpx.Headers) -> float | None:
             for param in parts[1:]:
                 key, _, value = param.partition("=")
                 if key.strip().lower() == "desc":
-                    with contextlib.suppress(ValueError):
+                    with contextlib.suppress(ValueError, OverflowError):  # 1e400 calls
                         return float(int(value.strip().strip('"').strip()))
     return None
 
@@ -176,6 +176,8 @@ def json_mismatch(body: bytes, expected: dict[str, Any]) -> str | None:
         data = json.loads(body)
     except ValueError:
         return "body is not JSON"
+    except RecursionError:
+        return "body is not JSON (nested too deeply)"
     for path, want in expected.items():
         node: Any = data
         for part in path.split("."):
@@ -200,6 +202,10 @@ class HttpProbe:
         for name, value in spec.headers:
             headers[name] = expand_env(value, f"header {name}")
         self.method, self.url = spec.method, expand_env(spec.url, "the URL")
+        try:  # what each run builds: a URL the client refuses fails here, before any run
+            httpx.Request(self.method, self.url, headers=headers)
+        except (httpx.InvalidURL, ValueError) as exc:  # idna's errors are ValueErrors
+            raise ProbeError(f"cannot send {spec.method} {spec.url}: {exc}") from None
         #: From a configured check: the statuses that count as success, JSON fields to hold.
         self.expect_status = tuple(spec.settings.get("expect_status") or ())
         self.expect_json: dict[str, Any] = dict(spec.settings.get("expect_json") or {})
@@ -258,6 +264,41 @@ def _tail(fh: IO[bytes], cap: int) -> str:
     return ("[... output cut ...]\n" + text) if size > cap else text
 
 
+#: How much of the end of one output line is searched for a metric line.
+LINE_CAP = 8192
+
+
+def _metric_lines(fh: IO[bytes]) -> list[tuple[str, float, str, str | None]]:
+    """The metric lines in a command's output, each judged on the whole line's end.
+
+    A line longer than ``LINE_CAP`` is read in pieces but judged once, on its last
+    ``LINE_CAP`` bytes: a piece alone could look like a metric line that the rest of
+    the line spoils, or cut one in two.
+    """
+    found: list[tuple[str, float, str, str | None]] = []
+
+    def judge(line: bytes, cut: bool) -> None:
+        if b"changenote-metric:" not in line:
+            return
+        # After a cut, what came before is unknown: the marker cannot start the line.
+        text = ("\0" if cut else "") + line.decode("utf-8", errors="replace")
+        parsed = parse_metric_line(text)
+        if parsed is not None:
+            found.append((parsed.name, parsed.value, parsed.unit, parsed.better))
+
+    line, cut = b"", False
+    for piece in iter(lambda: fh.readline(LINE_CAP), b""):
+        line += piece
+        if len(line) > LINE_CAP:
+            line, cut = line[-LINE_CAP:], True
+        if piece.endswith(b"\n"):
+            judge(line, cut)
+            line, cut = b"", False
+    if line:
+        judge(line, cut)
+    return found
+
+
 def run_shell(command: str, timeout: float, cap: int = OUTPUT_CAP) -> Attempt:
     """Run ``command`` in a shell in its own process group; kill the whole group on timeout."""
     with tempfile.TemporaryFile() as out:
@@ -287,13 +328,8 @@ def run_shell(command: str, timeout: float, cap: int = OUTPUT_CAP) -> Attempt:
         # measurement and skew the next run: the group goes with its leader.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        custom: list[tuple[str, float, str, str | None]] = []
         out.seek(0)
-        for raw in iter(lambda: out.readline(8192), b""):
-            if b"changenote-metric:" in raw:
-                parsed = parse_metric_line(raw.decode("utf-8", errors="replace"))
-                if parsed is not None:
-                    custom.append((parsed.name, parsed.value, parsed.unit, parsed.better))
+        custom = _metric_lines(out)
         output = _tail(out, cap)
     status = f"exit {code}" if code >= 0 else f"killed by signal {-code}"
     return Attempt(ok=code == 0, status=status, time_ms=elapsed, custom=custom, output=output)

@@ -471,6 +471,8 @@ def _compile_one(pattern: str | re.Pattern[str]) -> re.Pattern[str]:
         return re.compile(pattern)
     except re.error as exc:
         raise ValueError(f"invalid redaction pattern {pattern!r}: {exc}") from exc
+    except (OverflowError, RecursionError) as exc:  # a{4294967296}, deep nesting
+        raise ValueError(f"invalid redaction pattern {pattern[:80]!r}: too large") from exc
 
 
 @functools.lru_cache(maxsize=64)

@@ -122,6 +122,8 @@ def parse_http(spec: str) -> ProbeSpec:
         method, url = "GET", text
     if any(c.isspace() for c in url):
         raise UsageError(f"--http: malformed URL {url!r} (it contains spaces)")
+    if any(c < " " or c == "\x7f" for c in url):  # the HTTP client refuses them mid-run
+        raise UsageError(f"--http: malformed URL {url!r} (it contains a control character)")
     try:
         parts_url = urlsplit(url)
         port = parts_url.port  # raises ValueError on a bad port
@@ -145,7 +147,8 @@ def parse_header(text: str) -> tuple[str, str]:
     name = name.strip()
     if not sep or not name or not _HEADER_NAME_RE.match(name):
         raise UsageError(f"--header {text!r}: expected 'Name: value'")
-    if any(c in value for c in "\r\n\0"):
+    # \v and \f too: the HTTP client refuses them, failing every run
+    if any(c in value for c in "\r\n\0\v\f"):
         raise UsageError(f"--header {name}: the value cannot hold a line break or NUL")
     return name, value.strip()
 

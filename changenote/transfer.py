@@ -131,6 +131,8 @@ def _json_lines(name: str, fh: IO[str]) -> Iterator[tuple[str, dict[str, Any]]]:
                 doc = json.loads(line)
             except ValueError as exc:
                 raise UsageError(f"{name}:{number}: not JSON ({exc})") from None
+            except RecursionError:
+                raise UsageError(f"{name}:{number}: not JSON (nested too deeply)") from None
         yield f"{name}:{number}", doc
 
 

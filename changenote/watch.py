@@ -43,10 +43,13 @@ def parse_since(text: str, now: datetime) -> datetime:
     """``--since``: a duration before now (``30m``) or a local or ISO time; naive local."""
     from changenote.specs import parse_duration
 
+    too_far = UsageError(f"--since {text!r} is too far back")
     try:
         return now - timedelta(seconds=parse_duration(text, "--since"))
     except UsageError:
         pass
+    except OverflowError:  # before the year 1
+        raise too_far from None
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -54,7 +57,10 @@ def parse_since(text: str, now: datetime) -> datetime:
             f"--since {text!r}: expected a duration (30m, 2h) or a time (2026-11-28T10:00)"
         ) from None
     if moment.tzinfo is not None:
-        moment = moment.astimezone().replace(tzinfo=None)
+        try:
+            moment = moment.astimezone().replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before the year 1 here
+            raise too_far from None
     if moment >= now:
         raise UsageError(f"--since {text!r} is not before now")
     return moment
@@ -67,14 +73,14 @@ def line_time(line: bytes) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(match.group(1).decode().replace(" ", "T"))
-    except ValueError:
+        if match.group(2):
+            zone = match.group(2).decode()
+            aware = datetime.fromisoformat(
+                moment.isoformat() + ("+00:00" if zone == "Z" else zone[:3] + ":" + zone[-2:])
+            )
+            moment = aware.astimezone().replace(tzinfo=None)
+    except (ValueError, OverflowError):  # no such day or offset (+99:99); out of range here
         return None
-    if match.group(2):
-        zone = match.group(2).decode()
-        aware = datetime.fromisoformat(
-            moment.isoformat() + ("+00:00" if zone == "Z" else zone[:3] + ":" + zone[-2:])
-        )
-        moment = aware.astimezone().replace(tzinfo=None)
     return moment
 
 

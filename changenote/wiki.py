@@ -57,7 +57,10 @@ def read_note(path: Path) -> dict[str, Any] | None:
     """The change document in a note's front matter; None for a file without one."""
     import yaml
 
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ChangenoteError(f"{path.name}: not UTF-8 text ({exc.reason})") from None
     if not text.startswith("---\n"):
         return None
     end = text.find("\n---\n", 4)
@@ -68,7 +71,16 @@ def read_note(path: Path) -> dict[str, Any] | None:
         doc = yaml.load(text[4 : end + 1], Loader=loader)
     except yaml.YAMLError as exc:
         raise ChangenoteError(f"{path.name}: front matter is not valid YAML: {exc}") from None
-    if not isinstance(doc, dict) or "slug" not in doc or "title" not in doc:
+    except (ValueError, TypeError, LookupError, AttributeError, RecursionError) as exc:
+        # PyYAML's constructors leak these on bad values: "2024-13-45", "!!int x", "!!bool x"
+        raise ChangenoteError(
+            f"{path.name}: front matter is not valid YAML: {type(exc).__name__}: {exc}"
+        ) from None
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get("slug"), str)
+        or not isinstance(doc.get("title"), str)
+    ):
         raise ChangenoteError(f"{path.name}: front matter is not a changenote record")
     doc.setdefault("note_path", path.name)
     return doc

@@ -510,6 +510,8 @@ def test_compile_extra_names_the_bad_pattern() -> None:
         compile_extra(["fine", "(unclosed"])
     with pytest.raises(ValueError, match=re.escape("[z-a]")):
         redact("text", ["[z-a]"])
+    with pytest.raises(ValueError, match="too large"):  # beyond re's limits
+        compile_extra(["a{4294967296}"])
 
 
 def test_compile_extra_returns_patterns_and_passes_compiled_through() -> None:
