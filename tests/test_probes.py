@@ -418,3 +418,46 @@ def test_background_children_do_not_outlive_the_run(tmp_path):
         time.sleep(0.05)
     else:
         raise AssertionError(f"background child {pid} still running")
+
+
+# ----------------------------------------------------------------------------- how commands start
+
+
+@pytest.mark.parametrize(
+    ("command", "direct"),
+    [
+        ("sleep 0.01", True),
+        ("python3 manage.py build_report --month=2024-05", True),
+        ("sleep 0.01; true", False),
+        ("sleep $DELAY", False),
+        ("ls *.py", False),
+        ("ls > out.txt", False),
+        ("X=1 sleep 0", False),
+        ("echo hi", False),  # the shell's own echo is not /bin/echo
+        ("exit 3", False),
+        ("sleep 1 # why", False),
+        ("no-such-program-for-changenote x", False),
+    ],
+)
+def test_plain_words_start_without_a_shell(command: str, direct: bool):
+    from changenote.probes import _argv
+
+    argv = _argv(command)
+    assert (argv is not None) == direct
+    if argv is not None:
+        assert argv[1:] == command.split()  # argv[0] as typed; the program found on PATH
+        assert os.path.isabs(argv[0]) and os.access(argv[0], os.X_OK)
+
+
+def test_a_plain_script_without_a_shebang_line_still_runs_in_the_shell(tmp_path: Path):
+    script = tmp_path / "plain-script"
+    script.write_text("echo from the shell\nexit 4\n")
+    script.chmod(0o755)
+    attempt = run_shell(f"{script} arg", 5.0)
+    assert attempt.status == "exit 4" and attempt.output == "from the shell\n"
+    assert attempt.time_ms is not None
+
+
+def test_a_direct_command_is_killed_with_its_group_on_timeout(tmp_path: Path):
+    attempt = run_shell("sleep 30", 0.3)
+    assert attempt.status == "timeout" and attempt.time_ms is None
