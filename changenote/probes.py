@@ -191,7 +191,7 @@ def json_mismatch(body: bytes, expected: dict[str, Any]) -> str | None:
 
 
 class HttpProbe:
-    """One HTTP request per run over one reused client connection."""
+    """The same HTTP request per run over one reused connection."""
 
     def __init__(self, spec: ProbeSpec, timeout: float) -> None:
         import httpx
@@ -215,12 +215,29 @@ class HttpProbe:
             headers=headers,
             follow_redirects=False,
         )
+        # Every run sends this same request (so cookies a service sets are not sent back)
+        # straight to the transport the client picks for the URL, proxies from the
+        # environment included: ~0.1 ms less per run than client.send, whose cookie, auth
+        # and redirect layers a probe does not use.
+        self.request = self.client.build_request(self.method, self.url)
+        pick = getattr(self.client, "_transport_for_url", None)
+        self.transport = pick(self.request.url) if pick is not None else None
+
+    def _send(self) -> Any:
+        if self.transport is None:
+            return self.client.send(self.request)
+        response = self.transport.handle_request(self.request)
+        try:
+            response.read()
+        finally:
+            response.close()
+        return response
 
     def run(self) -> Attempt:
         httpx = self._httpx
         start = time.perf_counter_ns()
         try:
-            response = self.client.request(self.method, self.url)
+            response = self._send()
         except httpx.TimeoutException:
             return Attempt(ok=False, status="timeout")
         except httpx.ConnectError as exc:

@@ -461,3 +461,27 @@ def test_a_plain_script_without_a_shebang_line_still_runs_in_the_shell(tmp_path:
 def test_a_direct_command_is_killed_with_its_group_on_timeout(tmp_path: Path):
     attempt = run_shell("sleep 30", 0.3)
     assert attempt.status == "timeout" and attempt.time_ms is None
+
+
+def test_http_every_run_sends_the_same_request_without_cookies(server: TestServer):
+    server.behaviour.headers = {"Set-Cookie": "session=abc; Path=/"}
+    outcome = _one(_http(server, "/x", ("X-Probe", "1")), runs=3, warmup=0)
+    assert outcome.series["error_rate"].samples == [0.0] * 3
+    sent = server.behaviour.requests
+    assert len(sent) == 3 and all("cookie" not in r for r in sent)
+    assert sent[0] == sent[1] == sent[2] and sent[0]["x-probe"] == "1"
+    assert sent[0]["user-agent"] == "changenote" and sent[0]["host"].startswith("127.0.0.1:")
+
+
+def test_http_goes_through_a_proxy_from_the_environment(
+    server: TestServer, monkeypatch: pytest.MonkeyPatch
+):
+    # The server stands in for a proxy: the request for a host that does not exist must
+    # reach it in absolute form, as through any HTTP proxy.
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    spec = ProbeSpec(kind="http", target="GET http://changenote-probe.invalid/health")
+    outcome = _one(spec, runs=2, warmup=0)
+    assert outcome.series["error_rate"].samples == [0.0, 0.0]
+    assert server.behaviour.paths == ["http://changenote-probe.invalid/health"] * 2
