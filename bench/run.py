@@ -211,7 +211,7 @@ def command_rows(s: Setup, work: Path, runs: int) -> list[Row]:
             f"within {CMD_GOAL_MS} ms: {mark(abs(diff) <= CMD_GOAL_MS)}",
         ),
         Row(
-            f"info: hyperfine, `{sh_sleep}` (what the probe starts)",
+            f"info: hyperfine, `{sh_sleep}` (through a shell)",
             ms(via_sh),
             f"hyperfine `--shell=none` {ms(direct)}",
             f"{via_sh - direct:+.2f} ms",
@@ -479,8 +479,8 @@ def main() -> None:
         "Medians. Ratio = changenote / reference; a difference is changenote - reference.",
         "Commands run from a fresh venv with the project's wheel (bytecode compiled); "
         f"start-up: {args.runs} interleaved runs of each command.",
-        "The command probe starts its command through `/bin/sh -c`; hyperfine "
-        "`--shell=none` starts `sleep` itself (the info row shows what the shell adds).",
+        "The command probe starts a command of plain words itself, as hyperfine "
+        "`--shell=none` does (the info row shows what `/bin/sh -c` would add).",
         "The HTTP probe keeps one httpx connection for all its runs (keep-alive), so the "
         "`http.client` reference keeps one connection too; the server is a threaded "
         "`http.server` (HTTP/1.1) in its own process.",
