@@ -221,7 +221,11 @@ class HttpProbe:
         # and redirect layers a probe does not use.
         self.request = self.client.build_request(self.method, self.url)
         pick = getattr(self.client, "_transport_for_url", None)
-        self.transport = pick(self.request.url) if pick is not None else None
+        # Credentials in the URL (user:${PW}@host) become an Authorization header in the
+        # client's own send: keep that path for them.
+        self.transport = (
+            pick(self.request.url) if pick is not None and not self.request.url.userinfo else None
+        )
 
     def _send(self) -> Any:
         if self.transport is None:
@@ -363,12 +367,19 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float) -> int:
     import select
 
     try:
-        ready, _, _ = select.select([fd], [], [], timeout)
+        poller = select.poll()  # not select(): no limit on the descriptor's number
+        poller.register(fd, select.POLLIN)
+        ready = poller.poll(min(timeout * 1000, _MAX_POLL_MS))
     finally:
         os.close(fd)
     if not ready:
+        if timeout * 1000 > _MAX_POLL_MS:  # a timeout of weeks: wait on as before
+            return proc.wait(timeout=timeout - _MAX_POLL_MS / 1000)
         raise subprocess.TimeoutExpired(proc.args, timeout)
     return proc.wait()
+
+
+_MAX_POLL_MS = 2**31 - 1  # poll()'s limit, about 24 days
 
 
 def _start(args: str | list[str], out: IO[bytes], shell: bool) -> subprocess.Popen[bytes]:

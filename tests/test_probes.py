@@ -485,3 +485,19 @@ def test_http_goes_through_a_proxy_from_the_environment(
     outcome = _one(spec, runs=2, warmup=0)
     assert outcome.series["error_rate"].samples == [0.0, 0.0]
     assert server.behaviour.paths == ["http://changenote-probe.invalid/health"] * 2
+
+
+def test_http_credentials_in_the_url_are_sent(server: TestServer, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("PROBE_PW", "s3cret")
+    host = server.url.split("://", 1)[1]
+    spec = ProbeSpec(kind="http", target=f"GET http://alice:${{PROBE_PW}}@{host}/private")
+    outcome = _one(spec, runs=2, warmup=0)
+    assert outcome.series["error_rate"].samples == [0.0, 0.0]
+    import base64
+
+    expected = "Basic " + base64.b64encode(b"alice:s3cret").decode()
+    assert [r.get("authorization") for r in server.behaviour.requests] == [expected] * 2
+
+
+def test_a_timeout_of_years_is_no_error():
+    assert run_shell("sleep 0.01", 1e10).status == "exit 0"
