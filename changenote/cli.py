@@ -650,8 +650,13 @@ def _stop_cleanly_on_signals() -> dict[int, Any]:
 
 
 def _fail(message: str, code: int) -> None:
-    from changenote.redact import redact
+    from changenote.redact import redact_message
 
-    line = redact(" ".join(message.split()))  # it may quote what the user typed
+    config = sys.modules.get("changenote.config")  # its patterns, if it was loaded
+    patterns = getattr(config, "REDACT_PATTERNS", ())
+    try:  # the line may quote what the user typed
+        line = redact_message(" ".join(message.split()), patterns)
+    except ValueError:  # a pattern that does not compile: the config error says so
+        line = redact_message(" ".join(message.split()))
     sys.stderr.write(f"changenote: error: {line}\n")
     sys.exit(code)

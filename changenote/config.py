@@ -419,12 +419,19 @@ def git_root(start: Path) -> Path | None:
 
 def load_config(start: Path | None = None) -> Config:
     """Find and validate the configuration for the folder ``start`` (default: cwd)."""
+    global REDACT_PATTERNS
     here = (start or Path.cwd()).resolve()
     found = find_config_file(here)
     if found is not None:
         path, table = found
-        return parse_config(table, path.parent, path)
+        config = parse_config(table, path.parent, path)
+        REDACT_PATTERNS = tuple(config.redact_patterns)
+        return config
     return Config(root=git_root(here) or here)
+
+
+#: The redaction patterns of the configuration loaded last (for error lines: cli._fail).
+REDACT_PATTERNS: tuple[str, ...] = ()
 
 
 def _toml_string(value: str) -> str:

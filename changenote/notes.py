@@ -32,11 +32,15 @@ def place(config: Config, doc: dict[str, Any]) -> str | None:
         if not target.is_absolute():
             target = config.root / target
         try:
-            inside = config.notes_path.resolve() in target.resolve().parents
+            resolved = target.resolve()
+            if config.notes_path.resolve() in resolved.parents:
+                # as relpath gives it: relative to the root, no `..`, no machine's own path
+                try:
+                    return resolved.relative_to(config.root.resolve()).as_posix()
+                except ValueError:
+                    return str(resolved)
         except (OSError, ValueError, RuntimeError):
-            inside = False
-        if inside:
-            return given
+            pass
     return relpath(config, doc)
 
 

@@ -13,6 +13,7 @@ __all__ = [
     "might_hold_secret",
     "redact",
     "redact_header",
+    "redact_message",
 ]
 
 MASK = "***"
@@ -545,6 +546,35 @@ def _builtin_rules(text: str) -> str:
         text = _URL_RE.sub(_val_repl, text)
     if "-" in text:
         text = _commands(text)
+    return _SHAPES_RE.sub(MASK, text)
+
+
+_QUOTED_PART = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
+
+
+def redact_message(text: str, extra_patterns: Sequence[str | re.Pattern[str]] = ()) -> str:
+    """An error line that may quote what was typed: quoted parts get every rule, the
+    prose around them only those that cannot misread prose (token shapes, bearer tokens,
+    URL passwords, private keys, the extra patterns), so `secrets: no files` stays."""
+    parts: list[str] = []
+    done = 0
+    for m in _QUOTED_PART.finditer(text):
+        parts.append(_unambiguous(text[done : m.start()], extra_patterns))
+        parts.append(redact(m.group(0), extra_patterns))
+        done = m.end()
+    parts.append(_unambiguous(text[done:], extra_patterns))
+    return "".join(parts)
+
+
+def _unambiguous(text: str, extra_patterns: Sequence[str | re.Pattern[str]]) -> str:
+    if extra_patterns:
+        for pattern in _compiled(tuple(extra_patterns)):
+            text = pattern.sub(_extra_repl, text)
+    if "PRIVATE KEY" in text:
+        text = _PEM_RE.sub(_pem_repl, text)
+    text = _SCHEME_TOKEN_RE.sub(_scheme_token_repl, text)
+    if "://" in text:
+        text = _URL_RE.sub(_val_repl, text)
     return _SHAPES_RE.sub(MASK, text)
 
 

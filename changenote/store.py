@@ -50,6 +50,7 @@ def _upgrade_lock(path: Path | None) -> Iterator[None]:
         yield
         return
     lock = os.open(path.with_name(path.name + ".upgrade-lock"), os.O_CREAT | os.O_WRONLY, 0o600)
+    os.fchmod(lock, 0o600)  # one an older version made is 0644
     with os.fdopen(lock, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -81,18 +82,23 @@ def sqlite_path(url: str) -> Path | None:
     return Path(rest)
 
 
+def _json_text(value: Any) -> str:
+    """JSON columns keep text as written (not \\u-escaped), so full-text search finds a
+    tag like ``zürich``."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _prepare_folder(path: Path) -> None:
     """Create the store folder readable by the owner only, and keep it out of git."""
     folder = path.parent
     if folder.exists():
         return
     folder.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    with contextlib.suppress(FileExistsError):  # another process made it first
         folder.mkdir(mode=0o700)
-    except FileExistsError:
-        return  # another process made it first; it writes the .gitignore
-    if folder.name == ".changenote":
-        (folder / ".gitignore").write_text("# created by changenote\n*\n")
+    ignore = folder / ".gitignore"
+    if folder.name == ".changenote" and not ignore.exists():
+        ignore.write_text("# created by changenote\n*\n")
 
 
 class Store:
@@ -122,7 +128,9 @@ class Store:
                     _prepare_folder(path)
                     existed = path.exists()
                 engine = create_engine(
-                    self.url, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
+                    self.url,
+                    connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
+                    json_serializer=_json_text,
                 )
                 if path is not None and not existed:
                     # Create the file owner-only before SQLite creates it world-readable.
@@ -146,7 +154,7 @@ class Store:
                     conn.exec_driver_sql(f"BEGIN {mode}")
 
                 return engine
-            return create_engine(self.url, pool_pre_ping=True)
+            return create_engine(self.url, pool_pre_ping=True, json_serializer=_json_text)
         except (ArgumentError, NoSuchModuleError) as exc:
             raise StoreError(f"cannot use database URL: {exc}") from None
         except ImportError as exc:

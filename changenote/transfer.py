@@ -20,17 +20,20 @@ from typing import IO, Any
 
 import orjson
 
-from changenote.errors import UsageError
+from changenote.errors import StoreError, UsageError
 
 EXPORT_SCHEMA = "changenote/export@1"
 CHANGE_SCHEMA = "changenote/change@1"
+
+
+_OWN_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", re.ASCII)
 
 
 def _when(text: str | None) -> datetime | None:
     if text is None:
         return None
     text = str(text)
-    if len(text) == 20 and text[10] == "T" and text[19] == "Z":  # the documents' own form
+    if _OWN_TIME.fullmatch(text):  # the documents' own form
         return _utc(int(text[:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]),
                     int(text[14:16]), int(text[17:19]))  # fmt: skip
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -116,7 +119,10 @@ def read_documents(source: Path, root: Path) -> Iterator[tuple[str, dict[str, An
                 yield path.name, doc
             continue
         with path.open(encoding="utf-8") as fh:
-            yield from _json_lines(path.name, fh)
+            try:
+                yield from _json_lines(path.name, fh)
+            except UnicodeDecodeError:
+                raise UsageError(f"{path.name}: not UTF-8 text") from None
 
 
 def _json_lines(name: str, fh: IO[str]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -142,35 +148,50 @@ def _dumps(value: Any) -> str:
     try:
         text = orjson.dumps(value)
     except TypeError:
-        return json.dumps(value)
+        return json.dumps(value, ensure_ascii=False)
     if b"null" in text:
-        return json.dumps(value)
+        return json.dumps(value, ensure_ascii=False)
     return text.decode()
 
 
 _REQUIRED = ("uid", "slug", "title", "status", "created_at")
+_TEXT = ("service", "owner", "route", "input", "noticed", "expected", "reason", "rollback",
+         "base_commit", "head_commit", "note_path", "shipped_at")  # fmt: skip
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 #: Documents per batch of rows handed to the writer.
 BATCH = 2000
 
 
 def redactor(patterns: Any = ()) -> Any:
-    """Redaction for imported text (None stays None), remembering repeated strings (routes,
-    owners, probes...). Without extra patterns it carries ``might_hold_secret``, also
-    remembering, for the JSON text of whole structures."""
+    """Redaction for imported text (None stays None), remembering short repeated strings
+    (routes, owners, probes...). Without extra patterns it carries ``might_hold_secret``,
+    remembering too, for the JSON text of small structures. Long text (command output) is
+    not remembered: a cache of it would grow with the file."""
     import functools
 
     from changenote.redact import might_hold_secret, redact
 
-    @functools.lru_cache(maxsize=1 << 14)
-    def hide(text: str | None) -> str | None:
+    def plain(text: str | None) -> str | None:
         if text is None or (not patterns and not might_hold_secret(text)):
             return text
         return redact(text, patterns)
 
+    remembered = functools.lru_cache(maxsize=1 << 14)(plain)
+    suspect = functools.lru_cache(maxsize=1 << 12)(might_hold_secret)
+
+    def hide(text: str | None) -> str | None:
+        return remembered(text) if text is None or len(text) <= _REMEMBER else plain(text)
+
+    def quick(text: str) -> bool:
+        return suspect(text) if len(text) <= _REMEMBER else might_hold_secret(text)
+
     if not patterns:
-        hide.might_hold_secret = functools.lru_cache(maxsize=1 << 12)(might_hold_secret)  # type: ignore[attr-defined]
+        hide.might_hold_secret = quick  # type: ignore[attr-defined]
     return hide
+
+
+#: The longest text whose redaction is remembered.
+_REMEMBER = 512
 
 
 def _check(where: str, doc: Any) -> dict[str, Any]:
@@ -183,6 +204,9 @@ def _check(where: str, doc: Any) -> dict[str, Any]:
         raise UsageError(f"{where}: missing {', '.join(missing)}")
     for key in ("uid", "slug", "title", "status"):
         if not isinstance(doc[key], str):
+            raise UsageError(f"{where}: {key} must be a string")
+    for key in _TEXT:
+        if not isinstance(doc.get(key), (str, type(None))):
             raise UsageError(f"{where}: {key} must be a string")
     if not _SLUG.fullmatch(doc["slug"]) or doc["slug"].isdigit():
         raise UsageError(f"{where}: slug {doc['slug'][:40]!r} is not a changenote slug")
@@ -253,6 +277,7 @@ def import_documents(
         uids = set(conn.execute(select(change_t.c.uid)).scalars())
         slugs = set(conn.execute(select(change_t.c.slug)).scalars())
         taken = set(conn.execute(select(change_t.c.id)).scalars())
+        note_paths = set(conn.execute(select(change_t.c.note_path)).scalars())
         next_ids = {
             name: (conn.execute(select(func.max(t.c.id))).scalar() or 0) + 1
             for name, t in tables.items()
@@ -260,7 +285,9 @@ def import_documents(
         sqlite = conn.dialect.name == "sqlite"
         rows = _Rows(redact, next_ids, sqlite=sqlite)
         writer: _Writer = _SqliteWriter(conn) if sqlite else _CoreWriter(conn, tables)
-        later: list[tuple[dict[str, Any], str, str]] = []
+        # Documents whose id is taken wait for the end as compact JSON (a tenth of the
+        # memory of the parsed document): merging a teammate's export, that is all of them.
+        later: list[tuple[bytes | str, str, str]] = []
         try:
             for where, raw in documents:
                 result.read += 1
@@ -276,26 +303,30 @@ def import_documents(
                         n += 1
                     result.renamed.append(f"{slug} -> {slug}-{n}")
                     slug = f"{slug}-{n}"
-                    doc = {
-                        **doc,
-                        "note_path": _renamed_note(doc.get("note_path"), doc["slug"], slug),
-                    }
+                    if doc.get("note_path") is not None:
+                        # the same folder and date, the new slug; else the usual place
+                        renamed = _renamed_note(doc["note_path"], doc["slug"], slug)
+                        doc = {**doc, "note_path": renamed or ""}
                 slugs.add(slug)
                 if place_note is not None and doc.get("note_path") is not None:
                     placed = place_note({**doc, "slug": slug})
+                    if placed in note_paths:  # two changes never share a note file
+                        placed = place_note({**doc, "slug": slug, "note_path": ""})
                     if placed != doc["note_path"]:
                         doc = {**doc, "note_path": placed}
+                note_paths.add(doc.get("note_path"))
                 want = doc.get("id")
-                if type(want) is int and want > 0 and want not in taken:
+                if type(want) is int and 0 < want < 2**63 and want not in taken:
                     taken.add(want)
                     rows.add(where, doc, slug, want)
                     if rows.count >= BATCH:
                         writer.put(rows.take())
                 else:
-                    later.append((doc, slug, where))
+                    later.append((_compact(doc), slug, where))
                 result.imported += 1
             next_id = max([next_ids["change"], *(i + 1 for i in taken)])
-            for doc, slug, where in later:
+            for packed, slug, where in later:
+                doc = orjson.loads(packed) if isinstance(packed, bytes) else json.loads(packed)
                 rows.add(where, doc, slug, next_id)
                 next_id += 1
                 if rows.count >= BATCH:
@@ -375,12 +406,18 @@ class _SqliteWriter(_Writer):
             self.cursor.execute("DROP TRIGGER change_fts_insert")
 
     def put(self, batch: dict[str, list[tuple[Any, ...]]]) -> None:
-        for name, rows in batch.items():
-            if rows:
-                self.cursor.executemany(self.sql[name], rows)
-        if self.trigger and batch["change"]:
-            ids = json.dumps([row[0] for row in batch["change"]])
-            self.cursor.execute(self.index_sql, (ids,))
+        import sqlite3
+
+        try:
+            for name, rows in batch.items():
+                if rows:
+                    self.cursor.executemany(self.sql[name], rows)
+            if self.trigger and batch["change"]:
+                ids = json.dumps([row[0] for row in batch["change"]])
+                self.cursor.execute(self.index_sql, (ids,))
+        except (sqlite3.Error, OverflowError, UnicodeError) as exc:
+            # What SQLAlchemy would have wrapped: a value the driver cannot store.
+            raise StoreError(f"store write failed, nothing was changed: {str(exc)[:160]}") from None
 
     def finish(self) -> None:
         if self.trigger:
@@ -408,6 +445,45 @@ def _python_when(text: Any) -> datetime | None:
     return None if text is None else _when(text)
 
 
+def _spec_headers(specs: Any) -> Any:
+    """Probe specs with each header value redacted as a header (``X-Api-Key: ***``)."""
+    if not isinstance(specs, list) or not any(isinstance(p, dict) and p.get("headers")
+                                              for p in specs):  # fmt: skip
+        return specs
+    from changenote.redact import redact_header
+
+    def one(spec: Any) -> Any:
+        headers = spec.get("headers") if isinstance(spec, dict) else None
+        if not isinstance(headers, list):
+            return spec
+        return {**spec, "headers": [
+            [h[0], redact_header(h[0], h[1])]
+            if isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h) else h
+            for h in headers
+        ]}  # fmt: skip
+
+    return [one(spec) for spec in specs]
+
+
+def _compact(doc: dict[str, Any]) -> bytes | str:
+    """A document as JSON, to be read back whole (NaN and huge integers through json)."""
+    try:
+        packed = orjson.dumps(doc)
+    except TypeError:
+        return json.dumps(doc)
+    return json.dumps(doc) if b"null" in packed and _has_nan(doc) else packed
+
+
+def _has_nan(value: Any) -> bool:
+    if isinstance(value, float):
+        return value != value or value in (float("inf"), float("-inf"))
+    if isinstance(value, list):
+        return any(_has_nan(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nan(v) for v in value.values())
+    return False
+
+
 def _renamed_note(path: Any, old: str, new: str) -> str | None:
     """The note path of a change whose slug was taken: the same folder and date, the new
     slug (two changes never share a note file)."""
@@ -421,11 +497,9 @@ def _deep(value: Any, redact: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, list):
-        if value and not isinstance(value[0], (str, list, dict)):
-            return value  # samples and the like: no text inside
         return [_deep(v, redact) for v in value]
     if isinstance(value, dict):
-        return {k: _deep(v, redact) for k, v in value.items()}
+        return {redact(k) if isinstance(k, str) else k: _deep(v, redact) for k, v in value.items()}
     return value
 
 
@@ -469,6 +543,8 @@ class _Rows:
     def add(self, where: str, doc: dict[str, Any], slug: str, change_id: int) -> None:
         try:
             self._add(doc, slug, change_id)
+        except RecursionError:
+            raise UsageError(f"{where}: not a valid change document (nested too deeply)") from None
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)[:120]
             raise UsageError(f"{where}: not a valid change document ({detail})") from None
@@ -484,10 +560,12 @@ class _Rows:
         if specs is None:  # from a note: the labels are all that is known
             specs = [{"kind": "cmd", "target": "", "label": label} for label in get("probes", [])]
         batch["change"].append((
-            change_id, doc["uid"], slug, redact(doc["title"]), doc["status"], get("service"),
-            get("owner"), redact(get("route")), redact(get("input")), redact(get("noticed")),
-            redact(get("expected")), redact(get("reason")), redact(get("rollback")),
-            to_json(list(get("tags") or [])), to_json(specs), to_json(dict(get("settings") or {})),
+            change_id, doc["uid"], slug, redact(doc["title"]), doc["status"],
+            redact(get("service")), redact(get("owner")), redact(get("route")),
+            redact(get("input")), redact(get("noticed")), redact(get("expected")),
+            redact(get("reason")), redact(get("rollback")),
+            to_json(list(get("tags") or [])), to_json(_spec_headers(specs)),
+            to_json(dict(get("settings") or {})),
             get("base_commit"), bool(get("base_dirty")),
             to_json(dict(extra.get("base_dirty_files") or {})), get("head_commit"),
             to_json(list(get("comparison") or [])), to_json(list(get("warnings") or [])),
@@ -508,7 +586,8 @@ class _Rows:
             for m in run.get("metrics") or []:
                 metrics.append((
                     ids["metric"], run_id, m.get("probe_index", 0), redact(m["probe"]),
-                    m["metric"], m.get("unit") or "", m.get("better"), m.get("n", 0),
+                    redact(m["metric"]), redact(m.get("unit")) or "", m.get("better"),
+                    m.get("n", 0),
                     m.get("median"), m.get("p95"), m.get("mean"), m.get("stdev"), m.get("min"),
                     m.get("max"), self.plain(list(m.get("samples") or [])),
                 ))  # fmt: skip
@@ -533,7 +612,8 @@ class _Rows:
         items = batch["checklist_item"]
         for position, item in enumerate(get("checklist") or []):
             items.append((
-                ids["checklist_item"], change_id, position, item["key"], item["label"],
+                ids["checklist_item"], change_id, position, redact(item["key"]),
+                redact(item["label"]),
                 bool(item.get("done")), redact(item.get("evidence")), when(item.get("done_at")),
             ))  # fmt: skip
             ids["checklist_item"] += 1

@@ -83,7 +83,7 @@ def test_a_hostile_title_stays_a_plain_note_in_the_notes_folder(project: Path, t
 @pytest.mark.parametrize(
     "note_path",
     ["../outside.md", "/tmp/changenote-evil.md", "notes/../../outside.md", "notes/x.txt",
-     "notes/sub\x00.md", "", 42],
+     "notes/sub\x00.md", ""],
 )  # fmt: skip
 def test_an_imported_note_path_outside_the_notes_folder_is_put_back_in_it(
     project: Path, note_path: object
@@ -114,3 +114,20 @@ def test_an_imported_note_path_inside_the_notes_folder_is_kept(project: Path):
     assert invoke("show", "kept-path", "--json").json()["note_path"] == "notes/2020/kept-path.md"
     assert invoke("render").code == 0
     assert (project / "notes" / "2020" / "kept-path.md").is_file()
+
+
+@pytest.mark.parametrize(
+    "given", ["notes/../notes/2020/kept-path.md", "{root}/notes/2020/kept-path.md"]
+)
+def test_an_imported_note_path_is_kept_relative_and_plain(project: Path, given: str):
+    assert invoke("baseline", "Shipped one", "--metric", "x=1").code == 0
+    assert invoke("ship", "--reason", "r", "--metric", "x=2").code == 0
+    doc = json.loads(invoke("export").stdout)
+    first = doc["note_path"]
+    twin = {**doc, "uid": "e" * 32, "slug": "twin", "id": 79}  # the first one's note path
+    doc.update(uid="d" * 32, slug="kept-path", id=78, note_path=given.format(root=project))
+    (project / "theirs.jsonl").write_text(json.dumps(doc) + "\n" + json.dumps(twin) + "\n")
+    assert invoke("import", "theirs.jsonl").code == 0
+    assert invoke("show", "kept-path", "--json").json()["note_path"] == "notes/2020/kept-path.md"
+    twin_path = invoke("show", "twin", "--json").json()["note_path"]
+    assert twin_path != first and twin_path.endswith("-twin.md")  # no shared note file

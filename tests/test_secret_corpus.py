@@ -168,3 +168,20 @@ def test_the_configs_own_patterns_are_masked_everywhere(project: Path, monkeypat
              **{f"output {i}": text for i, text in enumerate(printed)}}  # fmt: skip
     assert [where for where, text in texts.items() if ticket in text] == []
     assert "rotated ***" in texts["export"] and "theirs ***" in texts["export"]
+
+
+def test_error_lines_mask_what_was_typed_and_stay_readable(project: Path):
+    config = project / "changenote.toml"
+    config.write_text(config.read_text() + "redact_patterns = ['acme-[0-9a-f]{16}']\n")
+    (project / "secrets").mkdir()
+    token = "xapp-1-A0123456789-1234567890123-" + "aB3dE5gH7jK9mN1pQ2" * 3  # too long a name
+    for args, shown in (
+        (("baseline", "x", "--metric", "acme-0123456789abcdef"), "--metric '***'"),
+        (("baseline", "x", "--metric", f"{token}=1"), "metric name 'xapp-***'"),
+        (("baseline", "x", "--http", "GET http://u:pw1234@127.0.0.1:1/ x"), "u:***@"),
+        (("import", "secrets"), "secrets: no .jsonl or .md files to import"),
+    ):
+        result = invoke(*args)
+        assert result.code != 0 and shown in result.stderr, result.stderr
+        assert "acme-0123" not in result.stderr and token not in result.stderr
+        assert "pw1234" not in result.stderr

@@ -244,3 +244,65 @@ def test_not_a_number_survives_import_where_the_store_can_hold_it(
     again = json.loads(_export(project, "again.jsonl"))["runs"][0]["metrics"][0]
     assert again["samples"][0] == 1.0 and again["samples"][1] != again["samples"][1]
     assert again["max"] == float("inf")
+
+
+def test_a_foreign_export_stores_no_secret_anywhere_in_it(project: Path):
+    token = "ghp_" + "aB3dE5gH7jK9mN1pQ2" * 2
+    doc = {
+        "schema": "changenote/change@1", "uid": "e" * 32, "slug": "foreign", "title": "F",
+        "status": "shipped", "created_at": "2026-01-01T00:00:00Z",
+        "owner": "password=hunter2x", "service": f"svc {token}",
+        "settings": {"mixed": [1, "password=hunter2x", token], f"Authorization: Bearer {token}": 1},
+        "runs": [{"label": "baseline", "started_at": "2026-01-01T00:00:00Z",
+                  "finished_at": "2026-01-01T00:00:01Z",
+                  "metrics": [{"probe": "p", "metric": token, "unit": "ms", "n": 1,
+                               "samples": [1.0]}]}],
+        "checklist": [{"key": "capture", "label": f"capture {token}", "done": False}],
+        "export": {"schema": "changenote/export@1", "probe_specs": [
+            {"kind": "http", "target": "GET http://127.0.0.1/",
+             "headers": [["X-Api-Key", "rawkey123"]]}
+        ]},
+    }  # fmt: skip
+    (project / "foreign.jsonl").write_text(json.dumps(doc) + "\n")
+    result = invoke("import", "foreign.jsonl")
+    assert result.code == 0, result.stderr
+    for path in (project / ".changenote").glob("changenote.db*"):
+        data = path.read_bytes()
+        for secret in (b"hunter2x", token.encode(), b"rawkey123"):
+            assert secret not in data, (path.name, secret)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"owner": {"a": 1}}, "owner must be a string"),
+        ({"created_at": "2026x01x01T00:00:00Z"}, "not a valid change document"),
+        ({"id": 2**70}, None),  # a huge id: a new one is given
+    ],
+)
+def test_odd_values_in_an_import_are_one_line_or_fine(project: Path, change: dict, message):
+    doc = {"schema": "changenote/change@1", "uid": "f" * 32, "slug": "odd", "title": "Odd",
+           "status": "baseline", "created_at": "2026-01-01T00:00:00Z", **change}  # fmt: skip
+    (project / "odd.jsonl").write_text(json.dumps(doc) + "\n")
+    result = invoke("import", "odd.jsonl")
+    if message is None:
+        assert result.code == 0, result.stderr
+        assert [r["slug"] for r in invoke("list", "--json").json()] == ["odd"]
+    else:
+        assert result.code != 0 and message in result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_a_file_that_is_not_utf8_is_one_line(project: Path):
+    (project / "latin.jsonl").write_bytes(b'{"title": "caf\xe9"}\n')
+    result = invoke("import", "latin.jsonl")
+    assert result.code != 0 and "latin.jsonl: not UTF-8 text" in result.stderr
+
+
+def test_a_non_ascii_tag_is_found_imported_or_recorded(project: Path, monkeypatch, new_store_url):
+    assert invoke("baseline", "Recorded", "--tag", "zürich", "--metric", "x=1").code == 0
+    assert _search("zürich") == ["recorded"]
+    (project / "mine.jsonl").write_text(_export(project, "mine.jsonl"))
+    _empty_store(project, monkeypatch, new_store_url)
+    assert invoke("import", "mine.jsonl").code == 0
+    assert _search("zürich") == ["recorded"]
