@@ -14,7 +14,10 @@ agrees *and* the effect is at least the minimum effect; everything else is
 - counts (``db_calls``): the Poisson E-test on the totals, the change of the mean
   per attempt with its bootstrap interval.
 
-scipy and numpy are imported lazily (they cost ~0.5 s of start-up).
+numpy is imported lazily; scipy (about a second to import) only for the tests of
+differing error rates and of counts: the Mann-Whitney test, the bootstrap intervals
+and Wilson's interval are changenote.resampling's and this module's own, computed as
+scipy does (tests/test_resampling.py).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import warnings
 import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from statistics import NormalDist
 from typing import Any
 
 ALPHA = 0.05
@@ -161,7 +165,8 @@ def _bootstrap(
     None when the before figure is zero in too many resamples to form a ratio.
     """
     import numpy as np
-    from scipy.stats import bootstrap
+
+    from changenote.resampling import bootstrap_interval
 
     center = np.median if statistic == "median" else np.mean
 
@@ -176,15 +181,9 @@ def _bootstrap(
     for method in ("BCa", "percentile"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = bootstrap(
-                data,
-                relative_change,
-                n_resamples=BOOTSTRAP_RESAMPLES,
-                method=method,
-                vectorized=True,
-                rng=np.random.default_rng(seed),
+            low, high = bootstrap_interval(
+                data, relative_change, n_resamples=BOOTSTRAP_RESAMPLES, seed=seed, method=method
             )
-        low, high = result.confidence_interval
         if math.isfinite(low) and math.isfinite(high):
             return float(low), float(high)
     return None
@@ -197,14 +196,14 @@ def _compare_continuous(
     min_effect: float,
     seed: int,
 ) -> tuple[float | None, float | None, float | None, float | None, str, str]:
-    from scipy.stats import mannwhitneyu
+    from changenote.resampling import mann_whitney_p
 
     mb, ma = statistics.median(before), statistics.median(after)
     change = (ma / mb - 1) * 100 if mb != 0 else None
     if set(before) == set(after) and len(set(before)) == 1:
         p = 1.0  # identical constants: nothing to test
     else:
-        p = float(mannwhitneyu(before, after, alternative="two-sided").pvalue)
+        p = mann_whitney_p(before, after)
     ci = _bootstrap(before, after, "median", seed)
     if ci is None:
         # No relative change from zero; the rank test alone still tells a real move.
@@ -228,21 +227,31 @@ def _compare_continuous(
 
 def upper_bound(k: int, n: int, confidence: float = 0.95) -> float:
     """Exact (Clopper-Pearson) one-sided upper confidence bound of a rate k/n."""
+    if k == 0:  # the beta quantile in closed form: no scipy import for the common case
+        return 1 - (1 - confidence) ** (1 / n)
     from scipy.stats import binomtest
 
     return float(binomtest(k, n).proportion_ci(confidence_level=2 * confidence - 1).high)
 
 
+def _wilson(k: int, n: int) -> tuple[float, float]:
+    """Wilson's score interval (95%) of a rate k/n, as scipy's binomtest gives it."""
+    z = NormalDist().inv_cdf(0.975)
+    p = k / n
+    denom = 2 * (n + z**2)
+    center = (2 * n * p + z**2) / denom
+    delta = z / denom * math.sqrt(4 * n * p * (1 - p) + z**2)
+    return (0.0 if k == 0 else center - delta), (1.0 if k == n else center + delta)
+
+
 def _newcombe(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
     """Newcombe's hybrid score interval (95%) of r2 - r1, in percentage points."""
-    from scipy.stats import binomtest
-
     r1, r2 = k1 / n1, k2 / n2
-    w1 = binomtest(k1, n1).proportion_ci(method="wilson")
-    w2 = binomtest(k2, n2).proportion_ci(method="wilson")
+    low1, high1 = _wilson(k1, n1)
+    low2, high2 = _wilson(k2, n2)
     diff = r2 - r1
-    low = diff - math.sqrt((r2 - w2.low) ** 2 + (w1.high - r1) ** 2)
-    high = diff + math.sqrt((w2.high - r2) ** 2 + (r1 - w1.low) ** 2)
+    low = diff - math.sqrt((r2 - low2) ** 2 + (high1 - r1) ** 2)
+    high = diff + math.sqrt((high2 - r2) ** 2 + (r1 - low1) ** 2)
     return low * 100, high * 100
 
 
@@ -253,8 +262,6 @@ def _compare_proportion(
     better: str | None,
     min_effect: float,
 ) -> tuple[float | None, float | None, float | None, float | None, str, str]:
-    from scipy.stats import boschloo_exact
-
     n1, n2 = len(before), len(after)
     k1, k2 = round(sum(before)), round(sum(after))
     r1, r2 = k1 / n1, k2 / n2
@@ -265,6 +272,8 @@ def _compare_proportion(
     if k1 == k2 == 0 or (k1 == n1 and k2 == n2):
         # Nothing to test, but the interval still says how much could hide in n tries.
         return change, *_newcombe(k1, n1, k2, n2), 1.0, "not-significant", detail
+    from scipy.stats import boschloo_exact  # only when the rates differ: it is slow to load
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         p = float(boschloo_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
