@@ -19,6 +19,9 @@ from typing import Any
 
 from changenote.errors import ChangenoteError
 
+#: Rows per page of all notes and of a metric's figures (a 10,000-row page was 3 MB of
+#: HTML, and rendered again whenever any title changed).
+ALL_PER_PAGE = 500
 RECENT = 20
 RELATED = 5
 #: The shape of ``digest``: digests kept from a build with another shape are not reused.
@@ -379,12 +382,15 @@ def _points(doc: dict[str, Any]) -> dict[str, list[Any]]:
 
 
 def _points_key(context: dict[str, Any]) -> str:
-    """A metric page's inputs as one string, from each note's row and its figures."""
+    """A metric page's inputs as one string, from each note's row and its figures (the
+    chart's, on the first page, and the table's)."""
     points = [
         f"{row['date']}|{row['page']}|{row['title']}|{figures!r}"
-        for row, figures in context["figures"]
+        for part in ("figures", "rows")
+        for row, figures in context[part]
     ]
-    return "\x1f".join([context["metric"], *points])
+    head = f"{context['metric']}|{context['page']}|{context['newer']}|{context['older']}"
+    return "\x1f".join([head, *points])
 
 
 def _expand(figures: list[tuple[dict[str, Any], list[Any]]]) -> list[dict[str, Any]]:
@@ -471,6 +477,32 @@ def _row_key(row: dict[str, Any]) -> str:
     return f"{row['page']}|{row['title']}|{row['date']}|{row['status']}|{row['headline']}"
 
 
+def paged(first: str, count: int) -> list[str]:
+    """The names of the pages listing ``count`` rows, ALL_PER_PAGE to a page: ``first``,
+    then ``first--2``... (a double dash: no page name of a group or metric has one)."""
+    pages = max(1, -(-count // ALL_PER_PAGE))
+    return [first, *(f"{first}--{n}" for n in range(2, pages + 1))]
+
+
+def all_notes_pages(count: int) -> list[str]:
+    """The names of the pages listing ``count`` notes."""
+    return paged("all-notes", count)
+
+
+def _all_notes_context(newest: list[dict[str, Any]], number: int) -> dict[str, Any]:
+    """Page ``number`` of all notes, newest first, with its neighbours (no page count,
+    so that a page is rewritten only when its own rows or neighbours change)."""
+    names = all_notes_pages(len(newest))
+    start = (number - 1) * ALL_PER_PAGE
+    return {
+        "notes": [d["row"] for d in newest[start : start + ALL_PER_PAGE]],
+        "page": number,
+        "first": start + 1,
+        "newer": names[number - 2] if number > 1 else None,
+        "older": names[number] if number < len(names) else None,
+    }
+
+
 def _rows_key(context: dict[str, Any]) -> str:
     """A page listing notes (all notes, a group) as one string: cheap at 10,000 rows."""
     head = {k: v for k, v in context.items() if k != "notes"}
@@ -538,7 +570,9 @@ def build_pages(
             by["tag"][tag].append(row)
         verdicts.update(d["verdicts"])
     metrics = sorted({m for d in lights for m in d["metrics"]})
-    total = 2 + len(lights) + sum(len(groups) for groups in by.values()) + len(metrics)
+    metric_pages = sum(len(paged(m, sum(1 for d in lights if m in d["points"]))) for m in metrics)
+    total = (1 + len(all_notes_pages(len(lights))) + len(lights)
+             + sum(len(groups) for groups in by.values()) + metric_pages)  # fmt: skip
     return total, _pages(lights, newest, originals, by, verdicts, metrics, render, note_text,
                          salt, previous, dirty)  # fmt: skip
 
@@ -609,14 +643,15 @@ def _pages(
             "metrics": [{"name": m, "page": page_name("metric", m)} for m in metrics],
         },
     )
-    yield page(
-        "all-notes",
-        "All notes",
-        "all.md.j2",
-        everything,
-        lambda: {"notes": [d["row"] for d in newest]},
-        key=_rows_key,
-    )
+    for number, name in enumerate(all_notes_pages(len(newest)), start=1):
+        yield page(
+            name,
+            "All notes" if number == 1 else f"All notes, page {number}",
+            "all.md.j2",
+            everything,
+            functools.partial(_all_notes_context, newest, number),
+            key=_rows_key,
+        )
     index: list[RelatedIndex] = []  # built on first use: a rebuild may need none
 
     def note_context(d: dict[str, Any]) -> dict[str, Any]:
@@ -665,27 +700,43 @@ def _pages(
                 key=_rows_key,
             )
 
-    def metric_context(metric: str) -> dict[str, Any]:
-        figures = [(d["row"], d["points"][metric]) for d in lights if metric in d["points"]]
-        return {"metric": metric, "figures": figures}
+    def metric_figures(metric: str) -> list[tuple[dict[str, Any], list[Any]]]:
+        return [(d["row"], d["points"][metric]) for d in lights if metric in d["points"]]
 
-    def metric_points(metric: str) -> dict[str, Any]:
-        points = _expand(metric_context(metric)["figures"])
-        chart = f"{page_name('metric', metric)}.svg" if points else None
-        return {"points": points, "chart": chart}
+    def metric_context(metric: str, number: int) -> dict[str, Any]:
+        figures = metric_figures(metric)
+        names = paged(page_name("metric", metric), len(figures))
+        newest = figures[::-1]
+        start = (number - 1) * ALL_PER_PAGE
+        return {
+            "metric": metric,
+            # the chart on the first page shows every figure: its inputs are all of them
+            "figures": figures if number == 1 else [],
+            "rows": newest[start : start + ALL_PER_PAGE],
+            "page": number,
+            "newer": names[number - 2] if number > 1 else None,
+            "older": names[number] if number < len(names) else None,
+        }
+
+    def metric_points(metric: str, number: int) -> dict[str, Any]:
+        context = metric_context(metric, number)
+        chart = f"{page_name('metric', metric)}.svg" if number == 1 and context["rows"] else None
+        return {"points": _expand(context["rows"]), "chart": chart}
 
     def chart_files(metric: str) -> dict[str, str]:
-        context = metric_points(metric)
-        return {context["chart"]: trend_svg(metric, context["points"])} if context["chart"] else {}
+        points = _expand(metric_figures(metric))
+        return {f"{page_name('metric', metric)}.svg": trend_svg(metric, points)} if points else {}
 
     for metric in metrics:
-        yield page(
-            page_name("metric", metric),
-            f"Metric: {metric}",
-            "metric.md.j2",
-            {f"metric\0{metric}"},
-            functools.partial(metric_context, metric),
-            key=_points_key,
-            fill=functools.partial(metric_points, metric),
-            assets=functools.partial(chart_files, metric),
-        )
+        count = sum(1 for d in lights if metric in d["points"])
+        for number, name in enumerate(paged(page_name("metric", metric), count), start=1):
+            yield page(
+                name,
+                f"Metric: {metric}" if number == 1 else f"Metric: {metric}, page {number}",
+                "metric.md.j2",
+                {f"metric\0{metric}"},
+                functools.partial(metric_context, metric, number),
+                key=_points_key,
+                fill=functools.partial(metric_points, metric, number),
+                assets=functools.partial(chart_files, metric) if number == 1 else None,
+            )

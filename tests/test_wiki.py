@@ -226,6 +226,7 @@ def test_incremental_from_notes_equals_a_full_build_after_any_edit(notebook: Pat
     from changenote import notes, wiki
 
     monkeypatch.setattr(wiki.RelatedIndex, "CANDIDATES", 2)  # make the cut-off matter
+    monkeypatch.setattr(wiki, "ALL_PER_PAGE", 4)  # all notes on three pages, then two
     config = load_config(notebook)
     folder = notebook / "notes"
     template = wiki.read_note(next(folder.glob("*-slow-search.md")))
@@ -342,3 +343,37 @@ def test_names_differing_in_case_or_punctuation_get_their_own_pages():
     pages = {page_name("tag", n) for n in names}
     assert len(pages) == len(names)
     assert page_name("tag", "api") == "tag-api" and page_name("tag", "db-pool") == "tag-db-pool"
+
+
+def test_all_notes_are_listed_on_linked_pages_of_a_few_hundred(notebook: Path, monkeypatch):
+    from changenote import wiki
+
+    monkeypatch.setattr(wiki, "ALL_PER_PAGE", 2)
+    assert invoke("wiki", "--out", "wiki", "--format", "both").code == 0
+    docs = notebook / "wiki" / "markdown" / "docs"
+    first, second = (docs / "all-notes.md").read_text(), (docs / "all-notes--2.md").read_text()
+    assert not (docs / "all-notes--3.md").exists()  # 3 notes, 2 to a page
+    assert "[Older notes](all-notes--2.md)" in first and "Newer notes" not in first
+    assert "[Newer notes](all-notes.md)" in second and "Older notes" not in second
+    listed = [line for text in (first, second) for line in text.splitlines() if "](note-" in line]
+    assert len(listed) == 3 == len({line.split("](")[1] for line in listed})
+    assert (
+        '<a href="all-notes--2.html">Older notes</a>'
+        in (notebook / "wiki" / "html" / "all-notes.html").read_text()
+    )
+    # a new note moves the last one to a new third page; the old pages are kept in step
+    _change("Fourth", "--service", "docs", reason="more")
+    _change("Fifth", "--service", "docs", reason="more")
+    assert invoke("wiki", "--out", "wiki", "--format", "both").code == 0
+    assert (docs / "all-notes--3.md").is_file()
+    assert "Older notes" not in (docs / "all-notes--3.md").read_text()
+    # a metric's figures too: the chart on the first page, newest first, 2 to a page
+    metric = page_name("metric", "p95_ms")
+    pages = sorted(p.name for p in docs.glob(f"{metric}*.md"))
+    assert pages == [f"{metric}--2.md", f"{metric}--3.md", f"{metric}.md"]
+    texts = [(docs / name).read_text() for name in (f"{metric}.md", f"{metric}--2.md",
+                                                    f"{metric}--3.md")]  # fmt: skip
+    assert "![p95" in texts[0] and f"[Older figures]({metric}--2.md)" in texts[0]
+    assert all("![p95" not in text for text in texts[1:])
+    rows = [line for text in texts for line in text.splitlines() if "](note-" in line]
+    assert len(rows) == 5 == len({line.split("](")[1] for line in rows})
