@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from probe_run import timed  # bench/probe_run.py, beside this file
 
 
 def main() -> None:
@@ -28,16 +28,11 @@ def main() -> None:
         (folder / "changenote.toml").write_text("")
         env = {k: v for k, v in os.environ.items() if k != "CHANGENOTE_DATABASE_URL"}
         cmd = [sys.executable, "-m", "changenote", "import", str(export)]
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=folder, env=env, stdout=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
+        seconds, peak_mb = timed(cmd, folder, env)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"changenote import failed ({status})")
     print(f"changenote-metric: import_rate={changes / seconds:.1f} changes/s better=higher")
-    print(f"changenote-metric: peak_rss_mb={usage.ru_maxrss / 1024:.1f} MB better=lower")
+    print(f"changenote-metric: peak_rss_mb={peak_mb:.1f} MB better=lower")
 
 
 if __name__ == "__main__":

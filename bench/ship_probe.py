@@ -14,8 +14,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from probe_run import timed  # bench/probe_run.py, beside this file
 
 
 def main() -> None:
@@ -32,10 +33,7 @@ def main() -> None:
         )
         for args in steps:
             subprocess.run(args, cwd=folder, env=env, check=True, capture_output=True)
-        start = time.perf_counter()
-        subprocess.run([*cn, "ship", "--reason", "r"], cwd=folder, env=env, check=True,
-                       capture_output=True)  # fmt: skip
-        seconds = time.perf_counter() - start
+        seconds, _ = timed([*cn, "ship", "--reason", "r"], folder, env)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     print(f"changenote-metric: ship_ms={seconds * 1000:.1f} ms better=lower")

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from probe_run import timed  # bench/probe_run.py, beside this file
 
 
 def main() -> None:
@@ -45,14 +45,9 @@ def main() -> None:
     out = f"out-{hashlib.sha1(code.encode()).hexdigest()[:8]}"
     cmd = [sys.executable, "-m", "changenote", "wiki", "--from-notes", "notes", "--out", out,
            "--format", "html"]  # fmt: skip
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=project, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"changenote wiki failed ({status})")
+    seconds, peak_mb = timed(cmd, project)
     print(f"changenote-metric: rebuild_s={seconds:.4f} s better=lower")
-    print(f"changenote-metric: peak_rss_mb={usage.ru_maxrss / 1024:.1f} MB better=lower")
+    print(f"changenote-metric: peak_rss_mb={peak_mb:.1f} MB better=lower")
 
 
 if __name__ == "__main__":

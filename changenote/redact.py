@@ -509,11 +509,17 @@ def redact(text: str, extra_patterns: Sequence[str | re.Pattern[str]] = ()) -> s
     Environment references ($TOKEN, ${TOKEN}) are kept. redact(redact(x)) == redact(x).
     """
     if extra_patterns:
-        for pattern in _compiled(tuple(extra_patterns)):
-            text = pattern.sub(_extra_repl, text)
+        text = _extra(text, extra_patterns)
     elif not might_hold_secret(text):
         return text
     return _builtin_rules(text)
+
+
+def _extra(text: str, patterns: Sequence[str | re.Pattern[str]]) -> str:
+    """The configured patterns' masks."""
+    for pattern in _compiled(tuple(patterns)):
+        text = pattern.sub(_extra_repl, text)
+    return text
 
 
 # Every built-in rule needs one of these in the text to change anything: a secret word of
@@ -568,8 +574,7 @@ def redact_message(text: str, extra_patterns: Sequence[str | re.Pattern[str]] = 
 
 def _unambiguous(text: str, extra_patterns: Sequence[str | re.Pattern[str]]) -> str:
     if extra_patterns:
-        for pattern in _compiled(tuple(extra_patterns)):
-            text = pattern.sub(_extra_repl, text)
+        text = _extra(text, extra_patterns)
     if "PRIVATE KEY" in text:
         text = _PEM_RE.sub(_pem_repl, text)
     text = _SCHEME_TOKEN_RE.sub(_scheme_token_repl, text)

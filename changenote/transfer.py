@@ -142,16 +142,20 @@ def _json_lines(name: str, fh: IO[str]) -> Iterator[tuple[str, dict[str, Any]]]:
         yield f"{name}:{number}", doc
 
 
-def _dumps(value: Any) -> str:
-    """JSON text as SQLite keeps it; orjson where it gives the same value back (it writes
-    NaN as null and refuses non-text keys), json elsewhere."""
+def _orjson(value: Any) -> bytes | None:
+    """orjson's JSON of ``value``; None where it would not give the same value back (it
+    writes NaN and Infinity as null and refuses huge integers and non-text keys)."""
     try:
         text = orjson.dumps(value)
     except TypeError:
-        return json.dumps(value, ensure_ascii=False)
-    if b"null" in text:
-        return json.dumps(value, ensure_ascii=False)
-    return text.decode()
+        return None
+    return None if b"null" in text and _has_nan(value) else text
+
+
+def _dumps(value: Any) -> str:
+    """JSON text as SQLite keeps it: orjson's, else json's."""
+    text = _orjson(value)
+    return text.decode() if text is not None else json.dumps(value, ensure_ascii=False)
 
 
 _REQUIRED = ("uid", "slug", "title", "status", "created_at")
@@ -466,12 +470,9 @@ def _spec_headers(specs: Any) -> Any:
 
 
 def _compact(doc: dict[str, Any]) -> bytes | str:
-    """A document as JSON, to be read back whole (NaN and huge integers through json)."""
-    try:
-        packed = orjson.dumps(doc)
-    except TypeError:
-        return json.dumps(doc)
-    return json.dumps(doc) if b"null" in packed and _has_nan(doc) else packed
+    """A document as JSON, to be read back whole."""
+    packed = _orjson(doc)
+    return packed if packed is not None else json.dumps(doc)
 
 
 def _has_nan(value: Any) -> bool:

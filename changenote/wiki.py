@@ -560,6 +560,7 @@ def build_pages(
         "tag": defaultdict(list),
     }
     verdicts: Counter[str] = Counter()
+    with_figures: Counter[str] = Counter()
     for d in newest:
         row = d["row"]
         if d["service"]:
@@ -569,8 +570,10 @@ def build_pages(
         for tag in d["tags"]:
             by["tag"][tag].append(row)
         verdicts.update(d["verdicts"])
-    metrics = sorted({m for d in lights for m in d["metrics"]})
-    metric_pages = sum(len(paged(m, sum(1 for d in lights if m in d["points"]))) for m in metrics)
+        with_figures.update(d["points"].keys())
+    # each metric and how many notes have figures of it (the rows of its pages)
+    metrics = {m: with_figures[m] for m in sorted({m for d in lights for m in d["metrics"]})}
+    metric_pages = sum(len(paged(m, count)) for m, count in metrics.items())
     total = (1 + len(all_notes_pages(len(lights))) + len(lights)
              + sum(len(groups) for groups in by.values()) + metric_pages)  # fmt: skip
     return total, _pages(lights, newest, originals, by, verdicts, metrics, render, note_text,
@@ -583,7 +586,7 @@ def _pages(
     originals: dict[str, dict[str, Any]],
     by: dict[str, dict[str, list[dict[str, Any]]]],
     verdicts: Counter[str],
-    metrics: list[str],
+    metrics: dict[str, int],
     render: Callable[[str, dict[str, Any]], str],
     note_text: Callable[[dict[str, Any]], str],
     salt: str,
@@ -700,6 +703,7 @@ def _pages(
                 key=_rows_key,
             )
 
+    @functools.cache  # a metric's pages each need its figures: gathered once
     def metric_figures(metric: str) -> list[tuple[dict[str, Any], list[Any]]]:
         return [(d["row"], d["points"][metric]) for d in lights if metric in d["points"]]
 
@@ -727,8 +731,7 @@ def _pages(
         points = _expand(metric_figures(metric))
         return {f"{page_name('metric', metric)}.svg": trend_svg(metric, points)} if points else {}
 
-    for metric in metrics:
-        count = sum(1 for d in lights if metric in d["points"])
+    for metric, count in metrics.items():
         for number, name in enumerate(paged(page_name("metric", metric), count), start=1):
             yield page(
                 name,
