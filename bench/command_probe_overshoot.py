@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 
-from changenote.probes import run_shell
+from changenote.measure.probes import run_shell
 
 
 def main() -> None:

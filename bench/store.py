@@ -5,12 +5,12 @@ Run it as ``python bench/store.py [--changes 100000] [--runs 15] [--json]``. In 
 1. generates that many realistic change documents (one baseline run with two metrics of
    ten samples, five checklist items, a command, a file; a word in ~4% of them and one in
    ~40%) as an export file (JSON Lines), outside any timing;
-2. imports the file into an empty SQLite store with ``changenote.transfer`` in this
+2. imports the file into an empty SQLite store with ``changenote.notebook.transfer`` in this
    process (parsing, checking, redaction, bulk inserts, the FTS index), and, as the
    reference, inserts the very same rows with raw ``sqlite3`` ``executemany`` into
    another store of the same schema, filling the full-text index the same way (the
    same writes, no Python work): changes/s of each and the ratio;
-3. times ``changenote.search.search`` in this process for the rare and the common word
+3. times ``changenote.store.search.search`` in this process for the rare and the common word
    (median of ``--runs``), and the ``changenote search`` command's wall time;
 4. times ``changenote list --limit 20`` against ``sqlite-utils tables`` on the same file
    (interleaved, median of ``--runs``, each from the same interpreter's venv).
@@ -135,7 +135,7 @@ def make_line(i: int, rng: random.Random) -> str:
 
 def rows_of(export: Path) -> dict[str, list[tuple[Any, ...]]]:
     """The table rows import writes, built by import's own code (reference input)."""
-    from changenote import transfer
+    from changenote.notebook import transfer
 
     rows = transfer._Rows(transfer.redactor(), dict.fromkeys(transfer.COLUMNS, 1), sqlite=True)
     tables: dict[str, list[tuple[Any, ...]]] = {t: [] for t in transfer.COLUMNS}
@@ -152,9 +152,9 @@ def reference_import(db: Path, export: Path) -> float:
     """The same rows by raw sqlite3 executemany, and the full-text index filled the way
     import fills it (one INSERT ... SELECT instead of the per-row trigger): the same
     writes with no Python work."""
-    from changenote.search import FIELDS
-    from changenote.store import Store
-    from changenote.transfer import COLUMNS
+    from changenote.notebook.transfer import COLUMNS
+    from changenote.store.db import Store
+    from changenote.store.search import FIELDS
 
     Store(f"sqlite:///{db}").ensure_schema()
     tables = rows_of(export)
@@ -181,8 +181,8 @@ def reference_import(db: Path, export: Path) -> float:
 
 
 def changenote_import(db: Path, export: Path) -> float:
-    from changenote.store import Store
-    from changenote.transfer import import_documents, read_documents, redactor
+    from changenote.notebook.transfer import import_documents, read_documents, redactor
+    from changenote.store.db import Store
 
     store = Store(f"sqlite:///{db}")
     store.ensure_schema()
@@ -216,7 +216,7 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, base: Path) -> None:
-    from changenote.search import search
+    from changenote.store.search import search
 
     n = args.changes
     rng = random.Random(20261128)

@@ -1,4 +1,4 @@
-"""Verdict honesty benchmark: how often ``changenote.stats.compare`` claims a change.
+"""Verdict honesty benchmark: how often ``changenote.measure.stats.compare`` claims a change.
 
 Run it as ``python bench/verdicts.py [--pairs N] [--seed S] [--json] [--quick] [--jobs J]``.
 It simulates before/after sample sets and feeds them to ``compare`` exactly as the tool
@@ -130,7 +130,7 @@ DISTRIBUTIONS: dict[str, tuple[Sampler, str]] = {
 
 def _verdict_of(task: Task) -> str:
     """One ``compare`` call; an exception becomes an ``error:`` pseudo-verdict."""
-    from changenote.stats import compare
+    from changenote.measure.stats import compare
 
     probe, metric, unit, before, after = task
     try:
@@ -508,9 +508,9 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     pairs = max(1, args.pairs // 10 if args.quick else args.pairs)
     power_pairs = max(1, pairs // 4)
-    import changenote.stats  # the module the workers will call (lazy: no scipy yet)
+    import changenote.measure.stats  # the module the workers will call (lazy: no scipy yet)
 
-    stats_file = Path(changenote.stats.__file__)
+    stats_file = Path(changenote.measure.stats.__file__)
     plan = build_plan(pairs, power_pairs, args.seed)
     verdicts = _run_tasks(plan.tasks, args.jobs)
     fig = figures(plan, verdicts, pairs, power_pairs)

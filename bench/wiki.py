@@ -4,7 +4,7 @@ Run it as ``python bench/wiki.py [--notes 1000,10000] [--keep] [--json]``. For e
 
 1. generates that many realistic shipped changes in Python (schema ``changenote/change@1``,
    the shape ``baseline``/``ship --json`` print) and writes them as real notes with
-   ``changenote.notes.text`` into ``notes/`` of a temporary project; nothing is measured
+   ``changenote.notebook.notes.text`` into ``notes/`` of a temporary project; nothing is measured
    while generating,
 2. times, each in its own subprocess (peak RSS from ``os.wait4``, so it is per build):
 
@@ -168,7 +168,7 @@ def _iso(moment: datetime) -> str:
 
 
 def _slugify(title: str) -> str:
-    from changenote.store import slugify
+    from changenote.store.db import slugify
 
     return slugify(title)
 
@@ -176,11 +176,11 @@ def _slugify(title: str) -> str:
 def _scenario(rng: random.Random) -> str:
     """One judged measurement set for two HTTP probes, as JSON with placeholder labels.
 
-    The comparison, warnings and expectations come from ``changenote.comparing.judge``
+    The comparison, warnings and expectations come from ``changenote.measure.comparing.judge``
     itself (pure: no probe runs), so verdicts and details are real.
     """
-    from changenote.comparing import judge
-    from changenote.stats import summarize
+    from changenote.measure.comparing import judge
+    from changenote.measure.stats import summarize
 
     labels = ["@@P0@@", "@@P1@@"]
     smallest = rng.random() < 0.3
@@ -431,7 +431,7 @@ def make_documents(n: int, seed: int = 20261128) -> list[dict[str, Any]]:
             ),
             "note": (True, f"note written to notes/{note_name}", shipped),
         }
-        from changenote.checklist import STANDARD_CHECKLIST
+        from changenote.steps import STANDARD_CHECKLIST
 
         checklist = []
         for key, label in STANDARD_CHECKLIST:
@@ -498,8 +498,8 @@ def make_documents(n: int, seed: int = 20261128) -> list[dict[str, Any]]:
 
 def write_notes(project: Path, docs: list[dict[str, Any]]) -> Path:
     """Write each document as the note ``ship`` writes, into ``project/notes``."""
-    from changenote import notes
     from changenote.config import load_config
+    from changenote.notebook import notes
 
     (project / "changenote.toml").write_text('notes_dir = "notes"\n', encoding="utf-8")
     folder = project / "notes"
@@ -899,7 +899,7 @@ def main() -> None:
     ARGS_TIMEOUT[0] = args.timeout
     sizes = [int(s.replace("_", "")) for s in args.notes.split(",") if s.strip()]
     try:
-        import changenote.notes  # noqa: F401
+        import changenote.notebook.notes  # noqa: F401
     except ImportError:
         print(f"changenote is not importable by {sys.executable}: run it with the dev venv")
         raise SystemExit(0) from None
@@ -915,8 +915,8 @@ def main() -> None:
         subprocess.run(
             [
                 sys.executable, "-c",
-                "import changenote.cli, changenote.site, changenote.wiki, changenote.notes,"
-                " markdown_it, jinja2, yaml",
+                "import changenote.cli, changenote.wiki.site, changenote.wiki.pages,"
+                " changenote.notebook.notes, markdown_it, jinja2, yaml",
             ],
             env=env, check=False,
         )  # fmt: skip

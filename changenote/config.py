@@ -492,7 +492,7 @@ def init_project(
         owner = user_name(folder)
     text = starter_config(service or folder.resolve().name, owner, notes_dir)
     parse_config(tomllib.loads(text), folder, target)  # the starter must itself be valid
-    from changenote.render import write_atomic
+    from changenote.files import write_atomic
 
     write_atomic(target, text)
     return target

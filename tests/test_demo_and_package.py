@@ -63,7 +63,10 @@ def test_wheel_ships_templates_and_runs_in_fresh_venv(tmp_path: Path):
     wheel = next(dist.glob("changenote-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "changenote/templates/note.md.j2" in names
-    assert "changenote/migrations/versions/0001_initial.py" in names
+    migrations = ROOT / "changenote" / "store" / "migrations"
+    shipped = sorted(p.relative_to(ROOT).as_posix() for p in migrations.rglob("*.py"))
+    assert "changenote/store/migrations/versions/0001_initial.py" in shipped
+    assert [n for n in shipped if n not in names] == []  # Alembic finds every revision
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     py = env_dir / "bin" / "python"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from changenote import diagnostics, expectations
-from changenote.comparing import judge
+from changenote.measure import diagnostics, expectations
+from changenote.measure.comparing import judge
 
 
 def _run(label: str, samples: list[float], **extra: object) -> dict:

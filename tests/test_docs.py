@@ -124,7 +124,7 @@ def test_config_examples_are_valid_and_pyproject_matches():
 
 
 def test_every_standard_metric_is_in_probes_doc():
-    from changenote.probes import BETTER, UNITS
+    from changenote.measure.probes import BETTER, UNITS
 
     text = _read(DOCS / "PROBES.md")
     for metric in BETTER:
@@ -210,7 +210,7 @@ def documents(project: Path) -> dict[str, Any]:
 
 
 def test_every_document_key_is_in_json_doc(documents: dict[str, Any]):
-    from changenote.document import SCHEMA
+    from changenote.notebook.document import SCHEMA
 
     text = _read(DOCS / "JSON.md")
     doc = documents["show"]
@@ -229,7 +229,8 @@ def test_every_document_key_is_in_json_doc(documents: dict[str, Any]):
 
 
 def test_warning_codes_are_documented(documents: dict[str, Any]):
-    from changenote import comparing, diagnostics, workflow
+    from changenote.measure import comparing, diagnostics
+    from changenote.notebook import workflow
 
     source = "".join(Path(m.__file__).read_text() for m in (comparing, diagnostics, workflow))
     codes = set(re.findall(r'"code": "([a-z-]+)"', source))

@@ -26,9 +26,11 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from changenote import expectations
 from changenote.config import CheckConfig, Config, load_config, parse_config, starter_config
 from changenote.errors import ChangenoteError, ConfigError, ProbeError, UsageError
+from changenote.measure import expectations
+from changenote.monitor.watch import line_time, parse_since
+from changenote.notebook.notes import read_note
 from changenote.specs import (
     HTTP_METHODS,
     STANDARD_METRICS,
@@ -43,8 +45,6 @@ from changenote.specs import (
     parse_manual_metric,
     parse_metric_line,
 )
-from changenote.watch import line_time, parse_since
-from changenote.wiki import read_note
 from tests.conftest import invoke
 
 FUZZ = settings(max_examples=300, deadline=None, database=None)
@@ -189,7 +189,7 @@ def test_parse_http_gives_a_spec_or_usage_error(text: str):
 def test_an_accepted_url_is_sent_or_refused_at_setup(text: str):
     """What parse_http accepts, the HTTP probe sends (or refuses with ProbeError before any
     run), never an httpx error mid-measurement."""
-    from changenote.probes import HttpProbe
+    from changenote.measure.probes import HttpProbe
 
     try:
         spec = parse_http(text)
@@ -379,7 +379,7 @@ def test_a_printed_metric_line_reads_back(metric: MetricLine, prefix: str):
 def test_a_command_probe_reports_the_metric_lines_it_prints(lines: list[str]):
     """What run_shell finds in a command's output is what parse_metric_line finds in each
     whole line, however long the line."""
-    from changenote.probes import run_shell
+    from changenote.measure.probes import run_shell
 
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "out.txt"
@@ -428,7 +428,7 @@ CACHE_VALUES = st.one_of(
 def test_response_headers_give_a_figure_or_none(raw: list[tuple[bytes, bytes]]):
     import httpx
 
-    from changenote.probes import cache_status, db_call_count
+    from changenote.measure.probes import cache_status, db_call_count
 
     headers = httpx.Headers(raw)
     assert cache_status(headers) in (None, 0.0, 1.0)
@@ -462,7 +462,7 @@ JSON_BODIES = st.one_of(
 )
 @example(b"[" * 100_000 + b"]" * 100_000, {"ok": True})
 def test_a_json_body_matches_or_says_why(body: bytes, expected: dict[str, Any]):
-    from changenote.probes import json_mismatch
+    from changenote.measure.probes import json_mismatch
 
     mismatch = json_mismatch(body, expected)
     assert mismatch is None or (mismatch and "\n" not in mismatch)
@@ -966,7 +966,7 @@ FRONT_MATTER = st.one_of(
 @example(b"slug: \xff\ntitle: b", b"\n---\n")
 @example(b"slug: a\ntitle: !!binary AAAA", b"\n---\n")
 def test_read_note_gives_a_document_or_changenote_error(front: bytes, end: bytes):
-    from changenote.transfer import read_documents
+    from changenote.notebook.transfer import read_documents
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "2026-11-28-note.md"
@@ -1030,9 +1030,9 @@ def test_front_matter_written_by_the_renderer_reads_back(
     output: str | None,
     samples: list[float],
 ):
-    from changenote import notes
-    from changenote.document import FRONT_MATTER_OUTPUT, _tail
-    from changenote.transfer import read_documents
+    from changenote.notebook import notes
+    from changenote.notebook.document import FRONT_MATTER_OUTPUT, _tail
+    from changenote.notebook.transfer import read_documents
 
     doc = copy.deepcopy(shipped_doc)
     doc.update(fields)
@@ -1071,7 +1071,7 @@ JSON_LINES = st.lists(
 @FUZZ
 @given(JSON_LINES)
 def test_json_lines_give_documents_or_usage_error(lines: list[str]):
-    from changenote.transfer import read_documents
+    from changenote.notebook.transfer import read_documents
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "changes.jsonl"
@@ -1085,7 +1085,7 @@ def test_json_lines_give_documents_or_usage_error(lines: list[str]):
 
 
 def test_deeply_nested_json_lines_are_a_usage_error(tmp_path: Path):
-    from changenote.transfer import read_documents
+    from changenote.notebook.transfer import read_documents
 
     path = tmp_path / "changes.jsonl"
     path.write_text("[" * 100_000 + "]" * 100_000 + "\n")

@@ -78,7 +78,7 @@ def search_service(tmp_path: Path) -> Iterator[str]:
 def test_responses_say_their_database_calls_and_cache_status(search_service: str):
     import httpx
 
-    from changenote.probes import cache_status, db_call_count
+    from changenote.measure.probes import cache_status, db_call_count
 
     response = httpx.get(f"{search_service}/search", params={"q": "cache"})
     hits = len(response.json()["results"])
@@ -123,7 +123,7 @@ def test_a_health_check_against_the_example(project: Path, search_service: str):
 
 
 def test_outside_a_request_the_hooks_do_nothing():
-    from changenote.instrument import current, record_db_call, report_cache
+    from changenote.service.instrument import current, record_db_call, report_cache
 
     record_db_call(1.0)
     report_cache(True)
@@ -133,7 +133,7 @@ def test_outside_a_request_the_hooks_do_nothing():
 def test_middleware_counts_per_request_and_leaves_other_scopes_alone():
     import asyncio
 
-    from changenote.instrument import ServerTimingMiddleware, record_db_call, report_cache
+    from changenote.service.instrument import ServerTimingMiddleware, record_db_call, report_cache
 
     async def app(scope, receive, send):
         if scope["type"] == "http":

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from changenote.store import slugify
+from changenote.store.db import slugify
 from tests.conftest import invoke
 
 pytestmark = pytest.mark.usefixtures("store_backend")

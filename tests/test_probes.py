@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from changenote.errors import ProbeError
-from changenote.probes import (
+from changenote.measure.probes import (
     OUTPUT_CAP,
     MeasureSettings,
     ProbeOutcome,
@@ -124,7 +124,7 @@ def test_http_sends_headers_with_env_expanded(server: TestServer, monkeypatch: p
 
 def test_http_user_header_replaces_default_user_agent():
     spec = ProbeSpec(kind="http", target="GET http://127.0.0.1:1/", headers=(("user-agent", "me"),))
-    from changenote.probes import HttpProbe
+    from changenote.measure.probes import HttpProbe
 
     probe = HttpProbe(spec, 1.0)
     try:
@@ -440,7 +440,7 @@ def test_background_children_do_not_outlive_the_run(tmp_path):
     ],
 )
 def test_plain_words_start_without_a_shell(command: str, direct: bool):
-    from changenote.probes import _argv
+    from changenote.measure.probes import _argv
 
     argv = _argv(command)
     assert (argv is not None) == direct

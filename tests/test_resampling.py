@@ -1,4 +1,4 @@
-"""changenote.resampling against scipy: the same p-values and intervals from the same data
+"""changenote.measure.resampling against scipy: the same p-values and intervals from the same data
 and seed, and no scipy import in the comparison every ship makes."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest, bootstrap, mannwhitneyu
 
-from changenote.resampling import bootstrap_interval, mann_whitney_p
-from changenote.stats import _wilson, upper_bound
+from changenote.measure.resampling import bootstrap_interval, mann_whitney_p
+from changenote.measure.stats import _wilson, upper_bound
 
 
 def _samples(rng: random.Random, low: int, high: int) -> tuple[list[float], list[float]]:
@@ -87,7 +87,7 @@ def test_wilson_interval_and_error_free_bound_are_scipys():
 
 def test_the_comparison_of_every_ship_does_not_import_scipy():
     code = (
-        "import sys; from changenote.stats import compare\n"
+        "import sys; from changenote.measure.stats import compare\n"
         "compare('p', 'time_ms', 'ms', 'lower', [10, 11, 12, 13, 12], [8, 9, 8, 9, 8])\n"
         "compare('p', 'error_rate', 'ratio', 'lower', [0.0] * 5, [0.0] * 5)\n"
         "print(sorted(m for m in sys.modules if m.startswith('scipy')))\n"

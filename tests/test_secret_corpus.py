@@ -20,9 +20,9 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
+from changenote.formatting import md_inline
 from changenote.redact import redact
-from changenote.render import md_inline
-from changenote.store import slugify
+from changenote.store.db import slugify
 from tests.conftest import invoke
 from tests.servers import TestServer
 from tests.test_redact import SECRETS

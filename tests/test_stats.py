@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from changenote.stats import compare, percentile, summarize
+from changenote.measure.stats import compare, percentile, summarize
 
 
 def _noisy(center: float, n: int, seed: int, spread: float = 0.01) -> list[float]:
@@ -233,7 +233,7 @@ def test_continuous_matches_scipy_reference():
     import numpy as np
     from scipy.stats import bootstrap, mannwhitneyu
 
-    from changenote.stats import BOOTSTRAP_RESAMPLES, _seed
+    from changenote.measure.stats import BOOTSTRAP_RESAMPLES, _seed
 
     before, after = _noisy(30, 25, 3, spread=0.2), _noisy(26, 25, 4, spread=0.2)
     c = compare("GET /x", "time_ms", "ms", "lower", before, after)

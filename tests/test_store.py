@@ -13,7 +13,7 @@ import pytest
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 
-from changenote.store import HEAD_REVISION, MIGRATIONS, Store, list_changes
+from changenote.store.db import HEAD_REVISION, MIGRATIONS, Store, list_changes
 from tests.conftest import invoke
 from tests.servers import TestServer
 
@@ -172,7 +172,7 @@ def test_models_match_migrations(new_store_url):
     from alembic.migration import MigrationContext
     from sqlmodel import SQLModel
 
-    import changenote.models  # noqa: F401
+    import changenote.store.models  # noqa: F401
 
     store = Store(new_store_url())
     store.ensure_schema()
@@ -225,7 +225,7 @@ def test_upgrade_from_every_revision_keeps_data(new_store_url, monkeypatch, proj
 
 
 def test_failed_write_rolls_back(new_store_url):
-    from changenote.models import Change
+    from changenote.store.models import Change
 
     store = Store(new_store_url())
     with pytest.raises(RuntimeError), store.write() as session:

@@ -39,7 +39,7 @@ def _later(delay: float, action) -> threading.Thread:
 
 
 def test_follows_appends_rotation_and_truncation(project: Path, monkeypatch):
-    from changenote import watch as watching
+    from changenote.monitor import watch as watching
 
     _shipped(project)
     log = project / "app.log"

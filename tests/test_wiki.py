@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from changenote import site
 from changenote.config import load_config
-from changenote.store import Store
-from changenote.wiki import documents_from_notes, documents_from_store, page_name
-from changenote.wikistate import STATE
+from changenote.store.db import Store
+from changenote.wiki import site
+from changenote.wiki.pages import documents_from_notes, documents_from_store, page_name
+from changenote.wiki.state import STATE
 from tests.conftest import invoke
 
 pytestmark = pytest.mark.usefixtures("store_backend")
@@ -167,7 +167,7 @@ def test_bad_format_and_missing_notes_folder(project: Path):
 
 
 def test_from_notes_rebuild_reads_only_changed_notes(notebook: Path, monkeypatch):
-    from changenote import wiki
+    from changenote.wiki import pages as wiki
 
     assert invoke("wiki", "--out", "w", "--from-notes", "notes").code == 0
     parsed: list[str] = []
@@ -191,7 +191,7 @@ def test_from_notes_rebuild_reads_only_changed_notes(notebook: Path, monkeypatch
 
 
 def test_parallel_build_gives_the_same_files(notebook: Path, monkeypatch):
-    from changenote import wiki
+    from changenote.wiki import pages as wiki
 
     assert invoke("wiki", "--out", "serial", "--from-notes", "notes").code == 0
     monkeypatch.setattr(wiki, "PARALLEL_MIN", 1)  # use the process pool even for 3 notes
@@ -223,7 +223,8 @@ def test_incremental_from_notes_equals_a_full_build_after_any_edit(notebook: Pat
     import os
     import random
 
-    from changenote import notes, wiki
+    from changenote.notebook import notes
+    from changenote.wiki import pages as wiki
 
     monkeypatch.setattr(wiki.RelatedIndex, "CANDIDATES", 2)  # make the cut-off matter
     monkeypatch.setattr(wiki, "ALL_PER_PAGE", 4)  # all notes on three pages, then two
@@ -314,7 +315,7 @@ def test_long_tables_render_in_slices_exactly_as_whole(seed: int, monkeypatch):
 
 
 def test_a_second_build_into_the_same_folder_waits_its_turn(notebook: Path):
-    from changenote.wikistate import WikiState
+    from changenote.wiki.state import WikiState
 
     assert invoke("wiki", "--out", "w").code == 0
     before = _tree(notebook / "w")
@@ -346,7 +347,7 @@ def test_names_differing_in_case_or_punctuation_get_their_own_pages():
 
 
 def test_all_notes_are_listed_on_linked_pages_of_a_few_hundred(notebook: Path, monkeypatch):
-    from changenote import wiki
+    from changenote.wiki import pages as wiki
 
     monkeypatch.setattr(wiki, "ALL_PER_PAGE", 2)
     assert invoke("wiki", "--out", "wiki", "--format", "both").code == 0

@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from changenote.wiki import page_name
+from changenote.wiki.pages import page_name
 from tests.conftest import invoke
 
 ON_CI = os.environ.get("CI", "").strip().lower() == "true"

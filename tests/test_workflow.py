@@ -245,8 +245,8 @@ def test_baseline_commit_gone_is_warned_not_guessed(project: Path, server: TestS
 
 
 def test_a_note_is_taken_back_when_the_transaction_fails(project: Path, server: TestServer):
-    from changenote import notes
     from changenote.config import load_config
+    from changenote.notebook import notes
 
     _baseline(server, "--runs", "3")
     doc = invoke("ship", "--reason", "first", "--json").json()

@@ -27,7 +27,12 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 
-from changenote.instrument import ServerTimingMiddleware, count_queries, health_router, report_cache
+from changenote.service.instrument import (
+    ServerTimingMiddleware,
+    count_queries,
+    health_router,
+    report_cache,
+)
 
 WORDS = [
     "fastapi", "cache", "index", "query", "database", "search", "latency", "python",

@@ -1,0 +1,138 @@
+"""The Typer app: every command registered in the order ``--help`` lists them, and
+``main``, the one place where an expected failure becomes one line on stderr.
+
+Start-up matters (``--help`` and ``list`` run often): the command modules import only
+Typer at the top; each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from changenote import __version__
+from changenote.cli import monitor, project, read, record, transfer, wiki
+
+app = typer.Typer(
+    name="changenote",
+    help=(
+        "A maintenance notebook for Python services: measure first, change one thing, "
+        "measure again, write it down."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"changenote {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """A maintenance notebook for Python services."""
+
+
+for _command, _name in (
+    (project.init, None),
+    (record.baseline, None),
+    (record.measure, None),
+    (record.tick, None),
+    (record.ship, None),
+    (read.list_, "list"),
+    (read.search, None),
+    (read.show, None),
+    (read.render, None),
+    (wiki.wiki, None),
+    (monitor.check, None),
+    (monitor.watch, None),
+    (transfer.export, None),
+    (transfer.import_, "import"),
+    (project.demo, None),
+):
+    app.command(_name)(_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: every expected failure becomes one line on stderr and a non-zero exit."""
+    command = typer.main.get_command(app)
+    previous = _stop_cleanly_on_signals()
+    try:
+        _run(command, argv)
+    finally:
+        import signal
+
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(command: Any, argv: list[str] | None) -> None:
+    """Run the command; every expected failure becomes one line on stderr."""
+    from typer.exceptions import TyperException
+
+    from changenote.errors import ChangenoteError
+
+    try:
+        code = command.main(args=argv, prog_name="changenote", standalone_mode=False)
+    except ChangenoteError as exc:
+        _fail(str(exc), exc.exit_code)
+    except TyperException as exc:
+        _fail(exc.format_message(), getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        _fail("aborted; nothing was recorded", 130)
+    except KeyboardInterrupt:
+        _fail("interrupted; nothing was recorded", 130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except OSError as exc:  # a folder that cannot be written, a disk that is full...
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(f"{exc.strerror or exc}{where}", 1)
+    if code == 130:  # Typer turns Ctrl-C into exit code 130
+        _fail("interrupted; nothing was recorded", 130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _stop_cleanly_on_signals() -> dict[int, Any]:
+    """SIGTERM and SIGHUP unwind like Ctrl-C: probes are killed, the transaction rolls back.
+
+    Returns the previous handlers, which ``main`` puts back when it is done.
+    """
+    import contextlib
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous: dict[int, Any] = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        # ValueError: not the main thread (a test runner's worker, say).
+        if sig is not None:
+            with contextlib.suppress(ValueError):
+                previous[sig] = signal.signal(sig, interrupt)
+    return previous
+
+
+def _fail(message: str, code: int) -> None:
+    from changenote.redact import redact_message
+
+    config = sys.modules.get("changenote.config")  # its patterns, if it was loaded
+    patterns = getattr(config, "REDACT_PATTERNS", ())
+    try:  # the line may quote what the user typed
+        line = redact_message(" ".join(message.split()), patterns)
+    except ValueError:  # a pattern that does not compile: the config error says so
+        line = redact_message(" ".join(message.split()))
+    sys.stderr.write(f"changenote: error: {line}\n")
+    sys.exit(code)

@@ -1,0 +1,65 @@
+"""What every command shares: opening the notebook, progress, printing, the CI gate."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from changenote.config import Config
+    from changenote.notebook.workflow import Notebook
+
+
+def config() -> Config:
+    """The project's config, found from the current folder."""
+    from changenote.config import load_config
+
+    return load_config()
+
+
+def notebook() -> Notebook:
+    """The notebook of the project in the current folder."""
+    from changenote.notebook.workflow import Notebook
+
+    return Notebook(config())
+
+
+def progress_bar() -> Any:
+    """A Rich progress bar on stderr when it is a terminal, else nothing."""
+    from changenote.cli.display import progress_bar as bar
+
+    return bar()
+
+
+def emit(doc: dict[str, Any], as_json: bool, kind: str) -> None:
+    """Print a change document: as JSON, or as tables for people."""
+    from changenote.cli import display
+
+    if as_json:
+        display.print_json(doc)
+    else:
+        display.print_change(doc, kind)
+
+
+def emit_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
+    """Print a list of changes (``list``, ``search``)."""
+    from changenote.cli import display
+
+    if as_json:
+        display.print_json(rows)
+    else:
+        display.print_list(rows)
+
+
+def gate(doc: dict[str, Any], enabled: bool) -> None:
+    """The CI gate: exit 3 on a regression or an unmet expectation, with one line saying why."""
+    if not enabled:
+        return
+    from changenote.notebook.document import gate_failures
+
+    failed = gate_failures(doc)
+    if failed:
+        sys.stderr.write(f"changenote: gate failed: {failed}\n")
+        raise typer.Exit(3)

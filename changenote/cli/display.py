@@ -1,0 +1,250 @@
+"""Printing for the CLI: Rich tables for people, JSON for programs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from changenote.formatting import VERDICT_MARK, fmt_number
+from changenote.notebook.document import fmt_change, fmt_expectation
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    # No markup: titles, commands and messages are user text, "[x]" must print as is.
+    return Console(highlight=False, soft_wrap=True, markup=False)
+
+
+@contextlib.contextmanager
+def progress_bar() -> Iterator[Any]:
+    """Yield a progress callback drawing a bar on stderr, or None when stderr is no terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(
+        TextColumn("measuring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}", style="dim"),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("", total=None)
+
+    def update(done: int, total: int, label: str) -> None:
+        bar.update(task, completed=done, total=total, description=label[:60])
+
+    with bar:
+        yield update
+
+
+def results_table(comparison: list[dict[str, Any]], title: str, probe_order: list[str]) -> Any:
+    """The before/after table; with one probe its name goes in the title, not a column."""
+    from rich.table import Table
+
+    probes = list(dict.fromkeys([*probe_order, *(c["probe"] for c in comparison)]))
+    probes = [p for p in probes if any(c["probe"] == p for c in comparison)]
+    single = len(probes) == 1
+    refs = {p: f"#{i}" for i, p in enumerate(probe_order, start=1)}
+    refs.update({p: p for p in probes if p not in refs})
+    if not single:
+        legend = "\n".join(f"{refs[p]} {p}" for p in probes if refs[p] != p)
+        title = f"{title}\n{legend}"
+    table = Table(title=f"{title}: {probes[0]}" if single else title, title_justify="left")
+    columns = [("metric", "left"), ("before", "right"), ("after", "right")]
+    columns += [("change", "right"), ("verdict", "left")]
+    if not single:
+        columns.insert(0, ("probe", "left"))
+    for name, justify in columns:
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for c in comparison:
+        cells = [
+            c["metric"],
+            fmt_number(c["before"], c["unit"]),
+            fmt_number(c["after"], c["unit"]),
+            fmt_change(c, interval=False),
+            VERDICT_MARK.get(c["verdict"], c["verdict"]),
+        ]
+        table.add_row(*([] if single else [refs[c["probe"]]]), *cells)
+    return table
+
+
+def print_change(doc: dict[str, Any], kind: str) -> None:
+    console = _console()
+    head = f"#{doc['id']} {doc['slug']} ({doc['status']})"
+    if kind == "baseline":
+        console.print(f"baseline recorded: {head}")
+        for run in doc["runs"][:1]:
+            from rich.table import Table
+
+            refs = {p: f"#{i}" for i, p in enumerate(doc["probes"], start=1)}
+            legend = "\n".join(f"{ref} {p}" for p, ref in refs.items())
+            table = Table(
+                title=f"baseline\n{legend}" if legend else "baseline", title_justify="left"
+            )
+            for name in ("probe", "metric", "median", "p95", "n"):
+                table.add_column(name, justify="left" if name in ("probe", "metric") else "right")
+            for m in run["metrics"]:
+                table.add_row(
+                    refs.get(m["probe"], m["probe"]),
+                    m["metric"],
+                    fmt_number(m["median"], m["unit"]),
+                    fmt_number(m["p95"], m["unit"]),
+                    str(m["n"]),
+                )
+            if run["metrics"]:
+                console.print(table)
+        console.print(f"next: make the change, then `changenote ship {doc['id']} --reason ...`")
+    elif kind in ("measure", "ship"):
+        title = "after vs baseline" if kind == "ship" else f"{doc.get('measured_run')} vs baseline"
+        console.print(f"{'shipped' if kind == 'ship' else 'measured'}: {head}")
+        if doc["comparison"]:
+            console.print(results_table(doc["comparison"], title, doc["probes"]))
+        _print_expectations(console, doc)
+    else:
+        console.print(f"{head}  {doc['title']}")
+        for key in ("service", "owner", "route", "expected", "reason", "rollback"):
+            if doc.get(key):
+                console.print(f"  {key}: {doc[key]}")
+        if doc["comparison"]:
+            console.print(results_table(doc["comparison"], "after vs baseline", doc["probes"]))
+        _print_expectations(console, doc)
+        if len(doc["runs"]) > 1 or doc["comparison"]:
+            console.print(distribution_table(doc))
+        if doc["files_touched"]:
+            console.print("  files touched: " + ", ".join(doc["files_touched"]))
+    for warning in doc.get("warnings", []):
+        console.print(f"warning {warning['code']}: {warning['message']}", style="yellow")
+    if kind in ("show", "tick"):
+        for item in doc["checklist"]:
+            mark = "x" if item["done"] else " "
+            evidence = f" — {item['evidence']}" if item["evidence"] else ""
+            console.print(f"  [{mark}] {item['key']}: {item['label']}{evidence}")
+    if doc.get("note_path") and kind in ("ship", "show", "tick"):
+        console.print(f"note: {doc['note_path']}")
+
+
+def _print_expectations(console: Any, doc: dict[str, Any]) -> None:
+    refs = {p: f"#{i}" for i, p in enumerate(doc["probes"], start=1)}
+    for item in doc.get("expectations") or []:
+        style = {True: "green", False: "red"}.get(item["met"], "yellow")
+        console.print(f"expected: {fmt_expectation(item, refs)}", style=style)
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], low: float, high: float) -> str:
+    """Samples in measured order as blocks, on a shared scale so runs can be compared."""
+    if not values:
+        return ""
+    span = high - low
+    if span <= 0:
+        return SPARKS[3] * len(values)
+    return "".join(SPARKS[min(7, int((v - low) / span * 8))] for v in values)
+
+
+def distribution_table(doc: dict[str, Any]) -> Any:
+    """Each metric's samples per run as sparklines on one scale: the noise, not just medians."""
+    from rich.table import Table
+
+    refs = {p: f"#{i}" for i, p in enumerate(doc["probes"], start=1)}
+    table = Table(title="samples in measured order (one scale per metric)", title_justify="left")
+    table.add_column("probe")
+    table.add_column("metric")
+    for run in doc["runs"]:
+        table.add_column(run["label"], overflow="fold")
+    keys = list(
+        dict.fromkeys((m["probe"], m["metric"]) for run in doc["runs"] for m in run["metrics"])
+    )
+    for probe, metric in keys:
+        series: list[list[float]] = [
+            next(
+                (
+                    m["samples"]
+                    for m in run["metrics"]
+                    if (m["probe"], m["metric"]) == (probe, metric)
+                ),
+                [],
+            )
+            for run in doc["runs"]
+        ]
+        values = [v for s in series for v in s]
+        if len(values) < 2:
+            continue
+        low, high = min(values), max(values)
+        table.add_row(
+            refs.get(probe, probe), metric, *(sparkline(s[:60], low, high) for s in series)
+        )
+    return table
+
+
+def print_list(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        sys.stdout.write("no changes yet: start with `changenote baseline TITLE --http URL`\n")
+        return
+    out = []
+    for r in rows:
+        verdicts = ", ".join(f"{n} {v}" for v, n in sorted(r["verdicts"].items()))
+        when = (r["shipped_at"] or r["created_at"] or "")[:10]
+        title = " ".join(str(r["title"]).split())
+        title = title if len(title) <= 60 else title[:59] + "…"
+        out.append(
+            f"{r['id']:>4}  {r['status']:<8}  {when}  {r['slug']}  {title}"
+            + (f"  [{verdicts}]" if verdicts else "")
+        )
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+def print_demo(doc: dict[str, Any], note: Any) -> None:
+    console = _console()
+    console.print(results_table(doc["comparison"], "after vs baseline", doc["probes"]))
+    _print_expectations(console, doc)
+    for warning in doc.get("warnings", []):
+        console.print(f"warning {warning['code']}: {warning['message']}", style="yellow")
+    console.print(f"note written: {note}")
+
+
+def watch_progress(seconds: float) -> Any:
+    """A progress callback for ``watch``: a live line on a terminal, else one line a minute."""
+    import time
+
+    live = sys.stderr.isatty()
+    last = [0.0]
+
+    def progress(elapsed: float, seen: str) -> None:
+        now = time.monotonic()
+        if live:
+            sys.stderr.write(f"\rwatching {elapsed:5.0f}/{seconds:.0f} s  {seen}\x1b[K")
+            sys.stderr.flush()
+        elif now - last[0] >= 60:
+            sys.stderr.write(f"watching {elapsed:.0f}/{seconds:.0f} s: {seen}\n")
+            last[0] = now
+
+    return progress
+
+
+def end_watch_line() -> None:
+    """End the live progress line of ``watch`` (on a terminal only)."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+
+
+def print_watch(doc: dict[str, Any]) -> None:
+    """What a watch saw, in a line, and where the note was updated."""
+    from changenote.monitor.watch import evidence
+
+    print(f"{doc['slug']}: {evidence(doc['watch'])}")
+    if doc.get("note_path"):
+        print(f"note updated: {doc['note_path']}")

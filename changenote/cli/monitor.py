@@ -1,0 +1,97 @@
+"""Monitoring commands: ``check`` (for cron and CI) and ``watch`` (after a release)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from changenote.cli import common
+from changenote.cli.options import Json
+
+
+def check(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[NAME]...", help="Checks to run (default: every configured one)."),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option("--format", metavar="text|json|nagios|prometheus", help="Output format."),
+    ] = "text",
+    runs: Annotated[int, typer.Option(metavar="N", help="Runs per check (no warm-up).")] = 1,
+    timeout: Annotated[
+        float | None, typer.Option(metavar="SECONDS", help="Per-run timeout (default: config).")
+    ] = None,
+    record: Annotated[
+        bool, typer.Option("--record", help="Keep the results in the store for trends.")
+    ] = False,
+) -> None:
+    """Run checks once: is it up, slow, failing, changed since the last ship that measured it.
+
+    Exit status follows the monitoring-plugin convention for every format but
+    prometheus (which always exits 0): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    """
+    from changenote.errors import UsageError
+    from changenote.monitor import checks, report
+
+    if fmt not in report.FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(report.FORMATS)}, not {fmt!r}")
+    results = checks.run_checks(common.config(), names or [], runs, timeout, keep=record)
+    output, code = report.render(results, fmt)
+    sys.stdout.write(output)
+    raise typer.Exit(code)
+
+
+def watch(
+    ref: Annotated[
+        str | None,
+        typer.Argument(metavar="ID", help="Change id or slug (default: the newest shipped)."),
+    ] = None,
+    log: Annotated[
+        list[str] | None,
+        typer.Option(metavar="PATH", help="A log file to follow from its end (repeatable)."),
+    ] = None,
+    pattern: Annotated[
+        str, typer.Option(metavar="REGEX", help="Lines to count in the logs.")
+    ] = "ERROR|CRITICAL|Traceback",
+    check: Annotated[
+        list[str] | None,
+        typer.Option(metavar="NAME", help="A configured check to run every --every (repeatable)."),
+    ] = None,
+    duration: Annotated[
+        str, typer.Option(metavar="DURATION", help="How long to watch: 30s, 10m, 2h.")
+    ] = "10m",
+    every: Annotated[
+        str, typer.Option(metavar="DURATION", help="How often to run the checks.")
+    ] = "30s",
+    since: Annotated[
+        str | None,
+        typer.Option(
+            metavar="WHEN",
+            help="Reference window: the logs from WHEN (30m, or 2026-11-28T10:00) until now.",
+        ),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Watch logs and checks after a release; record it on the change and tick "watch".
+
+    Ctrl-C ends the watch early and keeps what was measured.
+    """
+    from changenote.cli import display
+    from changenote.monitor.release import watch_release
+    from changenote.specs import parse_duration
+
+    seconds = parse_duration(duration, "--duration")
+    interval = parse_duration(every, "--every")
+    progress = display.watch_progress(seconds)
+    doc = watch_release(
+        common.notebook(), ref, log or [], check or [], seconds, interval, pattern, since,
+        progress=progress,
+    )  # fmt: skip
+    display.end_watch_line()
+    if as_json:
+        display.print_json(doc)
+    else:
+        display.print_watch(doc)

@@ -1,0 +1,43 @@
+"""Options and arguments that several commands share, defined once.
+
+Each is an ``Annotated`` type a command's signature uses as is, so the same option
+reads and behaves the same everywhere (``--json``, ``--header``, ``--metric``...).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+Ref = Annotated[
+    str | None, typer.Argument(metavar="ID", help="Change id or slug (default: newest unshipped).")
+]
+Json = Annotated[bool, typer.Option("--json", help="Print the change document as JSON.")]
+ListJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+Headers = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--header",
+        metavar="'NAME: VALUE'",
+        help="'Name: value' sent with every HTTP probe (repeatable); secret values are "
+        "redacted when stored, so give them again (or use ${ENV_VAR}).",
+    ),
+]
+FailOnRegression = Annotated[
+    bool,
+    typer.Option(
+        "--fail-on-regression",
+        help="Exit 3 (after recording everything) when a metric regressed or a checkable "
+        "--expect clause was not met.",
+    ),
+]
+Metrics = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--metric",
+        metavar="NAME=VALUE[UNIT]",
+        help="Manual figure NAME=VALUE[UNIT], e.g. p95_ms=120 (repeatable).",
+    ),
+]
+Limit = Annotated[int | None, typer.Option(metavar="N", help="Show at most this many.")]

@@ -1,0 +1,51 @@
+"""Commands that read the notebook: ``list``, ``search``, ``show``, ``render``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from changenote.cli import common
+from changenote.cli.options import Json, Limit, ListJson, Ref
+
+
+def list_(limit: Limit = None, as_json: ListJson = False) -> None:
+    """List the changes in the notebook, newest first."""
+    from changenote.errors import UsageError
+    from changenote.store.db import list_changes
+
+    if limit is not None and limit < 1:
+        raise UsageError("--limit must be at least 1")
+    common.emit_rows(list_changes(common.config().store_url(), limit), as_json)
+
+
+def search(
+    query: Annotated[list[str], typer.Argument(metavar="WORDS...", help="What to look for.")],
+    service: Annotated[str | None, typer.Option(metavar="NAME", help="Only this service.")] = None,
+    owner: Annotated[str | None, typer.Option(metavar="NAME", help="Only this owner.")] = None,
+    tag: Annotated[str | None, typer.Option(metavar="TAG", help="Only with this tag.")] = None,
+    since: Annotated[
+        str | None, typer.Option(metavar="DATE", help="Shipped (or started) on or after.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(metavar="DATE", help="... on or before.")] = None,
+    limit: Annotated[int, typer.Option(metavar="N", help="Show at most this many.")] = 20,
+    as_json: ListJson = False,
+) -> None:
+    """Find changes by their words (title, reason, expected result, tags...), best first."""
+    from changenote.store.search import search as find
+
+    url = common.config().store_url()
+    rows = find(url, " ".join(query), service, owner, tag, since, until, limit)
+    common.emit_rows(rows, as_json)
+
+
+def show(ref: Ref = None, as_json: Json = False) -> None:
+    """Show one change: its runs, comparison, checklist and note."""
+    common.emit(common.notebook().show(ref), as_json, "show")
+
+
+def render(ref: Ref = None) -> None:
+    """Re-render notes from the store (all shipped changes without ID)."""
+    for path in common.notebook().render(ref):
+        typer.echo(str(path))

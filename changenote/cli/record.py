@@ -1,0 +1,176 @@
+"""Commands that record: ``baseline``, ``measure``, ``tick``, ``ship``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from changenote.cli import common
+from changenote.cli.options import FailOnRegression, Headers, Json, Metrics, Ref
+
+
+def baseline(
+    title: Annotated[str, typer.Argument(metavar="TITLE", help="What is wrong, in a few words.")],
+    service: Annotated[
+        str | None, typer.Option(metavar="NAME", help="The service being changed.")
+    ] = None,
+    owner: Annotated[str | None, typer.Option(metavar="NAME", help="Who owns the change.")] = None,
+    route: Annotated[
+        str | None, typer.Option(metavar="ROUTE", help="The route or entry point involved.")
+    ] = None,
+    input_: Annotated[
+        str | None,
+        typer.Option("--input", metavar="TEXT", help="The expected input that shows the problem."),
+    ] = None,
+    noticed: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="Where the user notices the problem.")
+    ] = None,
+    expect: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="The expected result of the change.")
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option(metavar="TAG", help="A tag (repeatable).")
+    ] = None,
+    cmd: Annotated[
+        list[str] | None, typer.Option(metavar="COMMAND", help="Shell command probe (repeatable).")
+    ] = None,
+    http: Annotated[
+        list[str] | None,
+        typer.Option(metavar="'[METHOD] URL'", help="HTTP probe '[METHOD] URL' (repeatable)."),
+    ] = None,
+    check: Annotated[
+        list[str] | None,
+        typer.Option(metavar="NAME", help="A check defined in config (repeatable)."),
+    ] = None,
+    header: Headers = None,
+    metric: Metrics = None,
+    runs: Annotated[
+        int | None, typer.Option(metavar="N", help="Measured runs per probe [default: 10].")
+    ] = None,
+    warmup: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="Unmeasured warm-up runs per probe [default: 1]."),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SECONDS", help="Seconds before one run counts as failed [default: 30]."
+        ),
+    ] = None,
+    clear_cache: Annotated[
+        str | None,
+        typer.Option(metavar="COMMAND", help="Shell command run before every measured run."),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Create a change and measure its baseline; prints its id."""
+    from changenote.notebook.workflow import BaselineRequest
+
+    request = BaselineRequest(
+        title=title,
+        service=service,
+        owner=owner,
+        route=route,
+        input=input_,
+        noticed=noticed,
+        expected=expect,
+        tags=tag or [],
+        cmds=cmd or [],
+        https=http or [],
+        checks=check or [],
+        headers=header or [],
+        metrics=metric or [],
+        runs=runs,
+        warmup=warmup,
+        timeout=timeout,
+        clear_cache=clear_cache,
+    )
+    notebook = common.notebook()
+    with common.progress_bar() as progress:
+        doc = notebook.baseline(request, progress)
+    common.emit(doc, as_json, "baseline")
+
+
+def measure(
+    ref: Ref = None,
+    label: Annotated[str | None, typer.Option(metavar="LABEL", help="Name of this run.")] = None,
+    header: Headers = None,
+    metric: Metrics = None,
+    fail_on_regression: FailOnRegression = False,
+    as_json: Json = False,
+) -> None:
+    """Re-run the change's probes as another run, compared with the baseline."""
+    notebook = common.notebook()
+    with common.progress_bar() as progress:
+        doc = notebook.measure(ref, label, header or [], metric or [], progress)
+    common.emit(doc, as_json, "measure")
+    common.gate(doc, fail_on_regression)
+
+
+def tick(
+    args: Annotated[
+        list[str], typer.Argument(metavar="[ID] ITEM", help="[ID] ITEM: the change, then the item.")
+    ],
+    note: Annotated[str | None, typer.Option(metavar="TEXT", help="Evidence in words.")] = None,
+    cmd: Annotated[
+        str | None,
+        typer.Option(
+            metavar="COMMAND", help="Run this command as evidence; tick only if it succeeds."
+        ),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(metavar="SECONDS", help="Seconds the --cmd may take.")
+    ] = 3600.0,
+    as_json: Json = False,
+) -> None:
+    """Tick a checklist item (capture, backup, test, watch, note, or a prefix) with evidence."""
+    from changenote.errors import UsageError
+    from changenote.notebook.checklist import tick as do_tick
+
+    if len(args) > 2:
+        raise UsageError("tick takes [ID] ITEM")
+    ref, item = (None, args[0]) if len(args) == 1 else (args[0], args[1])
+    doc = do_tick(common.notebook(), ref, item, note, cmd, timeout)
+    common.emit(doc, as_json, "tick")
+
+
+def ship(
+    ref: Ref = None,
+    reason: Annotated[
+        str, typer.Option(metavar="TEXT", help="Why the change was made (required).")
+    ] = "",
+    rollback: Annotated[str | None, typer.Option(metavar="TEXT", help="How to undo it.")] = None,
+    file: Annotated[
+        list[str] | None,
+        typer.Option(metavar="PATH", help="A file touched, besides what git shows (repeatable)."),
+    ] = None,
+    command: Annotated[
+        list[str] | None,
+        typer.Option(metavar="COMMAND", help="A command used for the change (repeatable)."),
+    ] = None,
+    metric: Metrics = None,
+    header: Headers = None,
+    fail_on_regression: FailOnRegression = False,
+    as_json: Json = False,
+) -> None:
+    """Measure again, compare honestly, collect files and commands, write the note."""
+    from changenote.errors import UsageError
+    from changenote.notebook.workflow import ShipRequest
+
+    if not reason.strip():
+        raise UsageError("ship needs --reason: say why the change was made")
+    request = ShipRequest(
+        ref=ref,
+        reason=reason,
+        rollback=rollback,
+        files=file or [],
+        commands=command or [],
+        metrics=metric or [],
+        headers=header or [],
+    )
+    notebook = common.notebook()
+    with common.progress_bar() as progress:
+        doc = notebook.ship(request, progress)
+    common.emit(doc, as_json, "ship")
+    common.gate(doc, fail_on_regression)

@@ -1,1 +1,0 @@
-"""Alembic migrations: the schema's history, applied by :mod:`changenote.store`."""

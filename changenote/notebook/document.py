@@ -1,0 +1,323 @@
+"""The change document: the one structured record behind ``--json``, notes and export.
+
+``load`` reads a change and its rows into a plain dict (the public JSON contract);
+``note_context`` turns that dict into what the note template lays out. Both are
+pure apart from the reading.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from changenote.formatting import VERDICT_MARK, fmt_number
+from changenote.steps import STANDARD_CHECKLIST
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from changenote.store.models import Change
+
+SCHEMA = "changenote/change@1"
+
+
+def _iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, whatever the database handed back."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="seconds") + "Z"
+
+
+def load(session: Session, change: Change) -> dict[str, Any]:
+    """The whole record of ``change`` as the public change document."""
+    from sqlmodel import col, select
+
+    from changenote.store.models import ChecklistItem, CommandRecord, FileTouched, Metric, Run
+
+    runs = session.exec(
+        select(Run).where(Run.change_id == change.id).order_by(col(Run.position), col(Run.id))
+    ).all()
+    run_ids = [r.id for r in runs]
+    metrics = (
+        session.exec(
+            select(Metric)
+            .where(col(Metric.run_id).in_(run_ids))
+            .order_by(col(Metric.run_id), col(Metric.probe_index), col(Metric.id))
+        ).all()
+        if run_ids
+        else []
+    )
+    commands = session.exec(
+        select(CommandRecord)
+        .where(CommandRecord.change_id == change.id)
+        .order_by(col(CommandRecord.position), col(CommandRecord.id))
+    ).all()
+    files = session.exec(
+        select(FileTouched).where(FileTouched.change_id == change.id).order_by(col(FileTouched.id))
+    ).all()
+    items = session.exec(
+        select(ChecklistItem)
+        .where(ChecklistItem.change_id == change.id)
+        .order_by(col(ChecklistItem.position))
+    ).all()
+    by_run: dict[int, list[dict[str, Any]]] = {}
+    # Probe metrics in the order the probes were given, manual figures (index -1) last.
+    metrics = sorted(metrics, key=lambda m: (m.run_id, m.probe_index < 0, m.probe_index, m.id))
+    for m in metrics:
+        by_run.setdefault(m.run_id, []).append(
+            {
+                "probe": m.probe,
+                "probe_index": m.probe_index,
+                "metric": m.name,
+                "unit": m.unit,
+                "better": m.better,
+                "n": m.n,
+                "median": m.median,
+                "p95": m.p95,
+                "mean": m.mean,
+                "stdev": m.stdev,
+                "min": m.min,
+                "max": m.max,
+                "samples": list(m.samples),
+            }
+        )
+    seen_commands: list[str] = []
+    for c in commands:
+        if c.command not in seen_commands:
+            seen_commands.append(c.command)
+    return {
+        "schema": SCHEMA,
+        "id": change.id,
+        "uid": change.uid,
+        "slug": change.slug,
+        "title": change.title,
+        "status": change.status,
+        "service": change.service,
+        "owner": change.owner,
+        "route": change.route,
+        "input": change.input,
+        "noticed": change.noticed,
+        "expected": change.expected,
+        "reason": change.reason,
+        "rollback": change.rollback,
+        "tags": list(change.tags),
+        "probes": [p.get("label", p.get("target")) for p in change.probes],
+        "settings": dict(change.settings),
+        "base_commit": change.base_commit,
+        "base_dirty": change.base_dirty,
+        "head_commit": change.head_commit,
+        "files_touched": [f.path for f in files],
+        "commands": seen_commands,
+        "command_log": [
+            {"command": c.command, "source": c.source, "exit_status": c.exit_status}
+            for c in commands
+        ],
+        "runs": [
+            {
+                "label": r.label,
+                "started_at": _iso(r.started_at),
+                "finished_at": _iso(r.finished_at),
+                "git_commit": r.git_commit,
+                "git_dirty": r.git_dirty,
+                "probes": [p.get("label") for p in r.probes],
+                "probe_results": list(r.probes),
+                "settings": dict(r.settings),
+                "environment": dict(r.environment or {}),
+                "metrics": by_run.get(r.id or -1, []),
+            }
+            for r in runs
+        ],
+        "comparison": list(change.comparison),
+        "warnings": list(change.warnings),
+        "expectations": list(change.expectations or []),
+        "watches": list(change.watches or []),
+        "checklist": [
+            {
+                "key": i.key,
+                "label": i.label,
+                "done": i.done,
+                "evidence": i.evidence,
+                "done_at": _iso(i.done_at),
+            }
+            for i in items
+        ],
+        "note_path": change.note_path,
+        "created_at": _iso(change.created_at),
+        "shipped_at": _iso(change.shipped_at),
+    }
+
+
+def fmt_change(item: dict[str, Any], interval: bool = True) -> str:
+    """The change with its 95% interval: percent, or points for rates."""
+    has_ci = interval and item.get("ci_low") is not None and item.get("ci_high") is not None
+    if item.get("ci_unit") == "pts" or (item.get("unit") == "ratio" and "ci_unit" not in item):
+        if item.get("before") is None or item.get("after") is None:
+            return "—"
+        text = f"{(item['after'] - item['before']) * 100:+.1f} pts"
+        if has_ci:
+            text += f" (95% CI {item['ci_low']:+.1f} … {item['ci_high']:+.1f} pts)"
+        return text
+    pct = item.get("change_pct")
+    if pct is None:
+        return "—"
+    text = f"{pct:+.1f}%"
+    if has_ci:
+        text += f" (95% CI {item['ci_low']:+.1f}% … {item['ci_high']:+.1f}%)"
+    return text
+
+
+def fmt_expectation(item: dict[str, Any], refs: dict[str, str]) -> str:
+    """One checked clause in words: ``met: time_ms p95 < 200 (#1: 3.1 ms)``."""
+    if item["met"] is None:
+        return f"not checked: {item['expect']} (no probe measured {item['metric']})"
+    where = refs.get(item["probe"], item["probe"])
+    figure = fmt_number(item["actual"], item.get("unit", ""))
+    state = "met" if item["met"] else "not met"
+    return f"{state}: {item['expect']} ({where}: {item['stat']} {figure})"
+
+
+def summary_sentence(doc: dict[str, Any]) -> str:
+    """One paragraph a reader can quote."""
+    comparison = doc.get("comparison") or []
+    if not comparison:
+        if doc["status"] == "shipped":
+            return "Shipped without measurements to compare."
+        runs = doc.get("runs") or []
+        return f"Baseline recorded ({len(runs)} run(s)); not shipped yet."
+    counts = {v: 0 for v in ("improved", "regressed", "not-significant")}
+    for item in comparison:
+        counts[item["verdict"]] = counts.get(item["verdict"], 0) + 1
+    lead = next((c for c in comparison if c["metric"] == "time_ms"), comparison[0])
+    headline = (
+        f"{lead['metric']} of {lead['probe']} went from "
+        f"{fmt_number(lead['before'], lead['unit'])} to {fmt_number(lead['after'], lead['unit'])}"
+        f" ({fmt_change(lead, interval=False)}, {lead['verdict']})."
+    )
+    tally = (
+        f"{counts['improved']} metric(s) improved, {counts['regressed']} regressed, "
+        f"{counts['not-significant']} not significant."
+    )
+    checked = [e for e in doc.get("expectations") or [] if e["met"] is not None]
+    if checked:
+        met = sum(1 for e in checked if e["met"])
+        tally += f" Expected result: {met} of {len(checked)} check(s) met."
+    return f"{headline} {tally}"
+
+
+def probe_refs(doc: dict[str, Any]) -> dict[str, str]:
+    """Short names for probes in tables: ``#1``, ``#2``... in the order they were given."""
+    from changenote.formatting import md_inline
+
+    refs = {label: f"#{i}" for i, label in enumerate(doc.get("probes") or [], start=1)}
+    for item in doc.get("comparison") or []:
+        refs.setdefault(item["probe"], md_inline(item["probe"]))
+    for run in doc.get("runs") or []:
+        for metric in run.get("metrics") or []:
+            refs.setdefault(metric["probe"], md_inline(metric["probe"]))
+    return refs
+
+
+def note_context(doc: dict[str, Any], front_matter: str) -> dict[str, Any]:
+    """What ``note.md.j2`` lays out: the document plus rows already formatted."""
+    refs = probe_refs(doc)
+    rows = [
+        {
+            "probe": c["probe"],
+            "ref": refs.get(c["probe"], c["probe"]),
+            "metric": c["metric"],
+            "before": fmt_number(c["before"], c["unit"]),
+            "after": fmt_number(c["after"], c["unit"]),
+            "change": fmt_change(c),
+            "verdict": VERDICT_MARK.get(c["verdict"], c["verdict"]),
+            "detail": c.get("detail", ""),
+        }
+        for c in doc.get("comparison") or []
+    ]
+    baseline = next((r for r in doc["runs"] if r["label"] == "baseline"), None)
+    baseline_rows = []
+    if baseline and not rows:
+        baseline_rows = [
+            {
+                "probe": m["probe"],
+                "ref": refs.get(m["probe"], m["probe"]),
+                "metric": m["metric"],
+                "median": fmt_number(m["median"], m["unit"]),
+                "p95": fmt_number(m["p95"], m["unit"]),
+                "n": m["n"],
+            }
+            for m in baseline["metrics"]
+        ]
+    standard = {key for key, _ in STANDARD_CHECKLIST}
+    probes_seen = {c["probe"] for c in doc.get("comparison") or []}
+    return {
+        "single_probe": probes_seen.pop() if len(probes_seen) == 1 else None,
+        "doc": doc,
+        "front_matter": front_matter,
+        "summary": summary_sentence(doc),
+        "expectations": [fmt_expectation(e, refs) for e in doc.get("expectations") or []],
+        "rows": rows,
+        "baseline_rows": baseline_rows,
+        "baseline": baseline,
+        "probe_commands": [{"ref": refs[p], "label": p} for p in doc["probes"]],
+        "checklist": doc["checklist"],
+        "extra_items": [i for i in doc["checklist"] if i["key"] not in standard],
+        "date": (doc.get("shipped_at") or doc.get("created_at") or "")[:10],
+    }
+
+
+def note_filename(doc: dict[str, Any]) -> str:
+    """``<date>-<slug>.md``, the date being the ship date (or the baseline's)."""
+    date = (doc.get("shipped_at") or doc.get("created_at") or "0000-00-00")[:10]
+    return f"{date}-{doc['slug']}.md"
+
+
+FRONT_MATTER_OUTPUT = 2048
+
+
+def _tail(text: str, limit: int) -> str:
+    return text if len(text) <= limit else "[...]" + text[-limit:]
+
+
+def front_matter(doc: dict[str, Any]) -> str:
+    """The whole record as YAML, lists of numbers on one line each."""
+    import yaml
+
+    base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+    class Dumper(base):  # type: ignore[valid-type,misc]
+        pass
+
+    def represent_list(dumper: Any, data: list[Any]) -> Any:
+        flow = bool(data) and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) for x in data
+        )
+        return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+    Dumper.add_representer(list, represent_list)
+    record = {k: v for k, v in doc.items() if k != "note_path"}
+    # The output tail is kept whole in the store; a note carries only its end.
+    record["runs"] = [
+        {
+            **run,
+            "probe_results": [
+                {**p, "last_output": _tail(p.get("last_output") or "", FRONT_MATTER_OUTPUT)}
+                for p in run.get("probe_results", [])
+            ],
+        }
+        for run in doc.get("runs", [])
+    ]
+    return str(yaml.dump(record, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100))
+
+
+def gate_failures(doc: dict[str, Any]) -> str | None:
+    """Why ``--fail-on-regression`` fails this document, in one line; None when it passes."""
+    regressed = [
+        f"{c['metric']} of {c['probe']}" for c in doc["comparison"] if c["verdict"] == "regressed"
+    ]
+    unmet = [e["expect"] for e in doc.get("expectations", []) if e["met"] is False]
+    parts = ([f"regressed: {', '.join(regressed)}"] if regressed else []) + (
+        [f"expectation not met: {'; '.join(unmet)}"] if unmet else []
+    )
+    return " | ".join(parts) or None

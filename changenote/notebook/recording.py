@@ -1,0 +1,208 @@
+"""Recording a measured run: probe results, metrics with raw samples, environment, commands.
+
+Everything text goes through the ``redact`` callable before it is assigned to a row.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from changenote import __version__, gitinfo
+from changenote.measure.comparing import better_for
+from changenote.measure.probes import MeasureSettings, ProbeOutcome, Series
+from changenote.measure.stats import summarize
+from changenote.redact import redact_header
+from changenote.specs import ManualMetric, ProbeSpec
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from changenote.store.models import Change
+
+Redact = Callable[[str | None], str | None]
+MANUAL_PROBE = "manual"
+_STANDARD_ORDER = {"time_ms": 0, "error_rate": 1, "cache_hit_ratio": 2, "db_calls": 3}
+
+
+def environment() -> dict[str, Any]:
+    """What the probes ran on: enough to tell two runs were not measured alike."""
+    try:
+        load1: float | None = round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # not on every platform
+        load1 = None
+    return {
+        "host": socket.gethostname(),
+        "load1": load1,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "cpus": os.cpu_count(),
+        "changenote": __version__,
+    }
+
+
+def exit_code(status: str) -> int | None:
+    """The exit code in a probe status such as ``exit 3``."""
+    if status.startswith("exit "):
+        return int(status.split()[1])
+    return None
+
+
+def _metric_order(series: Series) -> tuple[int, str]:
+    """Standard metrics first, in a fixed order, then custom ones by name."""
+    return (_STANDARD_ORDER.get(series.metric, len(_STANDARD_ORDER)), series.metric)
+
+
+def stored_probe(spec: ProbeSpec, redact: Redact) -> dict[str, Any]:
+    """A probe spec as stored with the change: secrets masked, and whether any were."""
+    data = spec.to_dict()
+    data["target"] = redact(spec.target)
+    if spec.headers:
+        data["headers"] = [[n, redact(redact_header(n, v)) or ""] for n, v in spec.headers]
+    if "clear_cache" in data.get("settings", {}):
+        data["settings"]["clear_cache"] = redact(data["settings"]["clear_cache"])
+    data["label"] = redact(spec.label)
+    data["redacted"] = data["target"] != spec.target or any(
+        stored[1] != real[1]
+        for stored, real in zip(data.get("headers", []), spec.headers, strict=True)
+    )
+    return data
+
+
+def metric_rows(
+    outcomes: list[ProbeOutcome],
+    manual: list[ManualMetric],
+    redact: Redact,
+    rules: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """One row per metric per probe (manual figures last), summarized, samples kept."""
+    rows = []
+    for index, outcome in enumerate(outcomes):
+        label = redact(outcome.spec.label) or ""
+        for series in sorted(outcome.series.values(), key=_metric_order):
+            summary = summarize(series.samples)
+            rows.append(
+                {
+                    "probe_index": index,
+                    "probe": label,
+                    # a command's output names its metrics: they are text like any other
+                    "metric": redact(series.metric) or series.metric,
+                    "unit": redact(series.unit) or "",
+                    "better": better_for(series.metric, series.unit, series.better, rules),
+                    "samples": [round(s, 4) for s in series.samples],
+                    **(summary.to_dict() if summary else {"n": 0}),
+                }
+            )
+    for m in manual:
+        name = redact(m.name) or m.name
+        rows.append(
+            {
+                "probe_index": -1,
+                "probe": MANUAL_PROBE,
+                "metric": name,
+                "unit": m.unit,
+                "better": better_for(name, m.unit, None, rules),
+                "samples": [m.value],
+                **summarize([m.value]).to_dict(),  # type: ignore[union-attr]
+            }
+        )
+    return rows
+
+
+def probe_results(outcomes: list[ProbeOutcome], redact: Redact) -> list[dict[str, Any]]:
+    return [
+        {
+            "label": redact(o.spec.label),
+            "attempts": o.attempts,
+            "errors": o.errors,
+            "error_kinds": {redact(k): v for k, v in o.error_kinds.items()},
+            "last_status": o.last_status,
+            "statuses": dict(o.statuses),
+            "last_output": redact(o.last_output) if o.last_output else "",
+        }
+        for o in outcomes
+    ]
+
+
+def add_run(
+    session: Session,
+    change: Change,
+    label: str,
+    outcomes: list[ProbeOutcome],
+    manual: list[ManualMetric],
+    git: gitinfo.GitState,
+    settings: MeasureSettings,
+    started: datetime,
+    redact: Redact,
+) -> None:
+    """Add a run with its metrics to ``change``, and the shell commands its probes used."""
+    from sqlmodel import func, select
+
+    from changenote.store.models import CommandRecord, Metric, Run, utcnow
+
+    position = session.exec(
+        select(func.count()).select_from(Run).where(Run.change_id == change.id)
+    ).one()
+    stored_settings = settings.to_dict()
+    stored_settings["clear_cache"] = redact(settings.clear_cache)
+    run = Run(
+        change_id=change.id,  # type: ignore[arg-type]
+        position=position,
+        label=label,
+        started_at=started,
+        finished_at=utcnow(),
+        git_commit=git.commit,
+        git_dirty=git.dirty,
+        probes=probe_results(outcomes, redact),
+        settings=stored_settings,
+        environment=environment(),
+    )
+    session.add(run)
+    session.flush()
+    rules = change.settings.get("metrics") or {}
+    for row in metric_rows(outcomes, manual, redact, rules):
+        session.add(
+            Metric(
+                run_id=run.id,  # type: ignore[arg-type]
+                probe_index=row["probe_index"],
+                probe=row["probe"],
+                name=row["metric"],
+                unit=row["unit"],
+                better=row["better"],
+                n=row["n"],
+                median=row.get("median"),
+                p95=row.get("p95"),
+                mean=row.get("mean"),
+                stdev=row.get("stdev"),
+                min=row.get("min"),
+                max=row.get("max"),
+                samples=row["samples"],
+            )
+        )
+    # Shell commands the probes ran are "commands used", recorded once per change.
+    used: list[tuple[str, int | None]] = [
+        (redact(o.spec.target) or "", exit_code(o.last_status))
+        for o in outcomes
+        if o.spec.kind == "cmd"
+    ]
+    if settings.clear_cache:
+        used.append((redact(settings.clear_cache) or "", None))
+    known = set(
+        session.exec(select(CommandRecord.command).where(CommandRecord.change_id == change.id))
+    )
+    for command, status in used:
+        if command and command not in known:
+            known.add(command)
+            session.add(
+                CommandRecord(
+                    change_id=change.id,  # type: ignore[arg-type]
+                    position=len(known),
+                    command=command,
+                    source="probe",
+                    exit_status=status,
+                )
+            )

@@ -1,0 +1,469 @@
+"""The notebook's actions: baseline, measure, ship, render, show.
+
+This layer knows no Typer and prints nothing. Each action validates everything
+first, measures outside any transaction, then writes all it learned in one
+transaction (the note file included), so a failure or Ctrl-C leaves the store as
+it was.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from changenote import gitinfo
+from changenote.config import Config
+from changenote.errors import ChangenoteError, UsageError
+from changenote.measure.comparing import judge, run_warnings
+from changenote.measure.probes import MeasureSettings, ProbeOutcome, Progress
+from changenote.measure.probes import measure as run_probes
+from changenote.notebook import notes, recording, repeat
+from changenote.redact import MASK, redact
+from changenote.specs import ProbeSpec, parse_cmd, parse_header, parse_http, parse_manual_metric
+from changenote.store.db import Store, resolve_change, unique_slug
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from changenote.store.models import Change
+
+
+@dataclass
+class BaselineRequest:
+    """What ``changenote baseline`` was given."""
+
+    title: str
+    service: str | None = None
+    owner: str | None = None
+    route: str | None = None
+    input: str | None = None
+    noticed: str | None = None
+    expected: str | None = None
+    tags: list[str] = field(default_factory=list)
+    cmds: list[str] = field(default_factory=list)
+    https: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+    headers: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    runs: int | None = None
+    warmup: int | None = None
+    timeout: float | None = None
+    clear_cache: str | None = None
+
+
+@dataclass
+class ShipRequest:
+    """What ``changenote ship`` was given."""
+
+    ref: str | None
+    reason: str
+    rollback: str | None = None
+    files: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    headers: list[str] = field(default_factory=list)
+
+
+def _free_label(taken: set[str]) -> str:
+    """``measure-1``, ``measure-2``...: the first automatic run label not used yet."""
+    n = 1
+    while f"measure-{n}" in taken:
+        n += 1
+    return f"measure-{n}"
+
+
+def _iso_now(change: Any) -> str:
+    """The ship time as the document shows it (for the note's file name)."""
+    stamp = change.shipped_at
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ") if stamp else ""
+
+
+class Notebook:
+    """The actions on one project's notebook."""
+
+    def __init__(self, config: Config, store: Store | None = None) -> None:
+        self.config = config
+        self.store = store or Store(config.store_url())
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def redact_text(self, text: str | None) -> str | None:
+        """Text with secrets masked (built-in shapes plus the config's redact_patterns)."""
+        return redact(text, self.config.redact_patterns) if text is not None else None
+
+    def _settings(self, req: BaselineRequest) -> MeasureSettings:
+        runs = self.config.runs if req.runs is None else req.runs
+        warmup = self.config.warmup if req.warmup is None else req.warmup
+        timeout = self.config.timeout if req.timeout is None else req.timeout
+        if runs < 1:
+            raise UsageError(f"--runs must be at least 1, got {runs}")
+        if warmup < 0:
+            raise UsageError(f"--warmup cannot be negative, got {warmup}")
+        if not math.isfinite(timeout) or timeout <= 0:
+            raise UsageError(f"--timeout must be a finite number greater than 0, got {timeout:g}")
+        if req.clear_cache is not None and not req.clear_cache.strip():
+            raise UsageError("--clear-cache needs a shell command")
+        return MeasureSettings(runs, warmup, timeout, req.clear_cache)
+
+    def _probe_specs(self, req: BaselineRequest) -> list[ProbeSpec]:
+        headers = tuple(parse_header(h) for h in req.headers)
+        specs = [parse_http(h) for h in req.https]
+        specs = [ProbeSpec(s.kind, s.target, headers) for s in specs]
+        specs += [parse_cmd(c) for c in req.cmds]
+        from changenote.measure.checks import check_spec, find_check
+
+        for name in req.checks:
+            specs.append(check_spec(find_check(self.config, name), headers))
+        return specs
+
+    def _check_warnings(self, probes: list[dict[str, Any]]) -> list[dict[str, str]]:
+        """Checks whose config changed since the baseline (the baseline's was measured)."""
+        from changenote.measure.diagnostics import check_changed
+
+        current = {name: check.definition() for name, check in self.config.checks.items()}
+        return check_changed(probes, current)
+
+    def tick_in(
+        self, session: Session, change: Change, key: str, evidence: str, keep: bool = False
+    ) -> None:
+        """Tick item ``key`` of ``change`` inside the caller's write transaction."""
+        from sqlmodel import select
+
+        from changenote.store.models import ChecklistItem, utcnow
+
+        item = session.exec(
+            select(ChecklistItem).where(
+                ChecklistItem.change_id == change.id, ChecklistItem.key == key
+            )
+        ).first()
+        if item is None:
+            return
+        # ``keep``: evidence accumulates (a second watch adds to the first), as `tick` does.
+        earlier = [item.evidence] if keep and item.done and item.evidence else []
+        item.done = True
+        item.evidence = self.redact_text("; ".join([*earlier, evidence]))
+        item.done_at = utcnow()
+        session.add(item)
+
+    def _measure(
+        self, specs: list[ProbeSpec], settings: MeasureSettings, progress: Progress | None
+    ) -> list[ProbeOutcome]:
+        return run_probes(specs, settings, progress) if specs else []
+
+    # -- actions ----------------------------------------------------------------------
+
+    def baseline(self, req: BaselineRequest, progress: Progress | None = None) -> dict[str, Any]:
+        """Create a change and measure its baseline run."""
+        from changenote.notebook import document
+        from changenote.store.models import STANDARD_CHECKLIST, Change, ChecklistItem, utcnow
+
+        title = req.title.strip()
+        if not title:
+            raise UsageError("the title cannot be empty")
+        settings = self._settings(req)
+        specs = self._probe_specs(req)
+        manual = [parse_manual_metric(m) for m in req.metrics]
+        for tag in req.tags:
+            if not tag.strip():
+                raise UsageError("--tag cannot be empty")
+        if not specs and not manual:
+            raise UsageError("nothing to measure: give --http, --cmd, --check or --metric")
+        stored_probes = [recording.stored_probe(s, self.redact_text) for s in specs]
+        repeat.refuse_unrepeatable(stored_probes, self.redact_text(settings.clear_cache))
+        self.store.ensure_schema()  # fail on a bad store before measuring for minutes
+        git = gitinfo.state(self.config.root)
+        started = utcnow()
+        outcomes = self._measure(specs, settings, progress)
+        safe_title = self.redact_text(title) or title
+        with self.store.write() as session:
+            change = Change(
+                uid=uuid.uuid4().hex,
+                slug=unique_slug(session, safe_title.replace(MASK, "")),
+                title=safe_title,
+                service=self.redact_text(req.service or self.config.service),
+                owner=self.redact_text(req.owner or self.config.owner),
+                route=self.redact_text(req.route),
+                input=self.redact_text(req.input),
+                noticed=self.redact_text(req.noticed),
+                expected=self.redact_text(req.expected),
+                tags=sorted({self.redact_text(t.strip()) or "" for t in req.tags}),
+                probes=stored_probes,
+                settings={
+                    **settings.to_dict(),
+                    "clear_cache": self.redact_text(settings.clear_cache),
+                    # The verdicts at ship use the thresholds the baseline was taken with.
+                    "min_effect": self.config.min_effect,
+                    "metrics": self.config.metric_rules(),
+                },
+                base_commit=git.commit,
+                base_dirty=git.dirty,
+                base_dirty_files=git.dirty_files,
+                warnings=[
+                    {
+                        "code": "secret-not-stored",
+                        "message": (
+                            f"{p['label']} held a secret that was not stored; measure and ship "
+                            "need it again (--header), or keep it in an environment variable "
+                            "such as ${API_TOKEN}"
+                        ),
+                    }
+                    for p in stored_probes
+                    if p["redacted"]
+                ],
+                created_at=started,
+            )
+            session.add(change)
+            session.flush()
+            items = list(STANDARD_CHECKLIST) + [(i.key, i.label) for i in self.config.checklist]
+            for position, (key, label) in enumerate(items):
+                session.add(
+                    ChecklistItem(
+                        change_id=change.id,  # type: ignore[arg-type]
+                        position=position,
+                        key=key,
+                        label=label,
+                    )
+                )
+            session.flush()
+            recording.add_run(
+                session,
+                change,
+                "baseline",
+                outcomes,
+                manual,
+                git,
+                settings,
+                started,
+                self.redact_text,
+            )
+            session.flush()
+            doc = document.load(session, change)
+            change.warnings = [*change.warnings, *run_warnings(doc["runs"][0])]
+            session.add(change)
+            rows = doc["runs"][0]["metrics"]
+            if rows:
+                n_probes = len(specs) + (1 if manual else 0)
+                where = f" at commit {git.commit[:12]}" if git.commit else ""
+                self.tick_in(
+                    session,
+                    change,
+                    "capture",
+                    f"baseline: {len(rows)} metric(s) from {n_probes} probe(s), "
+                    f"{settings.runs} run(s) each{where}",
+                )
+            session.flush()
+            return document.load(session, change)
+
+    def measure(
+        self,
+        ref: str | None,
+        label: str | None = None,
+        headers: list[str] | None = None,
+        metrics: list[str] | None = None,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        """Re-run the change's probes as another run and compare it with the baseline."""
+        from changenote.notebook import document
+        from changenote.store.models import utcnow
+
+        manual = [parse_manual_metric(m) for m in metrics or []]
+        if label is not None and not label.strip():
+            raise UsageError("--label cannot be empty")
+        if label and label.strip().lower() in ("baseline", "after"):
+            raise UsageError(f"--label {label!r} is reserved; choose another")
+        if label and len(label.strip()) > 80:
+            raise UsageError("--label is limited to 80 characters")
+        with self.store.read() as session:
+            change = resolve_change(session, ref)
+            if change.status == "shipped":
+                raise ChangenoteError(f"change {change.slug!r} is already shipped")
+            specs = repeat.rerun_specs(change.probes, headers or [])
+            settings = repeat.rerun_settings(change.settings, self.config)
+            taken = {r["label"] for r in document.load(session, change)["runs"]}
+            if label and (self.redact_text(label.strip()) or "") in taken:
+                raise UsageError(f"change {change.slug!r} already has a run labelled {label!r}")
+        if not specs and not manual:
+            raise UsageError("this change has no probes to re-run; give --metric figures")
+        git = gitinfo.state(self.config.root)
+        started = utcnow()
+        outcomes = self._measure(specs, settings, progress)
+        with self.store.write() as session:
+            change = resolve_change(session, str(change.id))
+            if change.status == "shipped":
+                raise ChangenoteError(f"change {change.slug!r} was shipped meanwhile")
+            run_label = (self.redact_text(label.strip()) if label else None) or _free_label(taken)
+            recording.add_run(
+                session,
+                change,
+                run_label,
+                outcomes,
+                manual,
+                git,
+                settings,
+                started,
+                self.redact_text,
+            )
+            session.flush()
+            doc = document.load(session, change)
+            verdict = judge(doc["settings"], doc["runs"][0], doc["runs"][-1], doc["expected"])
+            verdicts = ", ".join(
+                f"{c['metric']} {c['verdict']}"
+                for c in verdict.comparison
+                if c["probe"] != recording.MANUAL_PROBE
+            )
+            self.tick_in(
+                session,
+                change,
+                "test",
+                f"run {run_label!r} compared with the baseline: {verdicts or 'no metrics'}",
+            )
+            session.flush()
+            doc = document.load(session, change)
+        doc["comparison"] = verdict.comparison
+        kept = [w for w in doc["warnings"] if w["code"] == "secret-not-stored"]
+        doc["warnings"] = kept + self._check_warnings(change.probes) + verdict.warnings
+        doc["expectations"] = verdict.expectations
+        doc["measured_run"] = run_label
+        return doc
+
+    def ship(self, req: ShipRequest, progress: Progress | None = None) -> dict[str, Any]:
+        """Measure the after-run, compare, collect files and commands, write the note."""
+        from sqlmodel import func, select
+
+        from changenote.notebook import document
+        from changenote.store.models import CommandRecord, FileTouched, utcnow
+
+        reason = req.reason.strip()
+        if not reason:
+            raise UsageError("--reason cannot be empty: say why the change was made")
+        manual = [parse_manual_metric(m) for m in req.metrics]
+        for path in req.files:
+            if not path.strip():
+                raise UsageError("--file cannot be empty")
+        for command in req.commands:
+            if not command.strip():
+                raise UsageError("--command cannot be empty")
+        with self.store.read() as session:
+            change = resolve_change(session, req.ref)
+            if change.status == "shipped":
+                raise ChangenoteError(
+                    f"change {change.slug!r} is already shipped (use `changenote render` to "
+                    "re-render its note)"
+                )
+            specs = repeat.rerun_specs(change.probes, req.headers)
+            settings = repeat.rerun_settings(change.settings, self.config)
+            change_id = change.id
+        git = gitinfo.state(self.config.root)
+        started = utcnow()
+        outcomes = self._measure(specs, settings, progress)
+        base = (change.base_commit, dict(change.base_dirty_files))
+        excludes = [self.config.notes_path, self.config.root / ".changenote"]
+        # Git runs before the write transaction, so no lock is held while it works.
+        touched = gitinfo.files_touched(self.config.root, base[0], base[1], excludes)
+        manual_files = [posixpath.normpath(p.strip()) for p in req.files]
+        paths = list(dict.fromkeys([*touched.paths, *manual_files]))
+        with notes.Staged(self.config) as staged, self.store.write() as session:
+            change = resolve_change(session, str(change_id))
+            if change.status == "shipped":
+                raise ChangenoteError(f"change {change.slug!r} was shipped meanwhile")
+            recording.add_run(
+                session, change, "after", outcomes, manual, git, settings, started, self.redact_text
+            )
+            for path in paths:
+                session.add(
+                    FileTouched(
+                        change_id=change.id,  # type: ignore[arg-type]
+                        path=self.redact_text(path) or path,
+                        source="git" if path in touched.paths else "manual",
+                    )
+                )
+            logged = session.exec(
+                select(func.count())
+                .select_from(CommandRecord)
+                .where(CommandRecord.change_id == change.id)
+            ).one()
+            for offset, command in enumerate(req.commands, start=1):
+                session.add(
+                    CommandRecord(
+                        change_id=change.id,  # type: ignore[arg-type]
+                        position=logged + offset,
+                        command=self.redact_text(command.strip()) or "",
+                        source="ship",
+                    )
+                )
+            session.flush()
+            doc = document.load(session, change)
+            verdict = judge(doc["settings"], doc["runs"][0], doc["runs"][-1], doc["expected"])
+            missing = []
+            if touched.base_missing:
+                missing.append(
+                    {
+                        "code": "baseline-commit-missing",
+                        "message": (
+                            f"the baseline commit {str(base[0])[:12]} is no longer in this "
+                            "repository (amended, rebased or another clone): files touched "
+                            "show only what differs from HEAD; add the rest with --file"
+                        ),
+                    }
+                )
+            change.status = "shipped"
+            change.reason = self.redact_text(reason)
+            change.rollback = self.redact_text(req.rollback.strip()) if req.rollback else None
+            change.shipped_at = utcnow()
+            change.head_commit = git.commit
+            change.comparison = verdict.comparison
+            change.expectations = verdict.expectations
+            change.warnings = (
+                [w for w in change.warnings if w["code"] == "secret-not-stored"]
+                + missing
+                + self._check_warnings(change.probes)
+                + verdict.warnings
+            )
+            change.note_path = notes.relpath(self.config, {**doc, "shipped_at": _iso_now(change)})
+            self.tick_in(session, change, "note", f"note written to {change.note_path}")
+            session.add(change)
+            session.flush()
+            doc = document.load(session, change)
+            # Written now, taken back if the commit fails: the note and the store agree.
+            staged.write(doc)
+            return doc
+
+    # -- notes ------------------------------------------------------------------------
+
+    def render(self, ref: str | None) -> list[Path]:
+        """Re-render notes from the store: one change, or every change with a note."""
+        from sqlmodel import col, select
+
+        from changenote.notebook import document
+        from changenote.store.models import Change
+
+        written = []
+        with self.store.read() as session:
+            if ref is not None:
+                change = resolve_change(session, ref)
+                changes = [change]
+                if change.note_path is None:
+                    raise ChangenoteError(
+                        f"change {change.slug!r} is not shipped yet, so it has no note"
+                    )
+            else:
+                changes = list(
+                    session.exec(
+                        select(Change)
+                        .where(col(Change.note_path).is_not(None))
+                        .order_by(col(Change.id))
+                    ).all()
+                )
+            for change in changes:
+                written.append(notes.write(self.config, document.load(session, change)))
+        return written
+
+    def show(self, ref: str | None) -> dict[str, Any]:
+        from changenote.notebook import document
+
+        with self.store.read() as session:
+            return document.load(session, resolve_change(session, ref, any_status=True))

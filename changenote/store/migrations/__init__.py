@@ -1,0 +1,1 @@
+"""Alembic migrations: the schema's history, applied by :mod:`changenote.store.db`."""

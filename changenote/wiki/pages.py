@@ -1,0 +1,714 @@
+"""Team wiki pages from change documents: what each page shows, computed in Python.
+
+The documents come from the store or from notes' front matter (``--from-notes``),
+so a team that commits ``notes/`` can build the same wiki in CI with no database.
+Every page is markdown rendered from a template in ``templates/wiki/``; the HTML
+site is made from that same markdown (see :mod:`changenote.wiki.site`).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from changenote.errors import ChangenoteError
+from changenote.notebook.notes import read_note
+
+#: Rows per page of all notes and of a metric's figures (a 10,000-row page was 3 MB of
+#: HTML, and rendered again whenever any title changed).
+ALL_PER_PAGE = 500
+RECENT = 20
+RELATED = 5
+#: The shape of ``digest``: digests kept from a build with another shape are not reused.
+DIGEST_FORMAT = "3"
+
+
+@dataclass
+class Page:
+    """One wiki page: a flat name (``note-slow-search``), its title and markdown."""
+
+    name: str
+    title: str
+    #: None when the page is unchanged since it was written (see ``build_pages``).
+    markdown: str | None
+    #: Extra files that belong to the page (charts), by file name.
+    assets: dict[str, str] = field(default_factory=dict)
+    #: A hash of everything the page is made from.
+    input_hash: str = ""
+
+
+@functools.lru_cache(maxsize=65536)
+def page_name(kind: str, value: str) -> str:
+    """A flat, file-safe page name: ``service-docs-site``; other names get a hash."""
+    ascii_text = value.encode("ascii", "ignore").decode().lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:60].rstrip("-")
+    # A name already in slug form maps to itself; any other (capitals, underscores,
+    # spaces, other scripts) gets a short hash, so "API" and "api", or "db_pool" and
+    # "db-pool", never share a page.
+    if not slug or value != slug:
+        digest = hashlib.sha1(value.encode()).hexdigest()[:6]
+        slug = f"{slug}-{digest}" if slug else digest
+    return f"{kind}-{slug}"
+
+
+def documents_from_notes(folder: Path) -> list[dict[str, Any]]:
+    """The change documents kept in the front matter of every note under ``folder``."""
+    if not folder.is_dir():
+        raise ChangenoteError(f"no notes folder at {folder}")
+    docs = [read_note(path) for path in sorted(folder.glob("*.md"))]
+    return [d for d in docs if d is not None]
+
+
+#: Below this many notes to parse or pages to render, a process pool costs more than it
+#: saves.
+PARALLEL_MIN = 200
+
+
+def _load_note(args: tuple[Path, Any]) -> tuple[str, dict[str, Any] | None, bytes | None]:
+    """Parse one note into its digest and (with a config) its rendered body, compressed."""
+    import zlib
+
+    from changenote.notebook import notes
+
+    path, config = args
+    doc = read_note(path)
+    if doc is None:
+        return path.name, None, None
+    body = notes.text(config, doc, with_record=False) if config is not None else None
+    packed = zlib.compress(body.encode(), 1) if body is not None else None
+    return path.name, {**digest(doc), "source": path.name}, packed
+
+
+def worker_init() -> None:
+    """In a pool worker: collect cycles (the parent may have paused that while forking)."""
+    import gc
+
+    gc.enable()
+
+
+def process_pool() -> Any:
+    """A pool of worker processes, one per CPU (up to 8), or None on a single CPU.
+
+    Its workers start now, while this process is small: a worker forked later, from a
+    process holding every note's digest, would count all of that as its own memory.
+    """
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(os.cpu_count() or 1, 8)
+    if workers < 2:
+        return None
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=worker_init,
+    )
+    pool.submit(os.getpid).result()  # starts every worker
+    return pool
+
+
+def load_notes(
+    paths: list[Path], config: Any, pool: Any = None
+) -> list[tuple[str, dict[str, Any] | None, bytes | None]]:
+    """Parse notes, on every CPU when there are many (YAML parsing dominates a build)."""
+    jobs = [(path, config) for path in paths]
+    if len(jobs) < PARALLEL_MIN or pool is None:
+        return [_load_note(job) for job in jobs]
+    return list(pool.map(_load_note, jobs, chunksize=64))
+
+
+class NotesCache:
+    """Digests of notes, remembered by file size and modification time between builds.
+
+    Parsing 10,000 notes' YAML takes seconds; an unchanged note's digest is taken
+    from the cache, and its whole record is read again only if its page must be
+    rendered again. ``dirty`` names what the notes that changed since the last build
+    (new, edited or removed) touch before and after, for :func:`build_pages`.
+    """
+
+    def __init__(
+        self, folder: Path, cached: dict[str, Any] | None, config: Any = None, pool: Any = None
+    ) -> None:
+        if not folder.is_dir():
+            raise ChangenoteError(f"no notes folder at {folder}")
+        self.folder = folder
+        #: With a config, note bodies are rendered while parsing and kept (compressed);
+        #: whole records are not (10,000 parsed records would need about 850 MB).
+        self.config = config
+        self.pool = pool
+        self._bodies: dict[str, bytes] = {}
+        #: Note file name -> NoteEntry as last parsed (``wikistate``), to compare with.
+        self._cached: dict[str, Any] = cached or {}
+        self.entries: dict[str, Any] = {}
+        #: Dependency keys (see ``dependencies``) of every note that changed.
+        self.dirty: set[str] = set()
+        #: Set by ``scan``: each note file's stat key, and those that must be parsed.
+        self._keys: dict[str, tuple[int, int]] | None = None
+        self._stale: list[Path] = []
+
+    def scan(self) -> int:
+        """Look at every note file; the number that must be parsed (new or edited)."""
+        import os
+
+        self._keys, self._stale = {}, []
+        with os.scandir(self.folder) as found_files:
+            entries = sorted(
+                (e for e in found_files if e.name.endswith(".md") and e.is_file()),
+                key=lambda e: e.name,
+            )
+        for entry in entries:
+            stat = entry.stat()
+            key = self._keys[entry.name] = (stat.st_mtime_ns, stat.st_size)
+            cached = self._cached.get(entry.name)
+            if not (cached and (cached.mtime_ns, cached.size) == key):
+                self._stale.append(self.folder / entry.name)
+        return len(self._stale)
+
+    def documents(self) -> list[dict[str, Any]]:
+        """The digest of every note: parsed again if stale, else as cached."""
+        import json
+
+        from changenote.wiki.state import NoteEntry
+
+        if self._keys is None:
+            self.scan()
+        assert self._keys is not None
+        keys, stale = self._keys, self._stale
+        parsed = load_notes(stale, self.config, self.pool)
+        loaded = {name: (light, body) for name, light, body in parsed}
+        found = []
+        for name, key in keys.items():
+            old = self._cached.get(name)
+            if name in loaded:
+                light, body = loaded[name]
+                if light is None:
+                    if old is not None:
+                        self.dirty |= dependencies(json.loads(old.digest))
+                    continue
+                if body is not None:
+                    self._bodies[name] = body
+                text = json.dumps(light, separators=(",", ":"))
+                if old is None:
+                    self.dirty |= dependencies(light)
+                elif old.digest != text:
+                    self.dirty |= changed_dependencies(json.loads(old.digest), light)
+                self.entries[name] = NoteEntry(key[0], key[1], text)
+            elif old is not None:
+                light = json.loads(old.digest)
+                self.entries[name] = old
+            else:
+                continue
+            found.append(light)
+        for name in self._cached.keys() - self.entries.keys():
+            self.dirty |= dependencies(json.loads(self._cached[name].digest))
+        return found
+
+    def body(self, light: dict[str, Any]) -> str:
+        """The note body of a digest: rendered while parsing, or now from the file."""
+        import zlib
+
+        name = light["source"]
+        if name not in self._bodies:
+            _, light_again, packed = _load_note((self.folder / name, self.config))
+            if light_again is None or packed is None:
+                raise ChangenoteError(f"{name}: the note lost its front matter during the build")
+            self._bodies[name] = packed
+        return zlib.decompress(self._bodies.pop(name)).decode()
+
+
+def documents_from_store(store: Any) -> list[dict[str, Any]]:
+    """Every change document in the store, oldest first."""
+    from sqlmodel import col, select
+
+    from changenote.notebook import document
+    from changenote.store.models import Change
+
+    if not store.exists():
+        return []
+    with store.read() as session:
+        changes = session.exec(select(Change).order_by(col(Change.id))).all()
+        return [document.load(session, c) for c in changes]
+
+
+def _when(doc: dict[str, Any]) -> str:
+    return str(doc.get("shipped_at") or doc.get("created_at") or "")
+
+
+class RelatedIndex:
+    """Related notes from inverted indexes by file, tag and service: candidates, not n².
+
+    Each shared file touched counts 3, the same service 2, each shared tag 1; ties go
+    to the newest. A file, tag or service shared by very many notes contributes only
+    its newest ``CANDIDATES`` (so a rebuild of 10,000 notes stays fast).
+    """
+
+    CANDIDATES = 20
+
+    def __init__(self, docs: list[dict[str, Any]]) -> None:
+        newest = sorted(docs, key=lambda d: (d["when"], d["slug"]), reverse=True)
+        self.order = {d["slug"]: i for i, d in enumerate(newest)}
+        self.docs = {d["slug"]: d for d in newest}
+        self.by_file: dict[str, list[str]] = defaultdict(list)
+        self.by_tag: dict[str, list[str]] = defaultdict(list)
+        self.by_service: dict[str, list[str]] = defaultdict(list)
+        for d in newest:
+            for path in d["files_touched"]:
+                self.by_file[path].append(d["slug"])
+            for tag in d["tags"]:
+                self.by_tag[tag].append(d["slug"])
+            if d["service"]:
+                self.by_service[d["service"]].append(d["slug"])
+
+    def related(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
+        """A handful of notes most like ``doc``."""
+        import heapq
+
+        scores: dict[str, int] = {}
+        cap = self.CANDIDATES
+        get = scores.get
+        for path in set(doc["files_touched"]):
+            for slug in self.by_file.get(path, ())[:cap]:
+                scores[slug] = get(slug, 0) + 3
+        for tag in set(doc["tags"]):
+            for slug in self.by_tag.get(tag, ())[:cap]:
+                scores[slug] = get(slug, 0) + 1
+        if doc["service"]:
+            for slug in self.by_service.get(doc["service"], ())[:cap]:
+                scores[slug] = get(slug, 0) + 2
+        scores.pop(doc["slug"], None)
+        order = self.order
+        best = heapq.nsmallest(RELATED, [(-n, order[slug], slug) for slug, n in scores.items()])
+        return [self.docs[slug] for _, _, slug in best]
+
+
+def _summary_row(doc: dict[str, Any]) -> dict[str, Any]:
+    from changenote.formatting import fmt_number
+    from changenote.notebook.document import fmt_change
+
+    lead = next(
+        (c for c in doc.get("comparison") or [] if c["metric"] == "time_ms"),
+        (doc.get("comparison") or [None])[0],
+    )
+    headline = ""
+    if lead:
+        headline = (
+            f"{lead['metric']} {fmt_number(lead['before'], lead['unit'])} → "
+            f"{fmt_number(lead['after'], lead['unit'])} ({fmt_change(lead, interval=False)}, "
+            f"{lead['verdict']})"
+        )
+    return {
+        "page": page_name("note", doc["slug"]),
+        "title": doc["title"],
+        "date": _when(doc)[:10],
+        "status": doc["status"],
+        "service": doc.get("service"),
+        "owner": doc.get("owner"),
+        "headline": headline,
+    }
+
+
+def _search_entry(doc: dict[str, Any]) -> str:
+    """What the offline search page knows of a note, as JSON: every word of its metadata."""
+    import json
+
+    words = [
+        doc.get("title"),
+        doc.get("reason"),
+        doc.get("service"),
+        doc.get("owner"),
+        doc.get("expected"),
+        doc.get("noticed"),
+        *(doc.get("tags") or []),
+        *(doc.get("files_touched") or []),
+    ]
+    entry = {
+        "page": page_name("note", doc["slug"]) + ".html",
+        "title": doc["title"],
+        "date": _when(doc)[:10],
+        "text": " ".join(str(w) for w in words if w).lower(),
+    }
+    return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+
+
+#: A trend point's own figures, kept per note as a list in this order.
+_POINT = ("probe", "before", "after", "unit", "verdict")
+
+
+def _points(doc: dict[str, Any]) -> dict[str, list[Any]]:
+    """One trend point per metric the change measured: its first probe with figures."""
+    points: dict[str, list[Any]] = {}
+    for c in doc.get("comparison") or []:
+        if c["metric"] not in points and c["before"] is not None and c["after"] is not None:
+            points[c["metric"]] = [c[k] for k in _POINT]
+    return points
+
+
+def _points_key(context: dict[str, Any]) -> str:
+    """A metric page's inputs as one string, from each note's row and its figures (the
+    chart's, on the first page, and the table's)."""
+    points = [
+        f"{row['date']}|{row['page']}|{row['title']}|{figures!r}"
+        for part in ("figures", "rows")
+        for row, figures in context[part]
+    ]
+    head = f"{context['metric']}|{context['page']}|{context['newer']}|{context['older']}"
+    return "\x1f".join([head, *points])
+
+
+def _expand(figures: list[tuple[dict[str, Any], list[Any]]]) -> list[dict[str, Any]]:
+    """Trend points for the template and the chart, from rows and figures."""
+    return [
+        {
+            "date": row["date"],
+            "page": row["page"],
+            "title": row["title"],
+            **dict(zip(_POINT, f, strict=True)),
+        }
+        for row, f in figures
+    ]
+
+
+def digest(doc: dict[str, Any]) -> dict[str, Any]:
+    """All that the wiki's pages but the note's own need of a change document.
+
+    Computed once per note (and kept between builds with ``--from-notes``), so a
+    rebuild never looks at a whole record it does not render. ``note_hash`` covers
+    the whole record.
+    """
+    import json
+
+    comparison = doc.get("comparison") or []
+    whole = json.dumps(doc, sort_keys=True, default=str, separators=(",", ":"))
+    return {
+        "slug": doc["slug"],
+        "title": doc["title"],
+        "status": doc["status"],
+        "service": doc.get("service"),
+        "owner": doc.get("owner"),
+        "tags": list(doc.get("tags") or []),
+        "files_touched": list(doc.get("files_touched") or []),
+        "when": _when(doc),
+        "metrics": list(dict.fromkeys(c["metric"] for c in comparison)),
+        "verdicts": [c["verdict"] for c in comparison],
+        "points": _points(doc),
+        "row": _summary_row(doc),
+        "search": _search_entry(doc),
+        "note_hash": hashlib.sha256(whole.encode()).hexdigest(),
+    }
+
+
+def dependencies(light: dict[str, Any]) -> set[str]:
+    """The keys of the pages a note appears on, and of the related-note lists it is in.
+
+    When a note changes, the pages depending on any of its keys (before or after the
+    change) are computed again; every other page is kept without a look.
+    """
+    keys = {"*", "note\0" + light["slug"]}
+    if light["service"]:
+        keys.add("service\0" + light["service"])
+    if light["owner"]:
+        keys.add("owner\0" + light["owner"])
+    keys.update("tag\0" + t for t in light["tags"])
+    keys.update("file\0" + f for f in light["files_touched"])
+    keys.update("metric\0" + m for m in light["metrics"])
+    return keys
+
+
+#: Digest fields that only the note's own page and the search index show.
+_PRIVATE = frozenset({"note_hash", "search", "source"})
+
+
+def changed_dependencies(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
+    """The keys a note's edit dirties: only its own page when nothing else shows it."""
+    if all(old.get(k) == new.get(k) for k in old.keys() | new.keys() if k not in _PRIVATE):
+        return {"note\0" + new["slug"]}
+    return dependencies(old) | dependencies(new)
+
+
+def _note_key(doc: dict[str, Any], context: dict[str, Any]) -> str:
+    """Everything a note page is made from, as one string (cheaper than JSON at 10,000)."""
+    parts = [doc["note_hash"]]
+    parts += [_row_key(r) for r in context["related"]]
+    for key in ("service", "owner"):
+        parts.append(str((context[key] or {}).get("page")))
+    parts += [t["page"] for t in context["tags"]] + ["|"] + [m["page"] for m in context["metrics"]]
+    return "\x1f".join(parts)
+
+
+def _row_key(row: dict[str, Any]) -> str:
+    return f"{row['page']}|{row['title']}|{row['date']}|{row['status']}|{row['headline']}"
+
+
+def paged(first: str, count: int) -> list[str]:
+    """The names of the pages listing ``count`` rows, ALL_PER_PAGE to a page: ``first``,
+    then ``first--2``... (a double dash: no page name of a group or metric has one)."""
+    pages = max(1, -(-count // ALL_PER_PAGE))
+    return [first, *(f"{first}--{n}" for n in range(2, pages + 1))]
+
+
+def all_notes_pages(count: int) -> list[str]:
+    """The names of the pages listing ``count`` notes."""
+    return paged("all-notes", count)
+
+
+def _all_notes_context(newest: list[dict[str, Any]], number: int) -> dict[str, Any]:
+    """Page ``number`` of all notes, newest first, with its neighbours (no page count,
+    so that a page is rewritten only when its own rows or neighbours change)."""
+    names = all_notes_pages(len(newest))
+    start = (number - 1) * ALL_PER_PAGE
+    return {
+        "notes": [d["row"] for d in newest[start : start + ALL_PER_PAGE]],
+        "page": number,
+        "first": start + 1,
+        "newer": names[number - 2] if number > 1 else None,
+        "older": names[number] if number < len(names) else None,
+    }
+
+
+def _rows_key(context: dict[str, Any]) -> str:
+    """A page listing notes (all notes, a group) as one string: cheap at 10,000 rows."""
+    head = {k: v for k, v in context.items() if k != "notes"}
+    rows = [f"{r['service']}|{r['owner']}|{_row_key(r)}" for r in context["notes"]]
+    return "\x1f".join([repr(sorted(head.items())), *rows])
+
+
+def _input_hash(template: str, key: str | dict[str, Any], salt: str) -> str:
+    """A page's input hash: of its key, or of its context as canonical JSON.
+
+    (Not pickle: its bytes depend on which equal strings happen to be one object.)
+    """
+    import json
+
+    if not isinstance(key, str):
+        key = json.dumps(key, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(f"{template}\x1e{salt}\x1e{key}".encode()).hexdigest()
+
+
+def search_index(lights: list[dict[str, Any]]) -> str:
+    """The offline search page's index, newest first, as a script."""
+
+    newest = sorted(lights, key=lambda d: (d["row"]["date"], d["row"]["page"]), reverse=True)
+    data = "[" + ",".join(d["search"] for d in newest) + "]"
+    return "window.CHANGENOTE_INDEX = " + data.replace("</", "<\\/") + ";\n"
+
+
+def build_pages(
+    docs: list[dict[str, Any]],
+    render: Callable[[str, dict[str, Any]], str],
+    note_text: Callable[[dict[str, Any]], str],
+    salt: str = "",
+    previous: Callable[[str], str | None] | None = None,
+    dirty: set[str] | None = None,
+) -> tuple[int, Iterator[Page]]:
+    """How many pages there are, and the pages, one at a time, for ``docs``.
+
+    ``docs`` are whole change documents or their digests. ``render(template, context)``
+    renders a wiki template; ``note_text(doc)`` gives the note body of one of ``docs``.
+    Each page gets an input hash (its template, its context, ``salt`` for the templates
+    themselves). ``previous(name)`` gives the input hash of the page as last written
+    (None if it was not, or its files are gone); a page with the same inputs is not
+    rendered again (``markdown`` is None). With ``dirty`` (the ``dependencies`` of the
+    notes changed since), a page depending on none of those keys is not even computed.
+    """
+    originals = {d["slug"]: d for d in docs}
+    lights = sorted(
+        (d if "note_hash" in d else digest(d) for d in docs),
+        key=lambda d: (d["when"], d["slug"]),
+    )
+    newest = lights[::-1]
+    by: dict[str, dict[str, list[dict[str, Any]]]] = {
+        "service": defaultdict(list),
+        "owner": defaultdict(list),
+        "tag": defaultdict(list),
+    }
+    verdicts: Counter[str] = Counter()
+    with_figures: Counter[str] = Counter()
+    for d in newest:
+        row = d["row"]
+        if d["service"]:
+            by["service"][d["service"]].append(row)
+        if d["owner"]:
+            by["owner"][d["owner"]].append(row)
+        for tag in d["tags"]:
+            by["tag"][tag].append(row)
+        verdicts.update(d["verdicts"])
+        with_figures.update(d["points"].keys())
+    # each metric and how many notes have figures of it (the rows of its pages)
+    metrics = {m: with_figures[m] for m in sorted({m for d in lights for m in d["metrics"]})}
+    metric_pages = sum(len(paged(m, count)) for m, count in metrics.items())
+    total = (1 + len(all_notes_pages(len(lights))) + len(lights)
+             + sum(len(groups) for groups in by.values()) + metric_pages)  # fmt: skip
+    return total, _pages(lights, newest, originals, by, verdicts, metrics, render, note_text,
+                         salt, previous, dirty)  # fmt: skip
+
+
+def _pages(
+    lights: list[dict[str, Any]],
+    newest: list[dict[str, Any]],
+    originals: dict[str, dict[str, Any]],
+    by: dict[str, dict[str, list[dict[str, Any]]]],
+    verdicts: Counter[str],
+    metrics: dict[str, int],
+    render: Callable[[str, dict[str, Any]], str],
+    note_text: Callable[[dict[str, Any]], str],
+    salt: str,
+    previous: Callable[[str], str | None] | None,
+    dirty: set[str] | None,
+) -> Iterator[Page]:
+    from changenote.wiki.charts import trend_svg
+
+    def page(
+        name: str,
+        title: str,
+        template: str,
+        deps: set[str],
+        context: Callable[[], dict[str, Any]],
+        key: Callable[[dict[str, Any]], str] | None = None,
+        fill: Callable[[], dict[str, Any]] | None = None,
+        assets: Callable[[], dict[str, str]] | None = None,
+    ) -> Page:
+        """A page; computed only if its inputs may have changed, rendered only if they did."""
+        old = previous(name) if previous is not None else None
+        if old is not None and dirty is not None and dirty.isdisjoint(deps):
+            return Page(name, title, None, input_hash=old)
+        values = context()
+        input_hash = _input_hash(template, key(values) if key else values, salt)
+        if old == input_hash:
+            return Page(name, title, None, input_hash=input_hash)
+        if fill is not None:
+            values = {**values, **fill()}
+        return Page(
+            name,
+            title,
+            render(template, values),
+            assets=assets() if assets else {},
+            input_hash=input_hash,
+        )
+
+    def groups(kind: str) -> list[dict[str, Any]]:
+        return [
+            {"name": name, "page": page_name(kind, name), "count": len(items)}
+            for name, items in sorted(by[kind].items())
+        ]
+
+    everything = {"*"}
+    yield page(
+        "index",
+        "changenote wiki",
+        "home.md.j2",
+        everything,
+        lambda: {
+            "recent": [d["row"] for d in newest[:RECENT]],
+            "open": [d["row"] for d in newest if d["status"] != "shipped"],
+            "verdicts": dict(sorted(verdicts.items())),
+            "total": len(lights),
+            "services": groups("service"),
+            "owners": groups("owner"),
+            "tags": groups("tag"),
+            "metrics": [{"name": m, "page": page_name("metric", m)} for m in metrics],
+        },
+    )
+    for number, name in enumerate(all_notes_pages(len(newest)), start=1):
+        yield page(
+            name,
+            "All notes" if number == 1 else f"All notes, page {number}",
+            "all.md.j2",
+            everything,
+            functools.partial(_all_notes_context, newest, number),
+            key=_rows_key,
+        )
+    index: list[RelatedIndex] = []  # built on first use: a rebuild may need none
+
+    def note_context(d: dict[str, Any]) -> dict[str, Any]:
+        if not index:
+            index.append(RelatedIndex(lights))
+        return {
+            "related": [r["row"] for r in index[0].related(d)],
+            "service": {"name": d["service"], "page": page_name("service", d["service"])}
+            if d["service"]
+            else None,
+            "owner": {"name": d["owner"], "page": page_name("owner", d["owner"])}
+            if d["owner"]
+            else None,
+            "tags": [{"name": t, "page": page_name("tag", t)} for t in d["tags"]],
+            "metrics": [{"name": m, "page": page_name("metric", m)} for m in d["metrics"]],
+        }
+
+    def note_body(d: dict[str, Any]) -> dict[str, Any]:
+        return {"body": note_text(originals[d["slug"]])}
+
+    for d in lights:
+        # Related notes share a file, a tag or the service: a change to any of them
+        # dirties one of these keys.
+        deps = {"note\0" + d["slug"]}
+        if d["service"]:
+            deps.add("service\0" + d["service"])
+        deps.update("tag\0" + t for t in d["tags"])
+        deps.update("file\0" + f for f in d["files_touched"])
+        yield page(
+            d["row"]["page"],
+            d["title"],
+            "note.md.j2",
+            deps,
+            functools.partial(note_context, d),
+            key=functools.partial(_note_key, d),
+            fill=functools.partial(note_body, d),
+        )
+    for kind, heading in (("service", "Service"), ("owner", "Owner"), ("tag", "Tag")):
+        for name, items in sorted(by[kind].items()):
+            yield page(
+                page_name(kind, name),
+                f"{heading}: {name}",
+                "group.md.j2",
+                {f"{kind}\0{name}"},
+                functools.partial(dict, kind=heading, name=name, notes=items),
+                key=_rows_key,
+            )
+
+    @functools.cache  # a metric's pages each need its figures: gathered once
+    def metric_figures(metric: str) -> list[tuple[dict[str, Any], list[Any]]]:
+        return [(d["row"], d["points"][metric]) for d in lights if metric in d["points"]]
+
+    def metric_context(metric: str, number: int) -> dict[str, Any]:
+        figures = metric_figures(metric)
+        names = paged(page_name("metric", metric), len(figures))
+        newest = figures[::-1]
+        start = (number - 1) * ALL_PER_PAGE
+        return {
+            "metric": metric,
+            # the chart on the first page shows every figure: its inputs are all of them
+            "figures": figures if number == 1 else [],
+            "rows": newest[start : start + ALL_PER_PAGE],
+            "page": number,
+            "newer": names[number - 2] if number > 1 else None,
+            "older": names[number] if number < len(names) else None,
+        }
+
+    def metric_points(metric: str, number: int) -> dict[str, Any]:
+        context = metric_context(metric, number)
+        chart = f"{page_name('metric', metric)}.svg" if number == 1 and context["rows"] else None
+        return {"points": _expand(context["rows"]), "chart": chart}
+
+    def chart_files(metric: str) -> dict[str, str]:
+        points = _expand(metric_figures(metric))
+        return {f"{page_name('metric', metric)}.svg": trend_svg(metric, points)} if points else {}
+
+    for metric, count in metrics.items():
+        for number, name in enumerate(paged(page_name("metric", metric), count), start=1):
+            yield page(
+                name,
+                f"Metric: {metric}" if number == 1 else f"Metric: {metric}, page {number}",
+                "metric.md.j2",
+                {f"metric\0{metric}"},
+                functools.partial(metric_context, metric, number),
+                key=_points_key,
+                fill=functools.partial(metric_points, metric, number),
+                assets=functools.partial(chart_files, metric) if number == 1 else None,
+            )
