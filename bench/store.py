@@ -5,7 +5,7 @@ Run it as ``python bench/store.py [--changes 100000] [--runs 15] [--json]``. In 
 1. generates that many realistic change documents (one baseline run with two metrics of
    ten samples, five checklist items, a command, a file; a word in ~4% of them and one in
    ~40%) as an export file (JSON Lines), outside any timing;
-2. imports the file into an empty SQLite store with ``changenote.notebook.transfer`` in this
+2. imports the file into an empty SQLite store with ``changenote.notebook.importing`` in this
    process (parsing, checking, redaction, bulk inserts, the FTS index), and, as the
    reference, inserts the very same rows with raw ``sqlite3`` ``executemany`` into
    another store of the same schema, filling the full-text index the same way (the
@@ -135,7 +135,7 @@ def make_line(i: int, rng: random.Random) -> str:
 
 def rows_of(export: Path) -> dict[str, list[tuple[Any, ...]]]:
     """The table rows import writes, built by import's own code (reference input)."""
-    from changenote.notebook import transfer
+    from changenote.notebook import importing as transfer
 
     rows = transfer._Rows(transfer.redactor(), dict.fromkeys(transfer.COLUMNS, 1), sqlite=True)
     tables: dict[str, list[tuple[Any, ...]]] = {t: [] for t in transfer.COLUMNS}
@@ -152,7 +152,7 @@ def reference_import(db: Path, export: Path) -> float:
     """The same rows by raw sqlite3 executemany, and the full-text index filled the way
     import fills it (one INSERT ... SELECT instead of the per-row trigger): the same
     writes with no Python work."""
-    from changenote.notebook.transfer import COLUMNS
+    from changenote.notebook.importing import COLUMNS
     from changenote.store.db import Store
     from changenote.store.search import FIELDS
 
@@ -181,7 +181,8 @@ def reference_import(db: Path, export: Path) -> float:
 
 
 def changenote_import(db: Path, export: Path) -> float:
-    from changenote.notebook.transfer import import_documents, read_documents, redactor
+    from changenote.notebook.importing import import_documents, redactor
+    from changenote.notebook.transfer import read_documents
     from changenote.store.db import Store
 
     store = Store(f"sqlite:///{db}")

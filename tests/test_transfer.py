@@ -181,7 +181,7 @@ def _search(word: str) -> list[str]:
 def test_batches_and_taken_ids_give_the_same_store(
     project: Path, server: TestServer, monkeypatch, new_store_url
 ):
-    from changenote.notebook import transfer
+    from changenote.notebook import importing as transfer
 
     _notebook(project, server)
     assert invoke("baseline", "Third zeppelin", "--metric", "x=1").code == 0
@@ -206,7 +206,7 @@ def test_batches_and_taken_ids_give_the_same_store(
 
 
 def test_a_failed_import_leaves_the_index_and_its_trigger(project: Path, monkeypatch):
-    from changenote.notebook import transfer
+    from changenote.notebook import importing as transfer
 
     monkeypatch.setattr(transfer, "BATCH", 1)  # the first documents are written before the bad one
     good = [

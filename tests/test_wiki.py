@@ -11,7 +11,8 @@ import pytest
 from changenote.config import load_config
 from changenote.store.db import Store
 from changenote.wiki import site
-from changenote.wiki.pages import documents_from_notes, documents_from_store, page_name
+from changenote.wiki.pages import page_name
+from changenote.wiki.sources import documents_from_notes, documents_from_store
 from changenote.wiki.state import STATE
 from tests.conftest import invoke
 
@@ -167,7 +168,7 @@ def test_bad_format_and_missing_notes_folder(project: Path):
 
 
 def test_from_notes_rebuild_reads_only_changed_notes(notebook: Path, monkeypatch):
-    from changenote.wiki import pages as wiki
+    from changenote.wiki import sources as wiki
 
     assert invoke("wiki", "--out", "w", "--from-notes", "notes").code == 0
     parsed: list[str] = []
@@ -191,7 +192,7 @@ def test_from_notes_rebuild_reads_only_changed_notes(notebook: Path, monkeypatch
 
 
 def test_parallel_build_gives_the_same_files(notebook: Path, monkeypatch):
-    from changenote.wiki import pages as wiki
+    from changenote.wiki import sources as wiki
 
     assert invoke("wiki", "--out", "serial", "--from-notes", "notes").code == 0
     monkeypatch.setattr(wiki, "PARALLEL_MIN", 1)  # use the process pool even for 3 notes
@@ -230,7 +231,7 @@ def test_incremental_from_notes_equals_a_full_build_after_any_edit(notebook: Pat
     monkeypatch.setattr(wiki, "ALL_PER_PAGE", 4)  # all notes on three pages, then two
     config = load_config(notebook)
     folder = notebook / "notes"
-    template = wiki.read_note(next(folder.glob("*-slow-search.md")))
+    template = notes.read_note(next(folder.glob("*-slow-search.md")))
     assert template is not None
     rng = random.Random(7)
     services, tags, files = ["docs", "auth", "api"], ["perf", "db", "ui", "x"], list("abcdef")
@@ -254,7 +255,7 @@ def test_incremental_from_notes_equals_a_full_build_after_any_edit(notebook: Pat
     for step in range(12):
         paths = sorted(folder.glob("*.md"))
         victim = rng.choice(paths)
-        doc = wiki.read_note(victim)
+        doc = notes.read_note(victim)
         assert doc is not None
         action = step % 6
         if action == 5:

@@ -99,7 +99,7 @@ def pages_and_files(
     (``previous`` and ``dirty`` as for :func:`changenote.wiki.pages.build_pages`). Only a
     bounded number of pages is held at once, however large the wiki.
     ``note_loader`` gives the note body of a digest when its page must be rendered;
-    ``pool`` (see :func:`changenote.wiki.pages.process_pool`) renders HTML on every CPU.
+    ``pool`` (see :func:`changenote.wiki.sources.process_pool`) renders HTML on every CPU.
     """
     from changenote import render
     from changenote.notebook import notes
@@ -292,7 +292,7 @@ def _with_html(
     from collections import deque
     from concurrent.futures import Future
 
-    from changenote.wiki import pages as wiki
+    from changenote.wiki import sources
 
     pending: list[Page] = []
     pending_bytes = 0
@@ -310,7 +310,7 @@ def _with_html(
             continue
         pending.append(page)
         pending_bytes += len(page.markdown)
-        parallel = parallel or (pool is not None and len(pending) >= wiki.PARALLEL_MIN)
+        parallel = parallel or (pool is not None and len(pending) >= sources.PARALLEL_MIN)
         if not parallel or (len(pending) < _CHUNK_PAGES and pending_bytes < _CHUNK_BYTES):
             continue
         flight.append((pending, pending_bytes, pool.submit(_html_chunk, jobs(pending))))
@@ -403,8 +403,8 @@ def build(
     from concurrent.futures.process import BrokenProcessPool
 
     from changenote.store.db import Store
-    from changenote.wiki.pages import (
-        DIGEST_FORMAT,
+    from changenote.wiki.pages import DIGEST_FORMAT
+    from changenote.wiki.sources import (
         PARALLEL_MIN,
         NotesCache,
         documents_from_store,
