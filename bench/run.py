@@ -1,12 +1,13 @@
 """Every benchmark in one speed table: each figure beside its reference from the same run.
 
-Run it as ``python bench/run.py [--out FILE]`` with Python 3.11 or newer. It
+Run it as ``python bench/run.py [--out FILE] [--against REF]`` with Python 3.11 or newer. It
 
 1. builds a wheel of the project and installs it with ``sqlite-utils`` in a fresh venv in
    a temporary folder (``bench/startup.py``'s helpers; pip compiles the bytecode), and
    installs ``hyperfine`` from Debian when it is missing and we are root;
 2. times ``changenote --help`` and ``changenote list`` against ``python -c pass`` and
-   ``sqlite-utils`` (``bench/startup.py``'s interleaved timing);
+   ``sqlite-utils`` (``bench/startup.py``'s interleaved timing), and with ``--against REF``
+   against the same commands built from that git commit, in the same rounds;
 3. compares the command probe's median for ``sleep 0.01`` with hyperfine's, the HTTP
    probe's median on a loopback ``/health`` with a plain ``http.client`` loop, and
    measures ``changenote ship``'s own overhead (its wall time minus its probe runs);
@@ -150,8 +151,10 @@ def baseline_median(s: Setup, folder: Path, probe: list[str], runs: int) -> floa
 # ---------------------------------------------------------------------------------------
 
 
-def startup_rows(s: Setup, runs: int) -> list[Row]:
-    times = startup.time_all(startup.candidates(s.bin_dir, s.db), runs, s.project, s.env)
+def startup_rows(s: Setup, work: Path, runs: int, against: str | None = None) -> list[Row]:
+    reference = startup.prepare_reference(work, against, s.env) if against else None
+    cands = startup.candidates(s.bin_dir, s.db, reference, against or "")
+    times = startup.time_all(cands, runs, s.project, s.env)
     med = {name: statistics.median(v) for name, v in times.items()}
     rows = []
     for cmd, refs in (
@@ -168,6 +171,15 @@ def startup_rows(s: Setup, runs: int) -> list[Row]:
             rows.append(
                 Row(f"`{cmd}` wall", ms(med[cmd]), f"`{ref}` {ms(med[ref])}", f"{ratio:.2f}x", goal)
             )
+    for cmd in ("changenote --help", "changenote list") if against else ():
+        ref = f"{cmd} @{against}"
+        ratio = med[cmd] / med[ref]
+        rows.append(
+            Row(
+                f"`{cmd}` wall", ms(med[cmd]), f"`{ref}` {ms(med[ref])}", f"{ratio:.2f}x",
+                f"≤ 1.1x: {mark(ratio <= 1.1)}",
+            )
+        )  # fmt: skip
     return rows
 
 
@@ -446,6 +458,11 @@ def main() -> None:
     parser.add_argument("--store-changes", type=int, default=20_000)
     parser.add_argument("--verdict-pairs", type=int, default=1000)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--against",
+        metavar="REF",
+        help="also time start-up of the wheel of this git commit, side by side (e.g. HEAD~1)",
+    )
     args = parser.parse_args()
 
     began = time.perf_counter()
@@ -459,7 +476,7 @@ def main() -> None:
             rows.append(Row("setup: wheel + venv + store", "failed", short(exc)))
         else:
             log(f"  {time.perf_counter() - began:.0f} s")
-            guarded(rows, "start-up", lambda: startup_rows(s, args.runs))
+            guarded(rows, "start-up", lambda: startup_rows(s, work, args.runs, args.against))
             guarded(rows, "command probe", lambda: command_rows(s, work, args.probe_runs))
             guarded(rows, "HTTP probe", lambda: http_rows(s, work, args.probe_runs))
             guarded(rows, "ship overhead", lambda: ship_rows(s, work, args.ships))

@@ -1,6 +1,6 @@
 """Start-up benchmark: ``changenote --help`` and ``changenote list`` against sqlite-utils.
 
-Run it as ``python bench/startup.py [--runs N] [--keep] [--json]``. It
+Run it as ``python bench/startup.py [--runs N] [--against REF] [--keep] [--json]``. It
 
 1. builds a wheel of the project (``python -m build --wheel``, or ``pip wheel --no-deps``
    when ``build`` is not installed),
@@ -8,7 +8,9 @@ Run it as ``python bench/startup.py [--runs N] [--keep] [--json]``. It
    (pip compiles bytecode there, so no run pays for compiling; ``PYTHONDONTWRITEBYTECODE``
    is removed from the environment of the install and of every measured run),
 3. makes a project folder whose store holds a few changes (``changenote baseline``),
-4. times the candidates round-robin, calling the venv's binaries directly,
+4. times the candidates round-robin, calling the venv's binaries directly (with
+   ``--against REF``, also the wheel of that git commit in a second venv, in the same
+   rounds, so a change's effect on start-up is read side by side),
 5. prints median and min wall time, the ratios against the goals, and which heavy
    modules ``changenote --help`` and ``changenote list`` import (``-X importtime``).
 
@@ -72,11 +74,11 @@ def clean_env(home: Path, venv_bin: Path | None = None) -> dict[str, str]:
     return env
 
 
-def build_wheel(out: Path, env: dict[str, str]) -> Path:
+def build_wheel(out: Path, env: dict[str, str], source: Path = ROOT) -> Path:
     if importlib.util.find_spec("build") is not None:
-        cmd = [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)]
+        cmd = [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(source)]
     else:
-        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(ROOT)]
+        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(source)]
     _run(cmd, env=env)
     wheels = sorted(out.glob("changenote-*.whl"))
     if not wheels:
@@ -136,14 +138,32 @@ def prepare(work: Path) -> Setup:
     return Setup(wheel, bin_dir, run_env, project, db)
 
 
-def candidates(bin_dir: Path, db: Path) -> dict[str, list[str]]:
-    return {
+def prepare_reference(work: Path, ref: str, env: dict[str, str]) -> Path:
+    """A second venv with the wheel of commit ``ref`` of this repository (``git archive``):
+    the same commands, timed in the same rounds, say what a change did to start-up."""
+    source = work / "reference-src"
+    source.mkdir()
+    tar = work / "reference.tar"
+    _run(["git", "-C", str(ROOT), "archive", "--format=tar", "-o", str(tar), ref], env=env)
+    _run(["tar", "-xf", str(tar), "-C", str(source)], env=env)
+    wheel = build_wheel(work / "reference-dist", env, source)
+    return make_venv(work / "reference-venv", wheel, env)
+
+
+def candidates(
+    bin_dir: Path, db: Path, reference: Path | None = None, ref: str = ""
+) -> dict[str, list[str]]:
+    found = {
         "python -c pass": [str(bin_dir / "python"), "-c", "pass"],
         "changenote --help": [str(bin_dir / "changenote"), "--help"],
         "sqlite-utils --help": [str(bin_dir / "sqlite-utils"), "--help"],
         "changenote list": [str(bin_dir / "changenote"), "list"],
         "sqlite-utils tables": [str(bin_dir / "sqlite-utils"), "tables", str(db)],
     }
+    if reference is not None:
+        found[f"changenote --help @{ref}"] = [str(reference / "changenote"), "--help"]
+        found[f"changenote list @{ref}"] = [str(reference / "changenote"), "list"]
+    return found
 
 
 def time_all(
@@ -212,7 +232,7 @@ def import_times(python: Path, args: list[str], cwd: Path, env: dict[str, str]) 
     }
 
 
-def summarise(times: dict[str, list[float]]) -> dict[str, Any]:
+def summarise(times: dict[str, list[float]], against: str | None = None) -> dict[str, Any]:
     stats = {
         name: {"median_ms": statistics.median(v), "min_ms": min(v), "runs": len(v)}
         for name, v in times.items()
@@ -240,6 +260,16 @@ def summarise(times: dict[str, list[float]]) -> dict[str, Any]:
             "limit": 2.0,
         },
     ]
+    for cmd in ("changenote --help", "changenote list") if against else ():
+        goals.append(
+            {
+                "goal": f"{cmd} within 10% of {cmd} @{against}",
+                "ratio": ratio(cmd, f"{cmd} @{against}", "median_ms"),
+                "ratio_min": ratio(cmd, f"{cmd} @{against}", "min_ms"),
+                "net_ratio": ratio(cmd, f"{cmd} @{against}", "net_median_ms"),
+                "limit": 1.1,
+            }
+        )
     for g in goals:
         g["result"] = "PASS" if g["ratio"] <= g["limit"] else "MISS"
     return {"candidates": stats, "goals": goals}
@@ -274,6 +304,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=20, help="measured runs per command")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser.add_argument(
+        "--against",
+        metavar="REF",
+        help="also time the wheel of this git commit, in the same rounds (e.g. HEAD~1)",
+    )
     args = parser.parse_args(argv)
     runs = max(1, args.runs)
 
@@ -284,8 +319,10 @@ def main(argv: list[str] | None = None) -> int:
         bin_dir, run_env, project, db = setup.bin_dir, setup.env, setup.project, setup.db
         print(f"wheel {setup.wheel.name}; store {db} with {BASELINES} changes", flush=True)
 
-        times = time_all(candidates(bin_dir, db), runs, project, run_env)
-        summary = summarise(times)
+        reference = prepare_reference(work, args.against, run_env) if args.against else None
+        cands = candidates(bin_dir, db, reference, args.against or "")
+        times = time_all(cands, runs, project, run_env)
+        summary = summarise(times, args.against)
         python = bin_dir / "python"
         imports = {
             "changenote --help": import_times(python, ["--help"], project, run_env),
