@@ -13,6 +13,9 @@ VERDICT_MARK = {
     "improved": "improved ✅",
     "regressed": "regressed ❌",
     "not-significant": "not significant",
+    "no-test": "no test",
+    "not-measured": "not measured",
+    "not-comparable": "not comparable",
     "changed": "changed",
 }
 

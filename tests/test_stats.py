@@ -261,19 +261,19 @@ def test_change_pct_none_when_before_median_is_zero():
     assert same.verdict == "not-significant"
 
 
-def test_fewer_than_three_samples_is_not_significant():
+def test_fewer_than_three_samples_is_no_test():
     c = compare("GET /x", "time_ms", "ms", "lower", [30.0, 31.0], [3.0, 3.1, 3.2])
-    assert c.verdict == "not-significant"
+    assert c.verdict == "no-test"
     assert c.p_value is None
     assert c.change_pct is not None and c.change_pct < -80
     assert "too few" in c.detail
 
 
-def test_no_samples_on_one_side():
+def test_no_samples_on_one_side_is_not_measured():
     c = compare("GET /x", "time_ms", "ms", "lower", [], [1.0, 2.0, 3.0])
-    assert c.verdict == "not-significant"
+    assert c.verdict == "not-measured"
     assert c.before is None and c.after == 2.0
-    assert c.detail == "no samples before"
+    assert c.detail == "not measured before"
 
 
 def test_compare_is_deterministic():

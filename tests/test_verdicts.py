@@ -153,7 +153,7 @@ def test_failing_fast_is_not_faster(project: Path, server):
     code, doc, err = _ship()
     assert code == 0, err
     time_ms = _by_metric(doc)["time_ms"]
-    assert time_ms["verdict"] == "not-significant"
+    assert time_ms["verdict"] == "not-comparable"
     assert "status changed" in time_ms["detail"]
     warning = next(w for w in doc["warnings"] if w["code"] == "status-changed")
     assert "HTTP 2xx" in warning["message"] and "HTTP 4xx" in warning["message"]

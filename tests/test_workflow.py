@@ -204,7 +204,7 @@ def test_manual_metrics_and_command_probe(project: Path):
     shipped = invoke("ship", "--reason", "index", "--metric", "p95_ms=40ms", "--json").json()
     manual = next(c for c in shipped["comparison"] if c["metric"] == "p95_ms")
     assert manual["before"] == 120 and manual["after"] == 40
-    assert manual["verdict"] == "not-significant"  # one figure each side: no test possible
+    assert manual["verdict"] == "no-test"  # one figure each side: no test possible
     assert (
         "echo 'changenote-metric: rows=120 count better=higher'; sleep 0.01" in shipped["commands"]
     )

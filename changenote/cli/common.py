@@ -33,14 +33,14 @@ def progress_bar() -> Any:
     return bar()
 
 
-def emit(doc: dict[str, Any], as_json: bool, kind: str) -> None:
+def emit(doc: dict[str, Any], as_json: bool, kind: str, every_warning: bool = False) -> None:
     """Print a change document: as JSON, or as tables for people."""
     from changenote.cli import display
 
     if as_json:
         display.print_json(doc)
     else:
-        display.print_change(doc, kind)
+        display.print_change(doc, kind, every_warning)
 
 
 def emit_rows(rows: list[dict[str, Any]], as_json: bool) -> None:

@@ -72,7 +72,7 @@ def results_table(comparison: list[dict[str, Any]], title: str, probe_order: lis
         cells = [
             c["metric"],
             fmt_number(c["before"], c["unit"]),
-            fmt_number(c["after"], c["unit"]),
+            fmt_number(c["after"], c.get("unit_after", c["unit"])),
             fmt_change(c, interval=False),
             VERDICT_MARK.get(c["verdict"], c["verdict"]),
         ]
@@ -80,7 +80,24 @@ def results_table(comparison: list[dict[str, Any]], title: str, probe_order: lis
     return table
 
 
-def print_change(doc: dict[str, Any], kind: str) -> None:
+def _print_warnings(console: Any, doc: dict[str, Any], every: bool = False) -> None:
+    """Invalidating warnings first, then caution; info ones as a count unless ``every``."""
+    from changenote.measure.diagnostics import split
+
+    matter, info = split(doc.get("warnings") or [])
+    for warning in [*matter, *info] if every else matter:
+        style = "yellow" if warning["severity"] != "info" else None
+        console.print(
+            f"warning {warning['code']} ({warning['severity']}): {warning['message']}", style=style
+        )
+    if info and not every:
+        console.print(
+            f"{len(info)} info warning(s), the verdicts stand: "
+            f"changenote show {doc['id']} --warnings"
+        )
+
+
+def print_change(doc: dict[str, Any], kind: str, every_warning: bool = False) -> None:
     console = _console()
     head = f"#{doc['id']} {doc['slug']} ({doc['status']})"
     if kind == "baseline":
@@ -124,8 +141,7 @@ def print_change(doc: dict[str, Any], kind: str) -> None:
             console.print(distribution_table(doc))
         if doc["files_touched"]:
             console.print("  files touched: " + ", ".join(doc["files_touched"]))
-    for warning in doc.get("warnings", []):
-        console.print(f"warning {warning['code']}: {warning['message']}", style="yellow")
+    _print_warnings(console, doc, every_warning)
     if kind in ("show", "tick"):
         for item in doc["checklist"]:
             mark = "x" if item["done"] else " "
@@ -211,8 +227,7 @@ def print_demo(doc: dict[str, Any], note: Any) -> None:
     console = _console()
     console.print(results_table(doc["comparison"], "after vs baseline", doc["probes"]))
     _print_expectations(console, doc)
-    for warning in doc.get("warnings", []):
-        console.print(f"warning {warning['code']}: {warning['message']}", style="yellow")
+    _print_warnings(console, doc)
     console.print(f"note written: {note}")
 
 

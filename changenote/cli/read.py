@@ -40,9 +40,15 @@ def search(
     common.emit_rows(rows, as_json)
 
 
-def show(ref: Ref = None, as_json: Json = False) -> None:
+def show(
+    ref: Ref = None,
+    warnings: Annotated[
+        bool, typer.Option("--warnings", help="Show every warning, info ones too.")
+    ] = False,
+    as_json: Json = False,
+) -> None:
     """Show one change: its runs, comparison, checklist and note."""
-    common.emit(common.notebook().show(ref), as_json, "show")
+    common.emit(common.notebook().show(ref), as_json, "show", warnings)
 
 
 def render(ref: Ref = None) -> None:

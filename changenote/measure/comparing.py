@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from changenote.measure import diagnostics, expectations
+from changenote.measure import diagnostics, expectations, units
 from changenote.measure.stats import compare
 
 DEFAULT_BETTER = {
@@ -81,18 +81,49 @@ def compare_runs(
         name = ref["metric"]
         declared = (old or {}).get("better") or (new or {}).get("better")
         effect = (rules.get(name) or {}).get("min_effect", min_effect)
-        results.append(
-            compare(
-                probe=ref["probe"],
-                metric=name,
-                unit=ref["unit"],
-                better=better_for(name, ref["unit"], declared, rules),
-                before=old["samples"] if old else [],
-                after=new["samples"] if new else [],
-                min_effect=float(effect),
-            ).to_dict()
-        )
+        after = list(new["samples"]) if new else []
+        unit_before, unit_after = (old or ref).get("unit") or "", (new or ref).get("unit") or ""
+        converted = units.convert(after, unit_after, unit_before)
+        item = compare(
+            probe=ref["probe"],
+            metric=name,
+            unit=unit_before,
+            better=better_for(name, unit_before, declared, rules),
+            before=old["samples"] if old else [],
+            after=converted if converted is not None else after,
+            min_effect=float(effect),
+        ).to_dict()
+        if unit_after != unit_before:
+            if converted is None:
+                _not_comparable(item, unit_before, unit_after, after)
+            else:
+                item["detail"] = (
+                    f"after-run converted from {unit_after} to {unit_before}; " + (item["detail"])
+                )
+        results.append(item)
     return results
+
+
+def _not_comparable(
+    item: dict[str, Any], unit_before: str, unit_after: str, after: list[float]
+) -> None:
+    """No verdict across dimensions: both figures kept, each in its own unit."""
+    from changenote.measure.stats import summarize
+
+    summary = summarize(after)
+    item.update(
+        verdict="not-comparable",
+        unit_after=unit_after,
+        after=summary.median if summary else None,
+        change_pct=None,
+        ci_low=None,
+        ci_high=None,
+        p_value=None,
+        detail=(
+            f"unit changed: {units.describe(unit_before)} before, "
+            f"{units.describe(unit_after)} after; no verdict across dimensions"
+        ),
+    )
 
 
 def judge(
@@ -116,24 +147,55 @@ def judge(
     changed_status, not_comparable = diagnostics.status_changed(before, after)
     for item in comparison:
         if item["probe"] in not_comparable and item["kind"] == "continuous":
-            item["verdict"] = "not-significant"
+            item["verdict"] = "not-comparable"
             item["detail"] = "the probe's status changed: not comparable; " + item["detail"]
     found += changed_status
+    found += diagnostics.unit_changed(comparison)
     found += diagnostics.cache_state_changed(comparison)
     found += diagnostics.environment_changed(before, after)
+    sensitive = _outlier_sensitive(comparison, before, after)
     for run in (before, after):
         found += diagnostics.cold_first_run(run)
-        found += diagnostics.spread_warnings(run)
+        found += diagnostics.spread_warnings(run, sensitive)
     found += diagnostics.too_few_samples(comparison, before, after)
     found += diagnostics.probe_errors(after)
     checks = expectations.evaluate(expectations.parse(expected), after.get("metrics", []))
     unique = list({(w["code"], w["message"]): w for w in found}.values())
-    return Judgement(comparison, unique, checks)
+    return Judgement(comparison, diagnostics.ranked(unique), checks)
+
+
+def _outlier_sensitive(
+    comparison: list[dict[str, Any]], before: dict[str, Any], after: dict[str, Any]
+) -> frozenset[str]:
+    """Probes whose timing verdict changes when both runs' outliers are left out."""
+    tested = ("improved", "regressed", "not-significant")
+    found = set()
+    for item in comparison:
+        if item["metric"] != "time_ms" or item["verdict"] not in tested:
+            continue
+        sides = []
+        for run in (before, after):
+            samples = next(
+                (m["samples"] for m in run.get("metrics", [])
+                 if m["probe"] == item["probe"] and m["metric"] == "time_ms"),
+                [],
+            )  # fmt: skip
+            extreme = diagnostics.outliers(list(samples))
+            sides.append([s for s in samples if s not in extreme])
+        if len(sides[0]) + len(sides[1]) == item["n_before"] + item["n_after"]:
+            continue  # no outlier on either side
+        again = compare(
+            item["probe"], "time_ms", item["unit"], item["better"], sides[0], sides[1],
+            item.get("min_effect", 5.0),
+        )  # fmt: skip
+        if again.verdict != item["verdict"]:
+            found.add(item["probe"])
+    return frozenset(found)
 
 
 def run_warnings(run: dict[str, Any]) -> list[dict[str, str]]:
     """Warnings about a single run (the baseline, before anything to compare with)."""
-    return (
+    return diagnostics.ranked(
         diagnostics.probe_errors(run)
         + diagnostics.cold_first_run(run)
         + diagnostics.spread_warnings(run)

@@ -1,6 +1,11 @@
 """Warnings about what could make a before/after comparison misleading.
 
-Each function looks at the runs and returns warnings as ``{"code", "message"}``.
+Each function looks at the runs and returns warnings as ``{"code", "message"}``;
+:func:`ranked` gives each its ``severity`` and puts the ones that matter first:
+``invalidates`` (the comparison does not hold: a unit or a probe's status changed),
+``caution`` (it may not hold: a possible lucky cache hit, failed attempts, a changed
+machine) and ``info`` (worth knowing, the verdict stands: outliers the median resists,
+a cold first run).
 The outlier rule is the modified z-score of Iglewicz and Hoaglin (|z| > 3.5, with
 the median absolute deviation), as hyperfine uses; spread is measured robustly
 (1.4826 x MAD / median) so one slow request does not hide the rest.
@@ -22,6 +27,56 @@ MAD_FLOOR = 0.05
 #: A change of the 1-minute load average by this much per CPU between runs is flagged.
 LOAD_CHANGE_PER_CPU = 0.5
 MAX_SUGGESTED_RUNS = 1000
+
+SEVERITIES = ("invalidates", "caution", "info")
+#: The severity of each warning code; a function may raise it for one warning.
+SEVERITY = {
+    "unit-changed": "invalidates",
+    "status-changed": "invalidates",
+    "cache-state-changed": "caution",
+    "probe-errors": "caution",
+    "environment-changed": "caution",
+    "check-changed": "caution",
+    "outliers": "info",
+    "unstable": "info",
+    "too-few-samples": "info",
+    "cold-first-run": "info",
+    "secret-not-stored": "info",
+    "baseline-commit-missing": "info",
+}
+
+
+def ranked(warnings: list[Warning_]) -> list[Warning_]:
+    """The warnings with their severity, invalidating ones first, then caution, then info
+    (each group in the order found). A warning that carries a severity keeps it."""
+    out = [{**w, "severity": w.get("severity") or SEVERITY.get(w["code"], "caution")}
+           for w in warnings]  # fmt: skip
+    return sorted(out, key=lambda w: SEVERITIES.index(w["severity"]))
+
+
+def split(warnings: list[Warning_]) -> tuple[list[Warning_], list[Warning_]]:
+    """(the warnings that matter, invalidating first, then caution; the ``info`` ones).
+    Documents stored before severities existed are ranked by their codes."""
+    every = ranked(warnings)
+    return [w for w in every if w["severity"] != "info"], [
+        w for w in every if w["severity"] == "info"
+    ]
+
+
+def unit_changed(comparison: list[dict[str, Any]]) -> list[Warning_]:
+    """Metrics whose unit changed dimension between the runs: no verdict is possible."""
+    return [
+        {
+            "code": "unit-changed",
+            "message": (
+                f"{c['metric']} of {c['probe']} was measured in {c['unit'] or 'no unit'} before "
+                f"and in {c['unit_after'] or 'no unit'} after: different dimensions, so it is "
+                "not compared"
+            ),
+        }
+        for c in comparison
+        if c.get("verdict") == "not-comparable" and "unit_after" in c
+    ]
 
 
 def _mad(values: list[float]) -> float:
@@ -92,21 +147,29 @@ def cold_first_run(run: dict[str, Any]) -> list[Warning_]:
     return found
 
 
-def spread_warnings(run: dict[str, Any]) -> list[Warning_]:
-    """Outliers and high spread in a run's timings."""
+def spread_warnings(run: dict[str, Any], sensitive: frozenset[str] = frozenset()) -> list[Warning_]:
+    """Outliers and high spread in a run's timings. Outliers are ``info`` unless their
+    probe is in ``sensitive``: leaving them out would change its verdict."""
     found = []
     for m in _time_series(run):
         samples = list(m["samples"])
         extreme = outliers(samples)
         if extreme:
+            matters = m["probe"] in sensitive
+            tail = (
+                "leaving them out changes the verdict, so it rests on them"
+                if matters
+                else "the median-based verdict resists them"
+            )
             found.append(
                 {
                     "code": "outliers",
+                    "severity": "caution" if matters else "info",
                     "message": (
                         f"{len(extreme)} of {len(samples)} timings of {m['probe']} in the "
                         f"{run['label']} run are outliers (modified z-score > {OUTLIER_Z}, up to "
                         f"{max(extreme, key=abs):.1f} ms): other load on the machine or the "
-                        "service? The median-based verdict resists them, but check"
+                        f"service? {tail.capitalize()}"
                     ),
                 }
             )

@@ -1,8 +1,11 @@
 """Summaries of samples and honest before/after comparisons.
 
 A metric is called ``improved`` or ``regressed`` only when a significance test
-agrees *and* the effect is at least the minimum effect; everything else is
-``not-significant``, so noise is never sold as an improvement. Three kinds:
+agrees *and* the effect is at least the minimum effect; a test that ran and did not
+agree is ``not-significant``, so noise is never sold as an improvement. Where no test
+could run the verdict says so: ``no-test`` (one figure each side, too few samples),
+``not-measured`` (missing on one side); ``not-comparable`` is set by the caller when
+the unit's dimension or the probe's status changed. Three kinds:
 
 - continuous (times and custom figures): Mann-Whitney U test, plus a seeded BCa
   bootstrap 95% interval of the relative change of the median that must lie wholly
@@ -361,21 +364,15 @@ def compare(
         )
 
     if sb is None or sa is None:
-        return result(
-            None,
-            None,
-            None,
-            None,
-            "not-significant",
-            f"no samples {'before' if sb is None else 'after'}",
-        )
+        side = "before" if sb is None else "after"
+        return result(None, None, None, None, "not-measured", f"not measured {side}")
     if min(len(before), len(after)) < MIN_SAMPLES:
         change = (sa.median / sb.median - 1) * 100 if sb.median != 0 else None
         if len(before) == 1 and len(after) == 1:
             why = "one figure each side: no test possible"
         else:
             why = f"too few samples for a test (fewer than {MIN_SAMPLES} on a side)"
-        return result(change, None, None, None, "not-significant", why)
+        return result(change, None, None, None, "no-test", why)
     seed = _seed(probe, metric)
     if kind == "proportion":
         return result(*_compare_proportion(metric, before, after, better, min_effect))

@@ -192,13 +192,18 @@ def summary_sentence(doc: dict[str, Any]) -> str:
     lead = next((c for c in comparison if c["metric"] == "time_ms"), comparison[0])
     headline = (
         f"{lead['metric']} of {lead['probe']} went from "
-        f"{fmt_number(lead['before'], lead['unit'])} to {fmt_number(lead['after'], lead['unit'])}"
+        f"{fmt_number(lead['before'], lead['unit'])} to "
+        f"{fmt_number(lead['after'], lead.get('unit_after', lead['unit']))}"
         f" ({fmt_change(lead, interval=False)}, {lead['verdict']})."
     )
     tally = (
         f"{counts['improved']} metric(s) improved, {counts['regressed']} regressed, "
-        f"{counts['not-significant']} not significant."
+        f"{counts['not-significant']} not significant"
     )
+    for verdict in ("no-test", "not-measured", "not-comparable"):
+        if counts.get(verdict):
+            tally += f", {counts[verdict]} {VERDICT_MARK[verdict]}"
+    tally += "."
     checked = [e for e in doc.get("expectations") or [] if e["met"] is not None]
     if checked:
         met = sum(1 for e in checked if e["met"])
@@ -228,7 +233,7 @@ def note_context(doc: dict[str, Any], front_matter: str) -> dict[str, Any]:
             "ref": refs.get(c["probe"], c["probe"]),
             "metric": c["metric"],
             "before": fmt_number(c["before"], c["unit"]),
-            "after": fmt_number(c["after"], c["unit"]),
+            "after": fmt_number(c["after"], c.get("unit_after", c["unit"])),
             "change": fmt_change(c),
             "verdict": VERDICT_MARK.get(c["verdict"], c["verdict"]),
             "detail": c.get("detail", ""),
@@ -251,7 +256,12 @@ def note_context(doc: dict[str, Any], front_matter: str) -> dict[str, Any]:
         ]
     standard = {key for key, _ in STANDARD_CHECKLIST}
     probes_seen = {c["probe"] for c in doc.get("comparison") or []}
+    from changenote.measure.diagnostics import split
+
+    warnings, info = split(doc.get("warnings") or [])
     return {
+        "warnings": warnings,
+        "info_warnings": len(info),
         "single_probe": probes_seen.pop() if len(probes_seen) == 1 else None,
         "doc": doc,
         "front_matter": front_matter,

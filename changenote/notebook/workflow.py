@@ -19,6 +19,7 @@ from changenote import gitinfo
 from changenote.config import Config
 from changenote.errors import ChangenoteError, UsageError
 from changenote.measure.comparing import judge, run_warnings
+from changenote.measure.diagnostics import ranked
 from changenote.measure.probes import MeasureSettings, ProbeOutcome, Progress
 from changenote.measure.probes import measure as run_probes
 from changenote.notebook import notes, recording, repeat
@@ -242,7 +243,7 @@ class Notebook:
             )
             session.flush()
             doc = document.load(session, change)
-            change.warnings = [*change.warnings, *run_warnings(doc["runs"][0])]
+            change.warnings = ranked([*change.warnings, *run_warnings(doc["runs"][0])])
             session.add(change)
             rows = doc["runs"][0]["metrics"]
             if rows:
@@ -325,7 +326,7 @@ class Notebook:
             doc = document.load(session, change)
         doc["comparison"] = verdict.comparison
         kept = [w for w in doc["warnings"] if w["code"] == "secret-not-stored"]
-        doc["warnings"] = kept + self._check_warnings(change.probes) + verdict.warnings
+        doc["warnings"] = ranked(kept + self._check_warnings(change.probes) + verdict.warnings)
         doc["expectations"] = verdict.expectations
         doc["measured_run"] = run_label
         return doc
@@ -417,7 +418,7 @@ class Notebook:
             change.head_commit = git.commit
             change.comparison = verdict.comparison
             change.expectations = verdict.expectations
-            change.warnings = (
+            change.warnings = ranked(
                 [w for w in change.warnings if w["code"] == "secret-not-stored"]
                 + missing
                 + self._check_warnings(change.probes)

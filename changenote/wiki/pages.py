@@ -116,8 +116,8 @@ def _summary_row(doc: dict[str, Any]) -> dict[str, Any]:
     if lead:
         headline = (
             f"{lead['metric']} {fmt_number(lead['before'], lead['unit'])} → "
-            f"{fmt_number(lead['after'], lead['unit'])} ({fmt_change(lead, interval=False)}, "
-            f"{lead['verdict']})"
+            f"{fmt_number(lead['after'], lead.get('unit_after', lead['unit']))} "
+            f"({fmt_change(lead, interval=False)}, {lead['verdict']})"
         )
     return {
         "page": page_name("note", doc["slug"]),

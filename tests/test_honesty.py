@@ -1,0 +1,86 @@
+"""No false good news: each case here once reported something that was not measured.
+
+Each test goes through the CLI, on real processes (a command in a real git project,
+a real log file, a real local HTTP service).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import invoke
+
+
+def _json(result) -> dict:  # type: ignore[no-untyped-def]
+    assert result.code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _item(doc: dict, metric: str) -> dict:
+    return next(c for c in doc["comparison"] if c["metric"] == metric)
+
+
+def test_a_command_metric_in_seconds_is_not_a_huge_improvement_over_ms(project: Path):
+    report = project / "report.txt"
+    report.write_text("changenote-metric: lat=480 ms\n")
+    _json(invoke("baseline", "Slow report", "--cmd", "cat report.txt", "--runs", "6", "--json"))
+    report.write_text("changenote-metric: lat=0.5 s\n")  # 500 ms: a little slower
+    doc = _json(invoke("ship", "--reason", "new report code", "--json"))
+    lat = _item(doc, "lat")
+    assert lat["unit"] == "ms" and lat["before"] == 480 and lat["after"] == 500
+    assert lat["verdict"] != "improved" and lat["change_pct"] > 0
+    assert "converted from s to ms" in lat["detail"]
+    note = (project / doc["note_path"]).read_text()
+    assert "500 ms" in note and "0.5 ms" not in note
+
+
+def test_manual_figures_in_two_time_units_are_converted_and_get_no_test(project: Path):
+    _json(invoke("baseline", "Dashboard p95", "--metric", "lat=480ms", "--json"))
+    doc = _json(invoke("ship", "--reason", "tuned", "--metric", "lat=0.5s", "--json"))
+    lat = _item(doc, "lat")
+    assert (lat["before"], lat["after"], lat["unit"]) == (480, 500, "ms")
+    assert lat["verdict"] == "no-test"
+    shown = invoke("show")
+    assert "no test" in shown.stdout and "not significant" not in shown.stdout
+
+
+def test_units_of_different_dimensions_get_no_verdict(project: Path):
+    _json(invoke("baseline", "Dashboard figure", "--metric", "lat=480ms", "--json"))
+    doc = _json(invoke("ship", "--reason", "tuned", "--metric", "lat=3", "--json"))
+    lat = _item(doc, "lat")
+    assert lat["verdict"] == "not-comparable" and lat["unit_after"] == ""
+    assert lat["change_pct"] is None and lat["after"] == 3
+    warning = doc["warnings"][0]  # invalidating warnings come first
+    assert warning["code"] == "unit-changed" and warning["severity"] == "invalidates"
+    assert "ms before" in warning["message"] and "no unit after" in warning["message"]
+    note = (project / doc["note_path"]).read_text()
+    assert "not comparable" in note and "unit-changed" in note
+
+
+def test_a_metric_missing_on_one_side_is_not_measured_not_insignificant(project: Path):
+    _json(invoke("baseline", "Two", "--metric", "lat=480ms", "--metric", "rows=9", "--json"))
+    doc = _json(invoke("ship", "--reason", "dropped one", "--metric", "lat=400ms", "--json"))
+    rows = _item(doc, "rows")
+    assert rows["verdict"] == "not-measured" and rows["detail"] == "not measured after"
+    table = invoke("show", str(doc["id"])).stdout
+    line = next(x for x in table.splitlines() if "rows" in x and "│" in x)
+    assert "not measured" in line and "significant" not in line
+    assert "1 not measured" in (project / doc["note_path"]).read_text()
+
+
+def test_info_warnings_are_counted_and_listed_on_request(project: Path):
+    script = project / "slow.sh"
+    # One run in ten is ten times slower: outliers the median resists (info).
+    script.write_text(
+        "#!/bin/sh\nn=$(cat count 2>/dev/null || echo 0); echo $((n+1)) > count\n"
+        "if [ $((n % 10)) -eq 5 ]; then sleep 0.2; else sleep 0.02; fi\n"
+    )
+    script.chmod(0o755)
+    base = _json(invoke("baseline", "Job", "--cmd", "./slow.sh", "--runs", "10", "--json"))
+    codes = {w["code"]: w["severity"] for w in base["warnings"]}
+    assert codes.get("outliers") == "info"
+    text = invoke("show", str(base["id"])).stdout
+    assert "warning outliers" not in text and "info warning(s)" in text
+    every = invoke("show", str(base["id"]), "--warnings").stdout
+    assert "warning outliers (info)" in every
