@@ -81,7 +81,7 @@ def compare_runs(
         name = ref["metric"]
         declared = (old or {}).get("better") or (new or {}).get("better")
         effect = (rules.get(name) or {}).get("min_effect", min_effect)
-        after = list(new["samples"]) if new else []
+        after: list[float] = list(new["samples"]) if new else []
         unit_before, unit_after = (old or ref).get("unit") or "", (new or ref).get("unit") or ""
         converted = units.convert(after, unit_after, unit_before)
         item = compare(
@@ -175,7 +175,7 @@ def _outlier_sensitive(
             continue
         sides = []
         for run in (before, after):
-            samples = next(
+            samples: list[float] = next(
                 (m["samples"] for m in run.get("metrics", [])
                  if m["probe"] == item["probe"] and m["metric"] == "time_ms"),
                 [],
