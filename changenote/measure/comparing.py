@@ -81,21 +81,21 @@ def compare_runs(
         name = ref["metric"]
         declared = (old or {}).get("better") or (new or {}).get("better")
         effect = (rules.get(name) or {}).get("min_effect", min_effect)
-        after: list[float] = list(new["samples"]) if new else []
+        later: list[float] = list(new["samples"]) if new else []
         unit_before, unit_after = (old or ref).get("unit") or "", (new or ref).get("unit") or ""
-        converted = units.convert(after, unit_after, unit_before)
+        converted = units.convert(later, unit_after, unit_before)
         item = compare(
             probe=ref["probe"],
             metric=name,
             unit=unit_before,
             better=better_for(name, unit_before, declared, rules),
             before=old["samples"] if old else [],
-            after=converted if converted is not None else after,
+            after=converted if converted is not None else later,
             min_effect=float(effect),
         ).to_dict()
         if unit_after != unit_before:
             if converted is None:
-                _not_comparable(item, unit_before, unit_after, after)
+                _not_comparable(item, unit_before, unit_after, later)
             else:
                 item["detail"] = (
                     f"after-run converted from {unit_after} to {unit_before}; " + (item["detail"])
