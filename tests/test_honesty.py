@@ -84,3 +84,50 @@ def test_info_warnings_are_counted_and_listed_on_request(project: Path):
     assert "warning outliers" not in text and "info warning(s)" in text
     every = invoke("show", str(base["id"]), "--warnings").stdout
     assert "warning outliers (info)" in every
+
+
+def _shipped(project: Path) -> None:
+    _json(invoke("baseline", "Slow search", "--metric", "p95_ms=12ms", "--json"))
+    _json(invoke("ship", "--reason", "cache", "--metric", "p95_ms=5ms", "--json"))
+
+
+def test_a_watch_of_a_missing_log_is_an_error_not_an_all_clear(project: Path):
+    _shipped(project)
+    result = invoke("watch", "--log", "missing.log", "--duration", "2s")
+    assert result.code == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "missing.log: no such file" in result.stderr
+    doc = _json(invoke("show", "--json"))
+    assert doc["watches"] == [] and not _watch_item(doc)["done"]
+    assert "missing.log" not in (project / doc["note_path"]).read_text()
+
+
+def _watch_item(doc: dict) -> dict:
+    return next(i for i in doc["checklist"] if i["key"] == "watch")
+
+
+def test_a_log_that_disappears_during_the_watch_is_not_ticked_as_clean(project: Path):
+    import threading
+    import time
+
+    _shipped(project)
+    log = project / "app.log"
+    log.write_text("INFO up\n")
+
+    def service() -> None:  # writes a few lines, then its log is moved away for good
+        for _ in range(5):
+            with log.open("a") as fh:
+                fh.write("INFO request served\n")
+            time.sleep(0.1)
+        log.rename(project / "app.log.1")
+
+    writer = threading.Thread(target=service)
+    writer.start()
+    result = invoke("watch", "--log", "app.log", "--duration", "2s", "--json")
+    writer.join()
+    assert result.code == 1
+    assert "app.log disappeared during the watch and did not come back" in result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["watch"]["logs"][0]["missing"] is True and doc["watch"]["ticked"] is False
+    assert not _watch_item(doc)["done"]
+    note = (project / doc["note_path"]).read_text()
+    assert "disappeared during the watch" in note and "not ticked" in note

@@ -95,3 +95,9 @@ def watch(
         display.print_json(doc)
     else:
         display.print_watch(doc)
+    if not doc["watch"]["ticked"]:
+        from changenote.errors import ChangenoteError
+        from changenote.monitor.watch import blind_spots
+
+        blind = "; ".join(blind_spots(doc["watch"])) or "nothing was seen"
+        raise ChangenoteError(f"the watch could not see the release ({blind}); not ticked")

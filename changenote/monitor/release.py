@@ -28,7 +28,9 @@ def watch_release(
     poll: float = 0.1,
     progress: Any = None,
 ) -> dict[str, Any]:
-    """Watch logs and checks after a release; keep the result on the change, tick it."""
+    """Watch logs and checks after a release; keep the result on the change, and tick
+    "watch" when the watch saw something: not when a log vanished, nor on silent logs
+    alone (``result["ticked"]`` says which)."""
     from datetime import datetime
 
     from sqlmodel import col, select
@@ -50,11 +52,6 @@ def watch_release(
     if since_at is not None and not logs:
         raise UsageError("--since sets the reference window of --log files; give --log")
     paths = [Path(p) for p in logs]
-    for path in paths:
-        if path.exists() and not path.is_file():
-            raise UsageError(f"--log {path}: not a file")
-        if not path.exists() and not path.parent.is_dir():
-            raise UsageError(f"--log {path}: no such folder {path.parent}")
     configured = [find_check(notebook.config, name) for name in dict.fromkeys(checks)]
     with notebook.store.read() as session:
         if ref is None:
@@ -69,6 +66,11 @@ def watch_release(
             change = resolve_change(session, ref)
         change_id = change.id
         doc = document.load(session, change)
+    for path in paths:
+        if path.exists() and not path.is_file():
+            raise UsageError(f"--log {path}: not a file")
+        if not path.exists():  # watching nothing would read as an all-clear
+            raise UsageError(f"--log {path}: no such file; is the service logging elsewhere?")
     baseline = doc["runs"][0] if doc["runs"] else None
     probes = {}
     try:
@@ -93,11 +95,14 @@ def watch_release(
     for log in result["logs"]:
         log["path"] = notebook.redact_text(log["path"])
     said = watching.evidence(result)
+    # Kept either way (it says what was and was not seen); ticked only when it saw.
+    result["ticked"] = watching.is_evidence(result)
     with notes.Staged(notebook.config) as staged, notebook.store.write() as session:
         change = resolve_change(session, str(change_id))
         change.watches = [*(change.watches or []), result]
         session.add(change)
-        notebook.tick_in(session, change, "watch", said, keep=True)
+        if result["ticked"]:
+            notebook.tick_in(session, change, "watch", said, keep=True)
         session.flush()
         doc = document.load(session, change)
         if change.note_path:

@@ -107,7 +107,10 @@ class LogFollower:
         try:
             fh = open(self.path, "rb")  # noqa: SIM115 - kept open while following
         except FileNotFoundError:
-            return  # not there yet: a file created later is read from its start
+            # A watch of a file that is not there would be an all-clear from nothing.
+            raise UsageError(
+                f"--log {self.path}: no such file; is the service logging elsewhere?"
+            ) from None
         except OSError as exc:
             raise UsageError(f"--log {self.path}: {exc.strerror}") from None
         stat = os.fstat(fh.fileno())
@@ -303,6 +306,8 @@ def watch(
     for i, f in enumerate(followers):
         entry: dict[str, Any] = {
             "path": str(f.path),
+            # rotated away and never recreated: the watch stopped seeing this log
+            "missing": not f.path.exists(),
             "lines": f.lines,
             "matches": f.matches,
             "per_minute": round(f.matches / minutes, 3),
@@ -357,19 +362,48 @@ def _baseline_errors(run: dict[str, Any], name: str) -> list[float] | None:
     return None
 
 
+def blind_spots(result: dict[str, Any]) -> list[str]:
+    """What the watch could not see, in words: logs that vanished or stayed silent."""
+    found = []
+    for log in result["logs"]:
+        name = Path(log["path"]).name
+        if log.get("missing"):
+            found.append(f"{name} disappeared during the watch and did not come back")
+        elif log["lines"] == 0:
+            found.append(f"{name}: no new lines: is the service writing here?")
+    return found
+
+
+def is_evidence(result: dict[str, Any]) -> bool:
+    """Whether the watch may tick "watch logs after release": it saw what it watched.
+
+    A log that disappeared means part of the release went unseen; logs that stayed
+    silent count only beside a check that ran."""
+    if any(log.get("missing") for log in result["logs"]):
+        return False
+    heard = any(log["lines"] > 0 for log in result["logs"])
+    checked = any(check["runs"] > 0 for check in result["checks"])
+    return heard or checked
+
+
 def evidence(result: dict[str, Any]) -> str:
     """One sentence for the checklist: what the watch saw, with figures."""
     minutes = result["seconds"] / 60
     how_long = f"{minutes:.1f} min" if minutes >= 1 else f"{result['seconds']:.0f} s"
     parts = [f"watched {how_long}{' (stopped early)' if result['interrupted'] else ''}"]
+    blind = blind_spots(result)
     for log in result["logs"]:
+        name = Path(log["path"]).name
+        if log.get("missing") or log["lines"] == 0:
+            continue  # said below, in words
         text = (
-            f"{Path(log['path']).name}: {log['matches']} line(s) matching "
-            f"{result['pattern']!r} ({log['per_minute']:g}/min"
+            f"{name}: {log['matches']} line(s) matching "
+            f"{result['pattern']!r} in {log['lines']} new ({log['per_minute']:g}/min"
         )
         if log["reference"] is not None:
             text += f", before {log['reference']['per_minute']:g}/min: {log['verdict']}"
         parts.append(text + ")")
+    parts += blind
     for check in result["checks"]:
         text = f"check {check['name']}: {check['errors']}/{check['runs']} errors"
         if check["median_ms"] is not None:
