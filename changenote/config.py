@@ -141,6 +141,15 @@ class Config:
         """The absolute template override folder, if configured."""
         return (self.root / self.templates_dir).resolve() if self.templates_dir else None
 
+    def own_paths(self) -> list[Path]:
+        """What changenote itself writes in the project: the notes folder, the store
+        folder, and the config file when it is changenote's own (not pyproject.toml).
+        None of it is the user's change: it never makes the tree dirty or a file touched."""
+        own = [self.notes_path, self.root / STORE_DIR]
+        if self.source is not None and self.source.name == CONFIG_NAME:
+            own.append(self.source)
+        return own
+
     def store_url(self) -> str:
         """The database URL: the environment wins, then the config, then the default file."""
         url = os.environ.get(DATABASE_ENV) or self.database_url

@@ -7,8 +7,12 @@ Outside a git repository (or without git installed) every function answers
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+#: A folder holding this file is a wiki changenote wrote (``changenote wiki --out``).
+WIKI_MARKER = ".changenote-wiki.db"
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,34 @@ class GitState:
     dirty: bool = False
     #: Modified or untracked files (relative to the root) and a hash of their content.
     dirty_files: dict[str, str] = field(default_factory=dict)
+    #: False outside a git repository (or without git): nothing here could be known.
+    repository: bool = True
+
+
+def _own(top: Path, exclude: list[Path]) -> Callable[[str], bool]:
+    """Whether a path (relative to ``top``) is changenote's own: under one of ``exclude``
+    (files or folders: the notes, the store, the config it wrote) or in a wiki folder."""
+    rel: list[str] = []
+    for path in exclude:
+        try:
+            rel.append(path.resolve().relative_to(top).as_posix())
+        except ValueError:
+            continue
+    exact = {e for e in rel if e and e != "."}
+    prefixes = tuple(e.rstrip("/") + "/" for e in exact)
+    wikis: dict[str, bool] = {}
+
+    def in_wiki(path: str) -> bool:
+        parts = path.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            folder = "/".join(parts[:depth])
+            if folder not in wikis:
+                wikis[folder] = (top / folder / WIKI_MARKER).is_file()
+            if wikis[folder]:
+                return True
+        return False
+
+    return lambda path: path in exact or path.startswith(prefixes) or in_wiki(path)
 
 
 def _git(root: Path, *args: str, input_text: str | None = None) -> str | None:
@@ -68,15 +100,17 @@ def _hashes(root: Path, paths: list[str]) -> dict[str, str]:
     return hashes
 
 
-def state(root: Path) -> GitState:
-    """The current commit and dirty files of the repository at ``root``."""
+def state(root: Path, exclude: list[Path] | None = None) -> GitState:
+    """The current commit and dirty files of the repository at ``root``; files that are
+    changenote's own (``exclude``, wiki folders) do not make it dirty."""
     top = _git(root, "rev-parse", "--show-toplevel")
     if top is None:
-        return GitState()
-    root = Path(top.strip())
+        return GitState(repository=False)
+    root = Path(top.strip()).resolve()
     head = _git(root, "rev-parse", "--verify", "-q", "HEAD")
     commit = head.strip() if head else None
-    dirty = _changed_paths(root, commit or None) if commit else _changed_paths(root, None)
+    own = _own(root, exclude or [])
+    dirty = [p for p in _changed_paths(root, commit or None) if not own(p)]
     return GitState(commit=commit, dirty=bool(dirty), dirty_files=_hashes(root, dirty))
 
 
@@ -86,6 +120,8 @@ class Touched:
 
     paths: list[str]
     base_missing: bool = False
+    #: False outside a git repository: the files touched could not be collected.
+    repository: bool = True
 
 
 def files_touched(
@@ -94,20 +130,16 @@ def files_touched(
     """Everything changed since ``base_commit``, committed or not.
 
     A file that was already dirty at baseline and has not changed since is left out;
-    so is anything under the ``exclude`` folders (the notes folder, the store). When
+    so is what is changenote's own (``exclude``: the notes, the store, the config it
+    wrote; and any wiki folder it built). When
     the baseline commit is gone (amended, rebased, another clone), only what differs
     from HEAD can be told, and ``base_missing`` says so.
     """
     top = _git(root, "rev-parse", "--show-toplevel")
     if top is None:
-        return Touched([])
+        return Touched([], repository=False)
     top_path = Path(top.strip()).resolve()
-    rel_excludes = []
-    for path in exclude:
-        try:
-            rel_excludes.append(path.resolve().relative_to(top_path).as_posix())
-        except ValueError:
-            continue
+    own = _own(top_path, exclude)
     base_missing = False
     if base_commit and _git(root, "cat-file", "-e", f"{base_commit}^{{commit}}") is None:
         base_missing = True
@@ -115,11 +147,8 @@ def files_touched(
         base_commit = head.strip() if head else None
     paths = _changed_paths(top_path, base_commit)
     current = _hashes(top_path, [p for p in paths if p in base_dirty])
-    prefixes = tuple(e.rstrip("/") + "/" for e in rel_excludes if e and e != ".")
     kept = [
-        p
-        for p in paths
-        if not p.startswith(prefixes) and not (p in base_dirty and current.get(p) == base_dirty[p])
+        p for p in paths if not own(p) and not (p in base_dirty and current.get(p) == base_dirty[p])
     ]
     return Touched(kept, base_missing)
 

@@ -131,3 +131,39 @@ def test_a_log_that_disappears_during_the_watch_is_not_ticked_as_clean(project: 
     assert not _watch_item(doc)["done"]
     note = (project / doc["note_path"]).read_text()
     assert "disappeared during the watch" in note and "not ticked" in note
+
+
+def test_changenotes_own_files_do_not_make_a_clean_tree_dirty(project: Path):
+    from tests.conftest import git
+
+    (project / "changenote.toml").unlink()
+    git(project, "commit", "-qam", "no config yet")
+    assert invoke("init", "--service", "docs").code == 0  # an untracked changenote.toml
+    _shipped(project)  # an untracked notes/ folder
+    assert invoke("wiki", "--out", "team-wiki").code == 0  # an untracked wiki
+    second = _json(invoke("baseline", "Next one", "--metric", "x=1", "--json"))
+    assert second["base_dirty"] is False
+    (project / "app" / "search.py").write_text("def search(q):\n    return cached(q)\n")
+    doc = _json(invoke("ship", "--reason", "cache", "--metric", "x=1", "--json"))
+    assert doc["files_touched"] == ["app/search.py"]
+    note = (project / doc["note_path"]).read_text()
+    assert "uncommitted changes" not in note
+
+
+def test_outside_git_the_note_says_files_could_not_be_collected(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "changenote.toml").write_text("")
+    base = _json(invoke("baseline", "No git here", "--metric", "x=1", "--json"))
+    assert [w["code"] for w in base["warnings"]] == ["not-a-git-repository"]
+    assert "not a git repository" in invoke("show").stdout
+    doc = _json(invoke("ship", "--reason", "tuned", "--metric", "x=2", "--json"))
+    note = (tmp_path / doc["note_path"]).read_text()
+    files = note.split("### Files touched")[1].split("###")[0]
+    assert files.strip() == "- none could be collected: not a git repository"
+
+
+def test_search_without_a_hit_says_so(project: Path):
+    _shipped(project)
+    result = invoke("search", "nothing-here")
+    assert result.code == 0 and result.stdout == "no change matches 'nothing-here'\n"
+    assert _json(invoke("search", "nothing-here", "--json")) == []

@@ -43,14 +43,14 @@ def emit(doc: dict[str, Any], as_json: bool, kind: str, every_warning: bool = Fa
         display.print_change(doc, kind, every_warning)
 
 
-def emit_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
-    """Print a list of changes (``list``, ``search``)."""
+def emit_rows(rows: list[dict[str, Any]], as_json: bool, empty: str | None = None) -> None:
+    """Print a list of changes (``list``, ``search``); ``empty``: what to say for none."""
     from changenote.cli import display
 
     if as_json:
         display.print_json(rows)
     else:
-        display.print_list(rows)
+        display.print_list(rows, empty)
 
 
 def gate(doc: dict[str, Any], enabled: bool) -> None:

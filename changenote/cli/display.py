@@ -206,9 +206,11 @@ def distribution_table(doc: dict[str, Any]) -> Any:
     return table
 
 
-def print_list(rows: list[dict[str, Any]]) -> None:
+def print_list(rows: list[dict[str, Any]], empty: str | None = None) -> None:
+    """One line per change; ``empty`` is what to say when there is none."""
     if not rows:
-        sys.stdout.write("no changes yet: start with `changenote baseline TITLE --http URL`\n")
+        default = "no changes yet: start with `changenote baseline TITLE --http URL`"
+        sys.stdout.write((empty or default) + "\n")
         return
     out = []
     for r in rows:

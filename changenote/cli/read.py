@@ -35,9 +35,9 @@ def search(
     """Find changes by their words (title, reason, expected result, tags...), best first."""
     from changenote.store.search import search as find
 
-    url = common.config().store_url()
-    rows = find(url, " ".join(query), service, owner, tag, since, until, limit)
-    common.emit_rows(rows, as_json)
+    words = " ".join(query)
+    rows = find(common.config().store_url(), words, service, owner, tag, since, until, limit)
+    common.emit_rows(rows, as_json, f"no change matches {words!r}")
 
 
 def show(

@@ -37,6 +37,7 @@ SEVERITY = {
     "probe-errors": "caution",
     "environment-changed": "caution",
     "check-changed": "caution",
+    "not-a-git-repository": "caution",
     "outliers": "info",
     "unstable": "info",
     "too-few-samples": "info",

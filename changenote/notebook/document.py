@@ -260,6 +260,7 @@ def note_context(doc: dict[str, Any], front_matter: str) -> dict[str, Any]:
 
     warnings, info = split(doc.get("warnings") or [])
     return {
+        "no_git": any(w["code"] == "not-a-git-repository" for w in doc.get("warnings") or []),
         "warnings": warnings,
         "info_warnings": len(info),
         "single_probe": probes_seen.pop() if len(probes_seen) == 1 else None,

@@ -69,6 +69,36 @@ class ShipRequest:
     headers: list[str] = field(default_factory=list)
 
 
+#: Baseline warnings that stay true at every later run (the rest are the comparison's).
+KEPT_WARNINGS = frozenset({"secret-not-stored", "not-a-git-repository"})
+
+
+def _lasting_warnings(probes: list[dict[str, Any]], git: gitinfo.GitState) -> list[dict[str, str]]:
+    """The baseline's warnings that stay true for the change's life (``KEPT_WARNINGS``)."""
+    found = [
+        {
+            "code": "secret-not-stored",
+            "message": (
+                f"{p['label']} held a secret that was not stored; measure and ship need it "
+                "again (--header), or keep it in an environment variable such as ${API_TOKEN}"
+            ),
+        }
+        for p in probes
+        if p["redacted"]
+    ]
+    if not git.repository:
+        found.append(
+            {
+                "code": "not-a-git-repository",
+                "message": (
+                    "not a git repository: the files this change touches cannot be collected; "
+                    "name them with `changenote ship --file PATH`"
+                ),
+            }
+        )
+    return found
+
+
 def _free_label(taken: set[str]) -> str:
     """``measure-1``, ``measure-2``...: the first automatic run label not used yet."""
     n = 1
@@ -176,7 +206,7 @@ class Notebook:
         stored_probes = [recording.stored_probe(s, self.redact_text) for s in specs]
         repeat.refuse_unrepeatable(stored_probes, self.redact_text(settings.clear_cache))
         self.store.ensure_schema()  # fail on a bad store before measuring for minutes
-        git = gitinfo.state(self.config.root)
+        git = gitinfo.state(self.config.root, self.config.own_paths())
         started = utcnow()
         outcomes = self._measure(specs, settings, progress)
         safe_title = self.redact_text(title) or title
@@ -203,18 +233,7 @@ class Notebook:
                 base_commit=git.commit,
                 base_dirty=git.dirty,
                 base_dirty_files=git.dirty_files,
-                warnings=[
-                    {
-                        "code": "secret-not-stored",
-                        "message": (
-                            f"{p['label']} held a secret that was not stored; measure and ship "
-                            "need it again (--header), or keep it in an environment variable "
-                            "such as ${API_TOKEN}"
-                        ),
-                    }
-                    for p in stored_probes
-                    if p["redacted"]
-                ],
+                warnings=_lasting_warnings(stored_probes, git),
                 created_at=started,
             )
             session.add(change)
@@ -289,7 +308,7 @@ class Notebook:
                 raise UsageError(f"change {change.slug!r} already has a run labelled {label!r}")
         if not specs and not manual:
             raise UsageError("this change has no probes to re-run; give --metric figures")
-        git = gitinfo.state(self.config.root)
+        git = gitinfo.state(self.config.root, self.config.own_paths())
         started = utcnow()
         outcomes = self._measure(specs, settings, progress)
         with self.store.write() as session:
@@ -325,7 +344,7 @@ class Notebook:
             session.flush()
             doc = document.load(session, change)
         doc["comparison"] = verdict.comparison
-        kept = [w for w in doc["warnings"] if w["code"] == "secret-not-stored"]
+        kept = [w for w in doc["warnings"] if w["code"] in KEPT_WARNINGS]
         doc["warnings"] = ranked(kept + self._check_warnings(change.probes) + verdict.warnings)
         doc["expectations"] = verdict.expectations
         doc["measured_run"] = run_label
@@ -358,11 +377,11 @@ class Notebook:
             specs = repeat.rerun_specs(change.probes, req.headers)
             settings = repeat.rerun_settings(change.settings, self.config)
             change_id = change.id
-        git = gitinfo.state(self.config.root)
+        git = gitinfo.state(self.config.root, self.config.own_paths())
         started = utcnow()
         outcomes = self._measure(specs, settings, progress)
         base = (change.base_commit, dict(change.base_dirty_files))
-        excludes = [self.config.notes_path, self.config.root / ".changenote"]
+        excludes = self.config.own_paths()
         # Git runs before the write transaction, so no lock is held while it works.
         touched = gitinfo.files_touched(self.config.root, base[0], base[1], excludes)
         manual_files = [posixpath.normpath(p.strip()) for p in req.files]
@@ -419,7 +438,7 @@ class Notebook:
             change.comparison = verdict.comparison
             change.expectations = verdict.expectations
             change.warnings = ranked(
-                [w for w in change.warnings if w["code"] == "secret-not-stored"]
+                [w for w in change.warnings if w["code"] in KEPT_WARNINGS]
                 + missing
                 + self._check_warnings(change.probes)
                 + verdict.warnings
