@@ -167,3 +167,35 @@ def test_search_without_a_hit_says_so(project: Path):
     result = invoke("search", "nothing-here")
     assert result.code == 0 and result.stdout == "no change matches 'nothing-here'\n"
     assert _json(invoke("search", "nothing-here", "--json")) == []
+
+
+def test_a_typo_in_a_checkable_expect_is_an_error_and_records_nothing(project: Path):
+    for typo in ("time_ms p95 << 5ms", "time_ms p95 < fast", "time_ms p95 < 5 parsecs x"):
+        result = invoke("baseline", "Slow", "--cmd", "true", "--expect", typo)
+        assert result.code == 2 and result.stderr.count("\n") == 1, (typo, result.stderr)
+        assert "--expect" in result.stderr and "Traceback" not in result.stderr
+    assert _json(invoke("list", "--json")) == []
+    # A well-formed clause about a metric no probe measures is said out loud.
+    doc = _json(invoke("baseline", "Slow", "--cmd", "true", "--expect", "latency_ms < 5ms",
+                       "--runs", "2", "--json"))  # fmt: skip
+    assert doc["expect_plan"][0]["note"] == "no probe measures latency_ms: it will not be checked"
+
+
+def test_expect_says_what_it_will_check_and_a_scope_holds(project: Path):
+    expect = "time_ms p95 < 30ms; #1: time_ms median < 0.03s; faster reports"
+    args = ["--cmd", "true", "--cmd", "sleep 0.05", "--runs", "3", "--expect", expect]
+    doc = _json(invoke("baseline", "Two probes", *args, "--json"))
+    unscoped, scoped, prose = doc["expect_plan"]
+    assert unscoped["checkable"] and len(unscoped["probes"]) == 2
+    assert "unscoped" in unscoped["note"]
+    assert scoped["probes"] == ["$ true"] and scoped["note"] == ""
+    assert prose == {"clause": "faster reports", "checkable": False, "probes": [],
+                     "note": "prose"}  # fmt: skip
+    text = invoke("show").stdout
+    assert "time_ms" in text
+    shipped = invoke("ship", "--reason", "x", "--fail-on-regression", "--json")
+    checked = json.loads(shipped.stdout)["expectations"]
+    on_first = [e for e in checked if e["expect"].startswith("#1")]
+    assert [e["probe"] for e in on_first] == ["$ true"] and on_first[0]["target"] == 30
+    # the unscoped clause fails on the 50 ms probe, so the gate fails: it was said at baseline
+    assert shipped.code == 3 and "time_ms p95 < 30ms" in shipped.stderr

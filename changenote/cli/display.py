@@ -122,6 +122,7 @@ def print_change(doc: dict[str, Any], kind: str, every_warning: bool = False) ->
                 )
             if run["metrics"]:
                 console.print(table)
+        _print_plan(console, doc)
         console.print(f"next: make the change, then `changenote ship {doc['id']} --reason ...`")
     elif kind in ("measure", "ship"):
         title = "after vs baseline" if kind == "ship" else f"{doc.get('measured_run')} vs baseline"
@@ -149,6 +150,18 @@ def print_change(doc: dict[str, Any], kind: str, every_warning: bool = False) ->
             console.print(f"  [{mark}] {item['key']}: {item['label']}{evidence}")
     if doc.get("note_path") and kind in ("ship", "show", "tick"):
         console.print(f"note: {doc['note_path']}")
+
+
+def _print_plan(console: Any, doc: dict[str, Any]) -> None:
+    """At baseline: which clauses of --expect will be checked, on which probes."""
+    refs = {p: f"#{i}" for i, p in enumerate(doc["probes"], start=1)}
+    for item in doc.get("expect_plan") or []:
+        if not item["checkable"]:
+            console.print(f"expect (prose, not checked): {item['clause']}")
+            continue
+        on = ", ".join(refs.get(p, p) for p in item["probes"]) or "no probe"
+        note = f"; {item['note']}" if item["note"] else ""
+        console.print(f"expect (checked at ship on {on}): {item['clause']}{note}")
 
 
 def _print_expectations(console: Any, doc: dict[str, Any]) -> None:

@@ -7,8 +7,12 @@ have the form ``[PROBE:] METRIC [STAT] OP NUMBER[UNIT]`` are checked against a r
 
 PROBE is ``#N`` (the N-th probe) or a check's name; without it every probe that
 has the metric must meet the clause. STAT is median (the default for times),
-mean, min, max or pNN; rates and counts default to their mean. Other clauses are
-ignored: they are for people.
+mean, min, max or pNN; rates and counts default to their mean. The clause's unit is
+converted into the metric's (``0.02s`` against ``ms``); a unit of another dimension
+cannot be checked. Clauses with no comparison operator and no metric name are prose,
+for people. A clause that looks like a check (it names a known metric, or holds a
+comparison operator) but does not parse is an error at baseline: a typo must not
+quietly check nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from changenote.errors import UsageError
+from changenote.measure import units
 from changenote.measure.stats import COUNTS, PROPORTIONS, percentile
 from changenote.specs import STANDARD_METRICS
 
@@ -42,6 +48,8 @@ _CLAUSE = re.compile(
     r"(?P<unit>ms|s|%|[A-Za-z/]+)?\s*$"
 )
 _SPLIT = re.compile(r"\s*;\s*|\s*,\s+|\s+and\s+")
+_LOOKS_CHECKABLE = re.compile(r"[<>=!]")
+_FORM = "[#N: or CHECK:] METRIC [median|mean|min|max|pNN] <|<=|>|>=|=|!= NUMBER[UNIT]"
 
 
 @dataclass(frozen=True)
@@ -54,28 +62,48 @@ class Expectation:
     target: float
     stat: str | None = None
     probe: str | None = None
+    #: The clause's unit as written ("" for none); converted into the metric's unit.
+    unit: str = ""
 
 
-def parse(text: str | None) -> list[Expectation]:
-    """The checkable clauses of ``text``; an empty list when it is free text only."""
+def _looks_checkable(clause: str) -> bool:
+    """A comparison operator, or a known metric's name as a word: meant as a check."""
+    words = set(re.findall(r"[A-Za-z_][\w]*", clause))
+    return bool(_LOOKS_CHECKABLE.search(clause) or words & set(STANDARD_METRICS))
+
+
+def parse(text: str | None, strict: bool = False) -> list[Expectation]:
+    """The checkable clauses of ``text``; an empty list when it is free text only.
+
+    ``strict`` (at baseline): a clause that looks like a check but does not parse is a
+    UsageError naming the form. Stored text is read leniently (older notebooks)."""
     found = []
     for clause in _SPLIT.split(text or ""):
         match = _CLAUSE.match(clause)
         if not match:
+            if strict and clause.strip() and _looks_checkable(clause):
+                raise UsageError(
+                    f"--expect {clause.strip()!r} looks like a check but does not parse; "
+                    f"expected {_FORM} (e.g. 'time_ms p95 < 200ms'), or plain words"
+                )
             continue
         metric = match["metric"]
-        unit = match["unit"]
+        unit = match["unit"] or ""
         number = float(match["number"])
         if not math.isfinite(number):
+            if strict:
+                raise UsageError(f"--expect {clause.strip()!r}: the number must be finite")
             continue
         # A clause must name a known metric or carry a stat/unit, or it is prose
         # ("search = fast" is not a check).
         if metric not in STANDARD_METRICS and not match["stat"] and not unit and not match["probe"]:
+            if strict:
+                raise UsageError(
+                    f"--expect {clause.strip()!r}: {metric!r} is not a metric changenote "
+                    f"knows ({', '.join(sorted(STANDARD_METRICS))}); give a stat or a unit "
+                    "for a custom metric (e.g. 'rows median >= 100'), or plain words"
+                )
             continue
-        if unit == "%":
-            number /= 100
-        elif unit == "s" and metric == "time_ms":
-            number *= 1000
         stat = match["stat"]
         found.append(
             Expectation(
@@ -85,9 +113,48 @@ def parse(text: str | None) -> list[Expectation]:
                 target=number,
                 stat="mean" if stat == "avg" else stat,
                 probe=match["probe"],
+                unit=unit,
             )
         )
     return found
+
+
+def _matches(exp: Expectation, metric: dict[str, Any]) -> bool:
+    """Whether a run's metric is one the clause speaks of (its name, and its probe)."""
+    if metric["metric"] != exp.metric:
+        return False
+    index = int(metric.get("probe_index", -1))
+    label = metric["probe"]
+    ref = f"#{index + 1}" if index >= 0 else "manual"
+    return not exp.probe or exp.probe in (ref, label) or label.startswith(f"check {exp.probe}:")
+
+
+def plan(text: str | None, metrics: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What ``--expect`` will check, clause by clause, against the baseline's metrics:
+    ``checkable`` or prose, the probes it applies to, and a word when an unscoped clause
+    covers several probes or none."""
+    checks = {e.text: e for e in parse(text)}
+    out: list[dict[str, Any]] = []
+    for clause in _SPLIT.split(text or ""):
+        clause = clause.strip()
+        if not clause:
+            continue
+        exp = checks.get(clause)
+        if exp is None:
+            out.append({"clause": clause, "checkable": False, "probes": [], "note": "prose"})
+            continue
+        probes = list(dict.fromkeys(m["probe"] for m in metrics if _matches(exp, m)))
+        if not probes:
+            note = f"no probe measures {exp.metric}: it will not be checked"
+        elif len(probes) > 1 and not exp.probe:
+            note = (
+                f"unscoped: every one of {len(probes)} probes measuring {exp.metric} must "
+                "meet it (scope it with #N: or CHECK:)"
+            )
+        else:
+            note = ""
+        out.append({"clause": clause, "checkable": True, "probes": probes, "note": note})
+    return out
 
 
 def _figure(samples: list[float], stat: str) -> float:
@@ -119,30 +186,32 @@ def evaluate(
         stat = exp.stat or _default_stat(exp.metric)
         matched = False
         for m in metrics:
-            if m["metric"] != exp.metric or not m["samples"]:
-                continue
-            index = int(m.get("probe_index", -1))
-            label = m["probe"]
-            ref = f"#{index + 1}" if index >= 0 else "manual"
-            if (
-                exp.probe
-                and exp.probe not in (ref, label)
-                and not label.startswith(f"check {exp.probe}:")
-            ):
+            if not m["samples"] or not _matches(exp, m):
                 continue
             matched = True
             actual = _figure(list(m["samples"]), stat)
+            unit = m.get("unit", "") or ""
+            scale = units.factor(exp.unit, unit) if exp.unit else 1.0
             results.append(
                 {
                     "expect": exp.text,
-                    "probe": label,
+                    "probe": m["probe"],
                     "metric": exp.metric,
                     "stat": stat,
                     "op": exp.op,
-                    "target": exp.target,
+                    # the target in the metric's own unit (0.02s against ms: 20)
+                    "target": exp.target * scale if scale is not None else exp.target,
                     "actual": round(actual, 4),
-                    "unit": m.get("unit", ""),
-                    "met": bool(_OPS[exp.op](actual, exp.target)),
+                    "unit": unit,
+                    # a unit of another dimension cannot be checked: unknown, not met
+                    "met": bool(_OPS[exp.op](actual, exp.target * scale))
+                    if scale is not None
+                    else None,
+                    **(
+                        {}
+                        if scale is not None
+                        else {"why": f"{exp.unit} cannot be compared with {unit or 'no unit'}"}
+                    ),
                 }
             )
         if not matched:

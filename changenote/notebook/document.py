@@ -171,7 +171,8 @@ def fmt_change(item: dict[str, Any], interval: bool = True) -> str:
 def fmt_expectation(item: dict[str, Any], refs: dict[str, str]) -> str:
     """One checked clause in words: ``met: time_ms p95 < 200 (#1: 3.1 ms)``."""
     if item["met"] is None:
-        return f"not checked: {item['expect']} (no probe measured {item['metric']})"
+        why = item.get("why") or f"no probe measured {item['metric']}"
+        return f"not checked: {item['expect']} ({why})"
     where = refs.get(item["probe"], item["probe"])
     figure = fmt_number(item["actual"], item.get("unit", ""))
     state = "met" if item["met"] else "not met"

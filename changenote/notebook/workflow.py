@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from changenote import gitinfo
 from changenote.config import Config
 from changenote.errors import ChangenoteError, UsageError
+from changenote.measure import expectations
 from changenote.measure.comparing import judge, run_warnings
 from changenote.measure.diagnostics import ranked
 from changenote.measure.probes import MeasureSettings, ProbeOutcome, Progress
@@ -198,6 +199,7 @@ class Notebook:
         settings = self._settings(req)
         specs = self._probe_specs(req)
         manual = [parse_manual_metric(m) for m in req.metrics]
+        expectations.parse(req.expected, strict=True)  # a typo must not check nothing
         for tag in req.tags:
             if not tag.strip():
                 raise UsageError("--tag cannot be empty")
@@ -276,7 +278,11 @@ class Notebook:
                     f"{settings.runs} run(s) each{where}",
                 )
             session.flush()
-            return document.load(session, change)
+            doc = document.load(session, change)
+        # What --expect will check, against what the baseline measured (not stored: it
+        # follows from the text and the runs).
+        doc["expect_plan"] = expectations.plan(doc["expected"], doc["runs"][0]["metrics"])
+        return doc
 
     def measure(
         self,
