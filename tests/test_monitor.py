@@ -78,7 +78,7 @@ def test_nagios_exit_codes_for_up_slow_down_and_unknown(project: Path, server: T
     status, perf = up.split(" | ")
     assert status.startswith("CHANGENOTE OK - health up")
     assert "'health_time_ms'=" in perf and "ms;10000;;0;" in perf
-    assert "'health_error_rate'=0;;0;0;" in perf
+    assert "'health_error_rate'=0%;;0;0;100" in perf  # a ratio, in percent
     everything = invoke("check", "--format", "nagios")
     assert everything.code == 2  # the worst of them; the message names the down check
     assert "gone down (connection refused)" in everything.stdout
@@ -121,18 +121,14 @@ def test_prometheus_output_parses_with_the_reference_parser(project: Path, serve
     assert result.code == 0, result.stderr
     families = {f.name: f for f in text_string_to_metric_families(result.stdout)}
     assert families["changenote_check_up"].type == "gauge"
-    samples = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for f in families.values()
-        for s in f.samples
-    }
-    assert samples[("changenote_check_up", (("check", "health"),))] == 1.0
-    assert samples[("changenote_check_state", (("check", "job"),))] == 0.0
-    assert samples[("changenote_check_slow", (("check", "health"),))] == 0.0
-    median = samples[
-        ("changenote_check_median", (("check", "health"), ("metric", "time_ms"), ("unit", "ms")))
-    ]
-    assert 0 < median < 5000
+    samples = {(s.name, s.labels["check"]): s.value for f in families.values() for s in f.samples}
+    every = [s.labels for f in families.values() for s in f.samples]
+    assert all(x["service"] == "docs" and x["project"] == project.name for x in every)
+    assert samples[("changenote_check_up", "health")] == 1.0
+    assert samples[("changenote_check_state", "job")] == 0.0
+    assert samples[("changenote_check_slow", "health")] == 0.0
+    assert 0 < samples[("changenote_check_duration_seconds", "health")] < 5  # seconds
+    assert samples[("changenote_check_error_ratio", "job")] == 0.0
 
 
 def test_json_report_keys_are_documented(project: Path, server: TestServer):
@@ -195,3 +191,155 @@ def test_unknown_check_names_suggest_the_nearest(project: Path, server: TestServ
     result = invoke("check", "helth")
     assert result.code != 0 and "did you mean 'health'?" in result.stderr
     assert "--format must be one of" in invoke("check", "--format", "xml").stderr
+
+
+# -- monitoring conventions, checked with the programs that read them ------------------
+
+#: The plugin guidelines' performance data: 'label'=value[UOM];[warn];[crit];[min];[max]
+_PERF = (
+    r"'[^'=]+'=-?[0-9.]+(us|ms|s|%|B|KB|MB|TB|c)?"
+    r";(-?[0-9.]*)?;(-?[0-9.]*)?;(-?[0-9.]*)?;(-?[0-9.]*)?"
+)
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "says"),
+    [
+        ("", ["check", "--format", "nagios"], "no checks configured"),
+        ("health", ["check", "helth", "--format", "nagios"], "unknown check 'helth'"),
+        ("typo", ["check", "--format", "nagios"], "did you mean 'slow_ms'?"),
+        ("health", ["check", "--format", "nagios", "--runs", "many"], "Invalid value for '--runs'"),
+        ("health", ["check", "--format=nagios", "--runs", "0"], "--runs must be at least 1"),
+    ],
+)
+def test_nagios_cannot_judge_is_unknown_with_a_status_line(
+    project: Path, server: TestServer, setup: str, args: list[str], says: str
+):
+    checks = {"": "", "health": _health(server.url), "typo": _health(server.url, "slow_msec = 1")}
+    _config(project, checks[setup])
+    result = invoke(*args)
+    assert result.code == 3, (result.stdout, result.stderr)
+    assert result.stdout.startswith("CHANGENOTE UNKNOWN - ") and result.stdout.count("\n") == 1
+    assert says in result.stdout and says in result.stderr
+    # elsewhere the same failure is an error line, not a monitoring state
+    plain = invoke(*[a for a in args if a not in ("--format", "nagios", "--format=nagios")])
+    assert plain.code in (1, 2) and plain.stdout == ""
+
+
+def _perl_perfdata(perf: str) -> list[list[str]]:
+    """What Monitoring::Plugin::Performance (Debian's libmonitoring-plugin-perl) reads."""
+    import shutil
+    import subprocess
+
+    if shutil.which("perl") is None:
+        pytest.skip("perl is not installed")
+    script = (
+        "use Monitoring::Plugin::Performance; "
+        "for my $p (Monitoring::Plugin::Performance->parse_perfstring($ARGV[0])) {"
+        " print join('|', $p->label, $p->value, $p->uom // '', "
+        " $p->threshold->warning->end // '', $p->threshold->critical->end // '',"
+        " $p->min // '', $p->max // ''), qq{\\n} }"
+    )
+    done = subprocess.run(["perl", "-e", script, perf], capture_output=True, text=True)
+    if "Can't locate Monitoring/Plugin" in done.stderr:
+        pytest.skip("Monitoring::Plugin is not installed (libmonitoring-plugin-perl)")
+    assert done.returncode == 0, done.stderr
+    return [line.split("|") for line in done.stdout.splitlines()]
+
+
+def test_nagios_perfdata_follows_the_guidelines(project: Path, server: TestServer):
+    import re
+
+    _config(
+        project,
+        _health(server.url, "slow_ms = 250\nmax_error_rate = 0.1")
+        + "[checks.rows]\ncmd = \"echo 'changenote-metric: rows=12345678901234 count'\"\n"
+        + "[checks.big]\ncmd = \"echo 'changenote-metric: size=1000000 MB'\"\n",
+    )
+    result = invoke("check", "--format", "nagios", "--runs", "2")
+    assert result.code == 0, result.stdout
+    status, perf = result.stdout.rstrip("\n").split(" | ")
+    assert status.startswith("CHANGENOTE OK - ")
+    entries = perf.split(" ")
+    assert all(re.fullmatch(_PERF, e) for e in entries), entries
+    assert "e+" not in perf and "e-" not in perf
+    assert "'rows_rows'=12345678901234;;;;" in entries  # a gauge: no 'c', no made-up min
+    assert "'big_size'=1000000MB;;;0;" in entries
+    assert "'health_error_rate'=0%;;10;0;100" in entries
+    time = next(e for e in entries if e.startswith("'health_time_ms'="))
+    assert time.endswith("ms;250;;0;")
+    parsed = {row[0]: row for row in _perl_perfdata(perf)}
+    assert set(parsed) == {e.split("'")[1] for e in entries}
+    assert parsed["health_time_ms"][2:4] == ["ms", "250"]
+    assert parsed["health_error_rate"][2] == "%" and parsed["health_error_rate"][4] == "10"
+    assert parsed["rows_rows"][1] == "12345678901234" and parsed["rows_rows"][2] == ""
+
+
+def _promtool() -> str:
+    import shutil
+
+    found = shutil.which("promtool")
+    if found is None:
+        pytest.skip("promtool is not installed (Debian's prometheus package)")
+    return found
+
+
+def test_prometheus_files_of_two_projects_pass_promtool_and_never_collide(
+    tmp_path: Path, server: TestServer, monkeypatch
+):
+    import subprocess
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.conftest import git
+
+    promtool = _promtool()
+    textfiles = tmp_path / "textfile-collector"
+    textfiles.mkdir()
+    for name in ("shop", "blog"):
+        root = tmp_path / name
+        root.mkdir()
+        git(root, "init", "-q")
+        monkeypatch.chdir(root)
+        (root / "changenote.toml").write_text(
+            f'service = "{name}"\n' + _health(server.url) + '[checks.job]\ncmd = "true"\n'
+        )
+        result = invoke("check", "--format", "prometheus", "--runs", "2")
+        assert result.code == 0, result.stderr
+        (textfiles / f"changenote-{name}.prom").write_text(result.stdout)
+    seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    for path in sorted(textfiles.glob("*.prom")):
+        lint = subprocess.run(
+            [promtool, "check", "metrics"], input=path.read_text(), capture_output=True, text=True
+        )
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+        for family in text_string_to_metric_families(path.read_text()):
+            for s in family.samples:
+                key = (s.name, tuple(sorted(s.labels.items())))
+                assert key not in seen, f"{key} collected twice"  # node_exporter's rule
+                seen.add(key)
+    names = {name for name, _ in seen}
+    assert {"changenote_check_duration_seconds", "changenote_check_error_ratio"} <= names
+    assert "changenote_check_median" not in names  # no name mixing units
+
+
+def test_openmetrics_ends_with_eof_and_parses(project: Path, server: TestServer):
+    import subprocess
+
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    _config(project, _health(server.url))
+    result = invoke("check", "--format", "openmetrics")
+    assert result.code == 0 and result.stdout.endswith("# EOF\n")
+    families = {f.name for f in text_string_to_metric_families(result.stdout)}
+    assert "changenote_check_up" in families
+    lint = subprocess.run(
+        [_promtool(), "check", "metrics"], input=result.stdout, capture_output=True, text=True
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_prometheus_without_checks_is_an_error_not_an_empty_exposition(project: Path):
+    _config(project, "")
+    result = invoke("check", "--format", "prometheus")
+    assert result.code != 0 and result.stdout == "" and "no checks configured" in result.stderr

@@ -66,9 +66,15 @@ for _command, _name in (
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: every expected failure becomes one line on stderr and a non-zero exit."""
+    """Entry point: every expected failure becomes one line on stderr and a non-zero exit.
+
+    ``check --format nagios`` is read by a monitoring system: there, any failure to
+    judge (a usage error, the config, the store) is UNKNOWN, exit 3, with a status line
+    on stdout, as the plugin guidelines ask."""
     command = typer.main.get_command(app)
     previous = _stop_cleanly_on_signals()
+    global _AS_PLUGIN
+    _AS_PLUGIN = _plugin_call(sys.argv[1:] if argv is None else argv)
     try:
         _run(command, argv)
     finally:
@@ -125,6 +131,21 @@ def _stop_cleanly_on_signals() -> dict[int, Any]:
     return previous
 
 
+#: True while running ``check --format nagios``: failures are reported as UNKNOWN.
+_AS_PLUGIN = False
+
+
+def _plugin_call(argv: list[str]) -> bool:
+    """Whether the command line is ``check ... --format nagios`` (in any option order)."""
+    words = [w for w in argv if not w.startswith("-")]
+    if not words or words[0] != "check":
+        return False
+    for i, word in enumerate(argv):
+        if word == "--format=nagios" or (word == "--format" and argv[i + 1 : i + 2] == ["nagios"]):
+            return True
+    return False
+
+
 def _fail(message: str, code: int) -> None:
     from changenote.redact import redact_message
 
@@ -135,4 +156,9 @@ def _fail(message: str, code: int) -> None:
     except ValueError:  # a pattern that does not compile: the config error says so
         line = redact_message(" ".join(message.split()))
     sys.stderr.write(f"changenote: error: {line}\n")
+    if _AS_PLUGIN and code != 0:
+        from changenote.monitor.report import status_line
+
+        sys.stdout.write(status_line("unknown", line) + "\n")
+        sys.exit(3)
     sys.exit(code)

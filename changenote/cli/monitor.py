@@ -18,7 +18,9 @@ def check(
     ] = None,
     fmt: Annotated[
         str,
-        typer.Option("--format", metavar="text|json|nagios|prometheus", help="Output format."),
+        typer.Option(
+            "--format", metavar="text|json|nagios|prometheus|openmetrics", help="Output format."
+        ),
     ] = "text",
     runs: Annotated[int, typer.Option(metavar="N", help="Runs per check (no warm-up).")] = 1,
     timeout: Annotated[
@@ -31,15 +33,19 @@ def check(
     """Run checks once: is it up, slow, failing, changed since the last ship that measured it.
 
     Exit status follows the monitoring-plugin convention for every format but
-    prometheus (which always exits 0): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    prometheus and openmetrics (which exit 0: the states are in the series): 0 OK,
+    1 WARNING, 2 CRITICAL, 3 UNKNOWN. With --format nagios, a check that cannot be
+    judged at all (no checks, an unknown name, a bad config) is UNKNOWN too.
     """
     from changenote.errors import UsageError
     from changenote.monitor import checks, report
 
     if fmt not in report.FORMATS:
         raise UsageError(f"--format must be one of {', '.join(report.FORMATS)}, not {fmt!r}")
-    results = checks.run_checks(common.config(), names or [], runs, timeout, keep=record)
-    output, code = report.render(results, fmt)
+    config = common.config()
+    results = checks.run_checks(config, names or [], runs, timeout, keep=record)
+    labels = {"service": config.service or "", "project": config.root.name}
+    output, code = report.render(results, fmt, labels)
     sys.stdout.write(output)
     raise typer.Exit(code)
 
