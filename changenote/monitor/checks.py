@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from changenote.config import Config
+from changenote.config import CheckConfig, Config
 from changenote.errors import ChangenoteError, NotFoundError
 from changenote.measure.checks import find_check, monitoring_spec
 
@@ -44,6 +44,8 @@ class CheckResult:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The change whose after-run is the reference, if any.
     reference: dict[str, Any] | None = None
+    #: Why the check was not compared with its reference (too few runs), if it was not.
+    compared: str | None = None
     comparison: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -67,6 +69,7 @@ class CheckResult:
             "statuses": dict(self.statuses),
             "metrics": self.metrics,
             "reference": self.reference,
+            "not_compared": self.compared,
             "comparison": self.comparison,
         }
 
@@ -150,9 +153,13 @@ def run_checks(
             slow_ms=check.slow_ms,
             max_error_rate=check.max_error_rate or 0.0,
         )
+        reference = references.get(check.name)
         settings = MeasureSettings(
             runs=runs,
-            warmup=0,
+            # Like with like: warmed up as the reference run was (ship warms up; a cold
+            # first request against a warm after-run reads as a regression). Never a
+            # clear-cache command: this may be production.
+            warmup=_warmup(check, reference),
             timeout=timeout or check.timeout or config.timeout,
             clear_cache=None,
         )
@@ -162,11 +169,23 @@ def run_checks(
             result.reason = redact(str(exc), config.redact_patterns) or str(exc)
             results.append(result)
             continue
-        _judge(result, outcome, references.get(check.name), config)
+        _judge(result, outcome, reference, config)
         results.append(result)
     if keep:
         record(config, results)
     return results
+
+
+#: Fewer runs than this and a check is not compared with its reference: "changed" needs
+#: enough samples to tell noise from a change.
+MIN_COMPARED_RUNS = 5
+
+
+def _warmup(check: CheckConfig, reference: dict[str, Any] | None) -> int:
+    """The reference run's warm-up (else the check's own, else none)."""
+    if reference is not None:
+        return int(reference["settings"].get("warmup", check.warmup or 0))
+    return check.warmup or 0
 
 
 def _judge(
@@ -195,7 +214,18 @@ def _judge(
     median = result.metrics.get("time_ms", {}).get("median")
     if result.slow_ms is not None and median is not None and result.up:
         result.slow = median > result.slow_ms
-    if reference is not None and result.up:
+    if reference is not None and result.up and outcome.attempts < MIN_COMPARED_RUNS:
+        result.reference = {
+            "slug": reference["slug"],
+            "title": reference["title"],
+            "shipped_at": reference["shipped_at"],
+        }
+        result.changed = None
+        result.compared = (
+            f"not compared (n too small: {outcome.attempts} run(s); "
+            f"--runs {max(10, MIN_COMPARED_RUNS)} compares)"
+        )
+    elif reference is not None and result.up:
         settings = reference["settings"]
         comparison = compare_runs(
             reference["metrics"],

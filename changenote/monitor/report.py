@@ -38,7 +38,8 @@ def text(results: list[CheckResult]) -> str:
         if r.attempts:
             parts.append(f"{r.errors}/{r.attempts} errors")
         if r.reference is not None:
-            parts.append(f"{r.changed or 'not compared'} vs after {r.reference['slug']}")
+            how = r.compared or r.changed or "not compared"
+            parts.append(f"{how} vs after {r.reference['slug']}")
         lines.append(f"{r.state.upper():8} {r.name}: {', '.join(parts)}")
     return "\n".join(lines) + "\n"
 
