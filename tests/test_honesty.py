@@ -199,3 +199,25 @@ def test_expect_says_what_it_will_check_and_a_scope_holds(project: Path):
     assert [e["probe"] for e in on_first] == ["$ true"] and on_first[0]["target"] == 30
     # the unscoped clause fails on the 50 ms probe, so the gate fails: it was said at baseline
     assert shipped.code == 3 and "time_ms p95 < 30ms" in shipped.stderr
+
+
+def test_a_trend_is_drawn_per_probe_never_across_probes(project: Path):
+    import re
+
+    from changenote.wiki.pages import page_name
+
+    for title in ("First change", "Second change"):
+        args = ["--cmd", "sleep 0.01", "--cmd", "true", "--runs", "3"]
+        _json(invoke("baseline", title, *args, "--json"))
+        _json(invoke("ship", "--reason", "tuned", "--json"))
+    assert invoke("wiki", "--out", "w", "--format", "markdown").code == 0
+    name = page_name("metric", "time_ms")
+    page = next((project / "w").rglob(f"{name}.md")).read_text()
+    rows = [line for line in page.splitlines() if line.startswith("| 20")]
+    assert len(rows) == 4  # two changes x two probes, each its own row
+    assert sum("sleep 0.01" in r for r in rows) == 2 and sum("$ true" in r for r in rows) == 2
+    svg = next((project / "w").rglob(f"{name}.svg")).read_text()
+    legend = re.findall(r"● ([^<]+)</text>", svg)
+    assert legend == ["$ sleep 0.01", "$ true"]
+    lines = re.findall(r'<polyline points="[^"]+" fill="none" stroke="(#[0-9a-f]+)"', svg)
+    assert len(lines) == 4 and len(set(lines)) == 2  # before and after, per probe colour

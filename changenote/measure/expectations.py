@@ -9,10 +9,10 @@ PROBE is ``#N`` (the N-th probe) or a check's name; without it every probe that
 has the metric must meet the clause. STAT is median (the default for times),
 mean, min, max or pNN; rates and counts default to their mean. The clause's unit is
 converted into the metric's (``0.02s`` against ``ms``); a unit of another dimension
-cannot be checked. Clauses with no comparison operator and no metric name are prose,
-for people. A clause that looks like a check (it names a known metric, or holds a
-comparison operator) but does not parse is an error at baseline: a typo must not
-quietly check nothing.
+cannot be checked. Clauses that neither name a standard metric nor compare with a
+number are prose, for people. A clause that looks like a check (it names a standard
+metric, or compares with a number) but does not parse is an error at baseline: a typo
+must not quietly check nothing.
 """
 
 from __future__ import annotations
@@ -48,7 +48,10 @@ _CLAUSE = re.compile(
     r"(?P<unit>ms|s|%|[A-Za-z/]+)?\s*$"
 )
 _SPLIT = re.compile(r"\s*;\s*|\s*,\s+|\s+and\s+")
-_LOOKS_CHECKABLE = re.compile(r"[<>=!]")
+#: A comparison with a number, the operator a word of its own: "p95 <= 50ms", "x = 5".
+#: Query strings ("?sv=2021"), shell redirects ("> all.sql"), arrows, markup and
+#: "search = fast" are prose.
+_LOOKS_CHECKABLE = re.compile(r"(?:^|\s)(?:<=|>=|==|!=|<|>|=)\s*[-+]?\.?\d")
 _FORM = "[#N: or CHECK:] METRIC [median|mean|min|max|pNN] <|<=|>|>=|=|!= NUMBER[UNIT]"
 
 

@@ -22,7 +22,7 @@ ALL_PER_PAGE = 500
 RECENT = 20
 RELATED = 5
 #: The shape of ``digest``: digests kept from a build with another shape are not reused.
-DIGEST_FORMAT = "3"
+DIGEST_FORMAT = "4"
 
 
 @dataclass
@@ -157,12 +157,14 @@ def _search_entry(doc: dict[str, Any]) -> str:
 _POINT = ("probe", "before", "after", "unit", "verdict")
 
 
-def _points(doc: dict[str, Any]) -> dict[str, list[Any]]:
-    """One trend point per metric the change measured: its first probe with figures."""
-    points: dict[str, list[Any]] = {}
+def _points(doc: dict[str, Any]) -> dict[str, list[list[Any]]]:
+    """Per metric, one trend point for every probe of the change that has figures on both
+    sides in the same unit: a trend never joins a route, another route and a command."""
+    points: dict[str, list[list[Any]]] = {}
     for c in doc.get("comparison") or []:
-        if c["metric"] not in points and c["before"] is not None and c["after"] is not None:
-            points[c["metric"]] = [c[k] for k in _POINT]
+        if c["before"] is None or c["after"] is None or "unit_after" in c:
+            continue
+        points.setdefault(c["metric"], []).append([c[k] for k in _POINT])
     return points
 
 
@@ -355,7 +357,7 @@ def build_pages(
         for tag in d["tags"]:
             by["tag"][tag].append(row)
         verdicts.update(d["verdicts"])
-        with_figures.update(d["points"].keys())
+        with_figures.update({m: len(p) for m, p in d["points"].items()})
     # each metric and how many notes have figures of it (the rows of its pages)
     metrics = {m: with_figures[m] for m in sorted({m for d in lights for m in d["metrics"]})}
     metric_pages = sum(len(paged(m, count)) for m, count in metrics.items())
@@ -490,7 +492,7 @@ def _pages(
 
     @functools.cache  # a metric's pages each need its figures: gathered once
     def metric_figures(metric: str) -> list[tuple[dict[str, Any], list[Any]]]:
-        return [(d["row"], d["points"][metric]) for d in lights if metric in d["points"]]
+        return [(d["row"], p) for d in lights for p in d["points"].get(metric, [])]
 
     def metric_context(metric: str, number: int) -> dict[str, Any]:
         figures = metric_figures(metric)
