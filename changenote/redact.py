@@ -157,7 +157,7 @@ _URL_RE = re.compile(
 )
 # Well-known token shapes: the recognisable prefix stays (ghp_***), the rest goes.
 _SHAPES_RE = re.compile(
-    r"(?<=[A_/a1-])(?:"
+    r"(?<=[A_/a1t-])(?:"
     + "|".join(
         (
             r"(?<=(?<![A-Za-z0-9_*])A(?:KIA|SIA))[A-Z0-9]{16}(?![A-Za-z0-9])",
@@ -171,6 +171,17 @@ _SHAPES_RE = re.compile(
             r"(?<=hooks\.slack\.com/services/)[A-Za-z0-9_/-]+",
             r"(?<=hooks\.slack\.com/workflows/)[A-Za-z0-9_/-]+",
             r"(?<=hooks\.slack\.com/triggers/)[A-Za-z0-9_/-]+",
+            # Chat and CI webhooks carry their secret in the path (as gitleaks and
+            # trufflehog find them): Discord, Microsoft Teams and Office 365, Zapier,
+            # IFTTT, Telegram bots, and Mattermost or Rocket.Chat incoming hooks.
+            r"(?<=discord\.com/api/webhooks/)[0-9]+/[A-Za-z0-9_-]+",
+            r"(?<=discordapp\.com/api/webhooks/)[0-9]+/[A-Za-z0-9_-]+",
+            r"(?<=webhook\.office\.com/webhookb2/)[A-Za-z0-9@/-]+",
+            r"(?<=outlook\.office\.com/webhook/)[A-Za-z0-9@/-]+",
+            r"(?<=hooks\.zapier\.com/hooks/catch/)[0-9]+/[A-Za-z0-9]+",
+            r"(?<=ifttt\.com/trigger/)[A-Za-z0-9_-]+/with/key/[A-Za-z0-9_-]+",
+            r"(?<=api\.telegram\.org/bot)[0-9]{5,}:[A-Za-z0-9_-]{30,}",
+            r"(?<=/hooks/)(?=[A-Za-z0-9]*[0-9])[A-Za-z0-9]{20,}(?:/[A-Za-z0-9_-]{20,})?",
             r"(?<=(?<![A-Za-z0-9_*])[sr]k_live_)[A-Za-z0-9]{10,}",
             r"(?<=(?<![A-Za-z0-9_*])[sr]k_test_)[A-Za-z0-9]{10,}",
             r"(?<=(?<![A-Za-z0-9_*])whsec_)[A-Za-z0-9]{16,}",
@@ -531,7 +542,8 @@ def _extra(text: str, patterns: Sequence[str | re.Pattern[str]]) -> str:
 _TRIGGER = re.compile(
     r"pass|pwd|secret|credential|token|auth|cookie|session|sig|key|bearer|basic|-u"
     r"|redis-cli|mysql|mariadb|sshpass|login|akia|asia|gh[pousr]_|github_pat_|xox|xapp-"
-    r"|glp|gr1348941|hf_|hooks\.slack\.com|k_live_|k_test_|whsec_|aiza|npm_|sk-|eyj"
+    r"|glp|gr1348941|hf_|hooks|webhook|ifttt|telegram|k_live_|k_test_|whsec_|aiza|npm_|sk-"
+    r"|eyj"
 )
 
 

@@ -39,6 +39,16 @@ GH_FINE = "github" + "_pat_" + _body(22) + "_" + _body(59)
 SLACK_BOT = "xo" + "xb-" + "1234567890-1234567890123-" + _body(24)
 SLACK_USER = "xo" + "xp-" + "1234567890-1234567890123-" + _body(24)
 SLACK_HOOK_TAIL = "T00000000/B00000000/" + _body(24)
+# Webhooks whose secret is in the URL's path (gitleaks' and trufflehog's rule sets).
+DISCORD_HOOK = "112233445566778899/" + _body(68)
+TEAMS_HOOK = (
+    "1f0e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b@2e3f4a5b-6c7d-8e9f-0a1b-2c3d4e5f6a7b"
+    "/IncomingWebhook/" + _body(32, "0123456789abcdef") + "/3c4d5e6f-7a8b-9c0d-1e2f-3a4b5c6d7e8f"
+)
+ZAPIER_HOOK = "1234567/" + _body(7, "abc1def")
+IFTTT_HOOK = "deploy_done/with/key/" + _body(22)
+TELEGRAM_BOT = "1234567890:" + "AA" + _body(33)
+MATTERMOST_HOOK = _body(26, "k3j5h7g9f1d2s4a6")
 STRIPE_LIVE = "sk" + "_live_" + _body(24)
 STRIPE_RESTRICTED = "rk" + "_live_" + _body(24)
 STRIPE_TEST = "sk" + "_test_" + _body(24)
@@ -147,6 +157,22 @@ SECRETS: list[tuple[str, str, str]] = [
     (f"user token {SLACK_USER}", SLACK_USER, "user token xoxp-***"),
     (f"curl -X POST https://hooks.slack.com/services/{SLACK_HOOK_TAIL} -d @msg.json",
      SLACK_HOOK_TAIL, "https://hooks.slack.com/services/*** -d @msg.json"),
+    (f"curl -d @m.json https://discord.com/api/webhooks/{DISCORD_HOOK}", DISCORD_HOOK,
+     "https://discord.com/api/webhooks/***"),
+    (f"notify https://discordapp.com/api/webhooks/{DISCORD_HOOK}?wait=true", DISCORD_HOOK,
+     "https://discordapp.com/api/webhooks/***?wait=true"),
+    (f"POST https://contoso.webhook.office.com/webhookb2/{TEAMS_HOOK} ok", TEAMS_HOOK,
+     "https://contoso.webhook.office.com/webhookb2/*** ok"),
+    (f"old https://outlook.office.com/webhook/{TEAMS_HOOK}", TEAMS_HOOK,
+     "https://outlook.office.com/webhook/***"),
+    (f"zap https://hooks.zapier.com/hooks/catch/{ZAPIER_HOOK}/ sent", ZAPIER_HOOK,
+     "https://hooks.zapier.com/hooks/catch/***/ sent"),
+    (f"GET https://maker.ifttt.com/trigger/{IFTTT_HOOK}", IFTTT_HOOK,
+     "https://maker.ifttt.com/trigger/***"),
+    (f"curl https://api.telegram.org/bot{TELEGRAM_BOT}/sendMessage", TELEGRAM_BOT,
+     "https://api.telegram.org/bot***/sendMessage"),
+    (f"POST https://chat.example.com/hooks/{MATTERMOST_HOOK} 200", MATTERMOST_HOOK,
+     "https://chat.example.com/hooks/*** 200"),
     (f"stripe charge with {STRIPE_LIVE}", STRIPE_LIVE, "stripe charge with sk_live_***"),
     (f"restricted {STRIPE_RESTRICTED} ok", STRIPE_RESTRICTED, "restricted rk_live_*** ok"),
     (f"test mode {STRIPE_TEST}", STRIPE_TEST, "test mode sk_test_***"),
