@@ -11,8 +11,9 @@ Run it as ``python bench/run.py [--out FILE] [--against REF]`` with Python 3.11 
 3. compares the command probe's median for ``sleep 0.01`` with hyperfine's, the HTTP
    probe's median on a loopback ``/health`` with a plain ``http.client`` loop, and
    measures ``changenote ship``'s own overhead (its wall time minus its probe runs);
-4. runs ``bench/wiki.py``, ``bench/store.py`` and ``bench/verdicts.py`` with the venv's
-   interpreter at reduced sizes and reads their ``--json`` figures;
+4. runs ``bench/wiki.py``, ``bench/store.py``, ``bench/verdicts.py`` and
+   ``bench/honesty.py`` with the venv's interpreter at reduced sizes and reads their
+   ``--json`` figures;
 5. prints the table as markdown (and writes it to ``--out``).
 
 About five minutes on 2 CPUs. A failed part becomes a row saying so; the script exits 0:
@@ -411,6 +412,31 @@ def verdict_rows(s: Setup, work: Path, pairs: int) -> list[Row]:
     ]
 
 
+def honesty_rows(s: Setup, work: Path, checks: int, aa: int) -> list[Row]:
+    cmd = [str(s.bin_dir / "python"), str(BENCH / "honesty.py"), "--checks", str(checks),
+           "--aa", str(aa), "--json"]  # fmt: skip
+    fig = trailing_json(run_checked(cmd, work, s.env, 1800))
+    flap, same = fig["flap"], fig["aa"]
+    verdicts = same["time_ms_verdicts"]
+    wrong = verdicts.get("improved", 0) + verdicts.get("regressed", 0)
+    return [
+        Row(
+            f"unchanged service called changed, `check --runs 10` x {flap['runs']}",
+            f"{flap['rate']:.0%} ({flap['changed']}/{flap['runs']})",
+            goal=f"≤ 5%: {mark(flap['rate'] <= 0.05)}",
+        ),
+        Row(
+            f"A/A `measure` with a caution-or-worse warning, x {same['runs']}",
+            f"{same['rate']:.0%} ({same['with_caution_or_worse']}/{same['runs']})",
+            goal=f"≤ 10%: {mark(same['rate'] <= 0.10)}",
+        ),
+        Row(
+            f"A/A `measure` time_ms called improved or regressed, x {same['runs']} (info)",
+            f"{wrong / max(1, same['runs']):.0%} ({wrong}/{same['runs']})",
+        ),
+    ]
+
+
 # ---------------------------------------------------------------------------------------
 # The table
 # ---------------------------------------------------------------------------------------
@@ -457,6 +483,8 @@ def main() -> None:
     parser.add_argument("--wiki-notes", type=int, default=1000)
     parser.add_argument("--store-changes", type=int, default=20_000)
     parser.add_argument("--verdict-pairs", type=int, default=1000)
+    parser.add_argument("--honesty-checks", type=int, default=30)
+    parser.add_argument("--honesty-aa", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument(
         "--against",
@@ -483,6 +511,8 @@ def main() -> None:
             guarded(rows, "wiki", lambda: wiki_rows(s, work, args.wiki_notes))
             guarded(rows, "store", lambda: store_rows(s, work, args.store_changes))
             guarded(rows, "verdicts", lambda: verdict_rows(s, work, args.verdict_pairs))
+            sizes = (args.honesty_checks, args.honesty_aa)
+            guarded(rows, "honesty", lambda: honesty_rows(s, work, *sizes))
     finally:
         if args.keep:
             log(f"kept {work}")
