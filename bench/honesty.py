@@ -5,9 +5,10 @@ local HTTP service (a threaded ``http.server`` in its own process, a little work
 request), in a fresh git project, it
 
 1. ships an unchanged change that measured a configured check (``--check search``),
-   then runs ``changenote check search --runs 10 --format json`` ``--checks`` times, each
-   in a new process as cron would, and counts the answers that say the service changed
-   (``improved`` or ``regressed``): the **flap rate**, goal at most 5%;
+   then runs ``changenote check search --runs 10 --record --format json`` ``--checks``
+   times, each in a new process as cron would (recording, so the check learns its
+   run-to-run noise), and counts the answers that say the service changed (``improved``
+   or ``regressed``): the **flap rate**, goal at most 5%;
 2. takes a baseline of the same route and runs ``changenote measure`` ``--aa`` times
    against it with nothing changed (A/A), and counts the comparisons that carry a
    warning of severity ``caution`` or ``invalidates``: goal at most 10% (at least 90%
@@ -87,7 +88,9 @@ def flap_rate(project: Path, env: dict[str, str], url: str, checks: int) -> dict
     answers: collections.Counter[str] = collections.Counter()
     changes: list[float] = []
     for i in range(checks):
-        report = _ok(_cli(["check", "search", "--runs", "10", "--format", "json"], project, env))
+        report = _ok(
+            _cli(["check", "search", "--runs", "10", "--record", "--format", "json"], project, env)
+        )
         answers[str(report["checks"][0]["changed"])] += 1
         lead = next((c for c in report["checks"][0]["comparison"] if c["metric"] == "time_ms"), {})
         if lead.get("change_pct") is not None:

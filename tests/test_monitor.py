@@ -147,9 +147,18 @@ def test_changed_since_the_last_ship_that_measured_the_check(project: Path, serv
     shipped = invoke("ship", "--reason", "nothing yet")
     assert shipped.code == 0, shipped.stderr
     server.behaviour.delay = 0.03
+    # One run against one reference run cannot tell a change from run-to-run drift.
+    first = invoke("check", "--runs", "8", "--format", "json")
+    data = json.loads(first.stdout)["checks"][0]
+    assert data["reference"]["slug"] == "slow-health"
+    assert data["changed"] is None and data["state"] == "ok" and first.code == 0, data
+    assert "run-to-run noise is not known yet (0 of 5 runs recorded" in data["changed_note"]
+    server.behaviour.delay = 0.0
+    for _ in range(5):  # cron with --record: the check learns its run-to-run noise
+        assert invoke("check", "--runs", "8", "--record").code == 0
+    server.behaviour.delay = 0.03
     result = invoke("check", "--runs", "8", "--format", "json")
     data = json.loads(result.stdout)["checks"][0]
-    assert data["reference"]["slug"] == "slow-health"
     assert data["changed"] == "regressed" and data["state"] == "warning", data
     assert result.code == 1
     assert "regressed vs after slow-health" in invoke("check", "--runs", "8").stdout

@@ -44,7 +44,8 @@ class CheckResult:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The change whose after-run is the reference, if any.
     reference: dict[str, Any] | None = None
-    #: Why the check was not compared with its reference (too few runs), if it was not.
+    #: Why ``changed`` is what it is when it is not the plain verdict: not compared (too
+    #: few runs, run-to-run noise not known yet), or within the run-to-run noise.
     compared: str | None = None
     comparison: list[dict[str, Any]] = field(default_factory=list)
 
@@ -69,7 +70,7 @@ class CheckResult:
             "statuses": dict(self.statuses),
             "metrics": self.metrics,
             "reference": self.reference,
-            "not_compared": self.compared,
+            "changed_note": self.compared,
             "comparison": self.comparison,
         }
 
@@ -122,6 +123,42 @@ def reference_runs(config: Config, names: list[str]) -> dict[str, dict[str, Any]
     return found
 
 
+#: Recorded runs of a check since its reference needed before a change is claimed: one
+#: run against one run cannot tell a change from the drift between runs.
+MIN_HISTORY = 5
+#: A run median further than this many robust standard deviations (1.4826 x MAD) from
+#: the recorded run medians is outside the check's run-to-run noise (Iglewicz-Hoaglin).
+NOISE_Z = 3.5
+
+
+def run_history(config: Config, references: dict[str, dict[str, Any]]) -> dict[str, list[float]]:
+    """Per check: the time_ms medians of its recorded runs (``check --record``) since its
+    reference change, newest first (at most 50)."""
+    from changenote.store.db import Store
+    from changenote.store.models import CheckRecord
+
+    store = Store(config.store_url())
+    if not references or not store.exists():
+        return {}
+    from sqlmodel import col, select
+
+    found: dict[str, list[float]] = {}
+    with store.read() as session:
+        for name, reference in references.items():
+            rows = session.exec(
+                select(CheckRecord)
+                .where(CheckRecord.name == name, CheckRecord.reference == reference["slug"])
+                .order_by(col(CheckRecord.id).desc())
+                .limit(50)
+            ).all()
+            found[name] = [
+                float(r.metrics["time_ms"]["median"])
+                for r in rows
+                if (r.metrics.get("time_ms") or {}).get("median") is not None
+            ]
+    return found
+
+
 def run_checks(
     config: Config,
     names: list[str],
@@ -143,6 +180,7 @@ def run_checks(
             raise NotFoundError("no checks configured: add [checks.NAME] to the config")
     checks = [find_check(config, name) for name in dict.fromkeys(names)]
     references = reference_runs(config, [c.name for c in checks])
+    history = run_history(config, references)
     results = []
     for check in checks:
         spec = monitoring_spec(check)
@@ -169,7 +207,7 @@ def run_checks(
             result.reason = redact(str(exc), config.redact_patterns) or str(exc)
             results.append(result)
             continue
-        _judge(result, outcome, reference, config)
+        _judge(result, outcome, reference, config, history.get(check.name, []))
         results.append(result)
     if keep:
         record(config, results)
@@ -188,8 +226,24 @@ def _warmup(check: CheckConfig, reference: dict[str, Any] | None) -> int:
     return check.warmup or 0
 
 
+def _within_noise(median: float, reference: float, history: list[float]) -> bool:
+    """Whether a run's median lies within the check's run-to-run noise: the recorded run
+    medians since the reference, and the reference's own."""
+    import statistics
+
+    medians = [reference, *history]
+    center = statistics.median(medians)
+    mad = statistics.median(abs(m - center) for m in medians)
+    scale = max(1.4826 * mad, 0.01 * abs(center))  # a floor: identical medians happen
+    return abs(median - center) <= NOISE_Z * scale
+
+
 def _judge(
-    result: CheckResult, outcome: Any, reference: dict[str, Any] | None, config: Config
+    result: CheckResult,
+    outcome: Any,
+    reference: dict[str, Any] | None,
+    config: Config,
+    history: list[float] | None = None,
 ) -> None:
     from changenote.measure.comparing import compare_runs
     from changenote.notebook.recording import metric_rows
@@ -242,6 +296,28 @@ def _judge(
                 result.metrics[c["metric"]]["reference"] = c.get("before")
         lead = next((c for c in comparison if c["metric"] == "time_ms"), None)
         result.changed = lead["verdict"] if lead else None
+        claimed = lead is not None and lead["verdict"] in ("improved", "regressed", "changed")
+        history = history or []
+        if claimed and lead is not None and len(history) < MIN_HISTORY:
+            # The samples of one run differ from the reference's, but runs taken at
+            # different times differ by more than their own spread says: not a claim.
+            result.changed = None
+            result.compared = (
+                f"not compared: {lead['change_pct']:+.0f}% against one reference run, and "
+                f"the check's run-to-run noise is not known yet ({len(history)} of "
+                f"{MIN_HISTORY} runs recorded since it; use --record)"
+            )
+        elif (
+            claimed
+            and lead is not None
+            and lead["before"] is not None
+            and _within_noise(lead["after"], lead["before"], history)
+        ):
+            result.changed = "not-significant"
+            result.compared = (
+                f"{lead['change_pct']:+.0f}%, within the run-to-run noise of "
+                f"{len(history)} recorded runs"
+            )
         result.reference = {
             "slug": reference["slug"],
             "title": reference["title"],
