@@ -99,9 +99,9 @@ def test_cache_state_changed_covers_headers_appearing():
     ("text", "parsed"),
     [
         ("time_ms p95 < 200ms", [("time_ms", "p95", "<", 200.0, None)]),
-        ("time_ms < 0.2 s", [("time_ms", None, "<", 200.0, None)]),
+        ("time_ms < 0.2 s", [("time_ms", None, "<", 0.2, None)]),  # converted when checked
         ("error_rate = 0", [("error_rate", None, "==", 0.0, None)]),
-        ("error_rate <= 1%", [("error_rate", None, "<=", 0.01, None)]),
+        ("error_rate <= 1%", [("error_rate", None, "<=", 1.0, None)]),
         ("#2: db_calls median <= 3", [("db_calls", "median", "<=", 3.0, "#2")]),
         ("health: time_ms max < 50", [("time_ms", "max", "<", 50.0, "health")]),
         (
@@ -116,6 +116,19 @@ def test_cache_state_changed_covers_headers_appearing():
 def test_expectation_parsing(text: str, parsed: list[tuple]):
     got = [(e.metric, e.stat, e.op, e.target, e.probe) for e in expectations.parse(text)]
     assert got == [(m, s, o, pytest.approx(t), p) for m, s, o, t, p in parsed]
+
+
+def test_expectation_units_convert_into_the_metrics_unit_when_checked():
+    timing = [{"probe": "GET /a", "probe_index": 0, "metric": "time_ms", "unit": "ms",
+               "samples": [150.0, 160.0, 170.0]}]  # fmt: skip
+    (fast,) = expectations.evaluate(expectations.parse("time_ms < 0.2 s"), timing)
+    assert fast["target"] == pytest.approx(200.0) and fast["met"] is True
+    rates = [{"probe": "GET /a", "probe_index": 0, "metric": "error_rate", "unit": "ratio",
+              "samples": [0.0, 0.0, 1.0]}]  # fmt: skip
+    (errors,) = expectations.evaluate(expectations.parse("error_rate <= 1%"), rates)
+    assert errors["target"] == pytest.approx(0.01) and errors["met"] is False
+    (other,) = expectations.evaluate(expectations.parse("time_ms < 3 MB"), timing)
+    assert other["met"] is None and other["why"] == "MB cannot be compared with ms"
 
 
 def test_expectation_evaluation_per_probe():
