@@ -73,10 +73,9 @@ def main(argv: list[str] | None = None) -> None:
     on stdout, as the plugin guidelines ask."""
     command = typer.main.get_command(app)
     previous = _stop_cleanly_on_signals()
-    global _AS_PLUGIN
-    _AS_PLUGIN = _plugin_call(sys.argv[1:] if argv is None else argv)
+    as_plugin = _plugin_call(sys.argv[1:] if argv is None else argv)
     try:
-        _run(command, argv)
+        _run(command, argv, as_plugin)
     finally:
         import signal
 
@@ -84,8 +83,9 @@ def main(argv: list[str] | None = None) -> None:
             signal.signal(sig, handler)
 
 
-def _run(command: Any, argv: list[str] | None) -> None:
-    """Run the command; every expected failure becomes one line on stderr."""
+def _run(command: Any, argv: list[str] | None, as_plugin: bool = False) -> None:
+    """Run the command; every expected failure becomes one line on stderr (and, for a
+    monitoring plugin, an UNKNOWN status line)."""
     from typer.exceptions import TyperException
 
     from changenote.errors import ChangenoteError
@@ -93,20 +93,20 @@ def _run(command: Any, argv: list[str] | None) -> None:
     try:
         code = command.main(args=argv, prog_name="changenote", standalone_mode=False)
     except ChangenoteError as exc:
-        _fail(str(exc), exc.exit_code)
+        _fail(str(exc), exc.exit_code, as_plugin)
     except TyperException as exc:
-        _fail(exc.format_message(), getattr(exc, "exit_code", 2))
+        _fail(exc.format_message(), getattr(exc, "exit_code", 2), as_plugin)
     except typer.Abort:
-        _fail("aborted; nothing was recorded", 130)
+        _fail("aborted; nothing was recorded", 130, as_plugin)
     except KeyboardInterrupt:
-        _fail("interrupted; nothing was recorded", 130)
+        _fail("interrupted; nothing was recorded", 130, as_plugin)
     except BrokenPipeError:
         sys.exit(1)
     except OSError as exc:  # a folder that cannot be written, a disk that is full...
         where = f": {exc.filename}" if exc.filename else ""
-        _fail(f"{exc.strerror or exc}{where}", 1)
+        _fail(f"{exc.strerror or exc}{where}", 1, as_plugin)
     if code == 130:  # Typer turns Ctrl-C into exit code 130
-        _fail("interrupted; nothing was recorded", 130)
+        _fail("interrupted; nothing was recorded", 130, as_plugin)
     sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -131,10 +131,6 @@ def _stop_cleanly_on_signals() -> dict[int, Any]:
     return previous
 
 
-#: True while running ``check --format nagios``: failures are reported as UNKNOWN.
-_AS_PLUGIN = False
-
-
 def _plugin_call(argv: list[str]) -> bool:
     """Whether the command line is ``check ... --format nagios`` (in any option order)."""
     words = [w for w in argv if not w.startswith("-")]
@@ -146,7 +142,7 @@ def _plugin_call(argv: list[str]) -> bool:
     return False
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int, as_plugin: bool = False) -> None:
     from changenote.redact import redact_message
 
     config = sys.modules.get("changenote.config")  # its patterns, if it was loaded
@@ -156,7 +152,7 @@ def _fail(message: str, code: int) -> None:
     except ValueError:  # a pattern that does not compile: the config error says so
         line = redact_message(" ".join(message.split()))
     sys.stderr.write(f"changenote: error: {line}\n")
-    if _AS_PLUGIN and code != 0:
+    if as_plugin and code != 0:
         from changenote.monitor.report import status_line
 
         sys.stdout.write(status_line("unknown", line) + "\n")

@@ -238,6 +238,25 @@ def _within_noise(median: float, reference: float, history: list[float]) -> bool
     return abs(median - center) <= NOISE_Z * scale
 
 
+def _against_noise(result: CheckResult, lead: dict[str, Any], history: list[float]) -> None:
+    """A change the samples show is claimed only beyond the check's run-to-run noise."""
+    if len(history) < MIN_HISTORY:
+        # The samples of one run differ from the reference's, but runs taken at
+        # different times differ by more than their own spread says: not a claim.
+        result.changed = None
+        result.compared = (
+            f"not compared: {lead['change_pct']:+.0f}% against one reference run, and "
+            f"the check's run-to-run noise is not known yet ({len(history)} of "
+            f"{MIN_HISTORY} runs recorded since it; use --record)"
+        )
+    elif lead["before"] is not None and _within_noise(lead["after"], lead["before"], history):
+        result.changed = "not-significant"
+        result.compared = (
+            f"{lead['change_pct']:+.0f}%, within the run-to-run noise of "
+            f"{len(history)} recorded runs"
+        )
+
+
 def _judge(
     result: CheckResult,
     outcome: Any,
@@ -268,12 +287,9 @@ def _judge(
     median = result.metrics.get("time_ms", {}).get("median")
     if result.slow_ms is not None and median is not None and result.up:
         result.slow = median > result.slow_ms
+    if reference is not None and result.up:
+        result.reference = {k: reference[k] for k in ("slug", "title", "shipped_at")}
     if reference is not None and result.up and outcome.attempts < MIN_COMPARED_RUNS:
-        result.reference = {
-            "slug": reference["slug"],
-            "title": reference["title"],
-            "shipped_at": reference["shipped_at"],
-        }
         result.changed = None
         result.compared = (
             f"not compared (n too small: {outcome.attempts} run(s); "
@@ -296,33 +312,8 @@ def _judge(
                 result.metrics[c["metric"]]["reference"] = c.get("before")
         lead = next((c for c in comparison if c["metric"] == "time_ms"), None)
         result.changed = lead["verdict"] if lead else None
-        claimed = lead is not None and lead["verdict"] in ("improved", "regressed", "changed")
-        history = history or []
-        if claimed and lead is not None and len(history) < MIN_HISTORY:
-            # The samples of one run differ from the reference's, but runs taken at
-            # different times differ by more than their own spread says: not a claim.
-            result.changed = None
-            result.compared = (
-                f"not compared: {lead['change_pct']:+.0f}% against one reference run, and "
-                f"the check's run-to-run noise is not known yet ({len(history)} of "
-                f"{MIN_HISTORY} runs recorded since it; use --record)"
-            )
-        elif (
-            claimed
-            and lead is not None
-            and lead["before"] is not None
-            and _within_noise(lead["after"], lead["before"], history)
-        ):
-            result.changed = "not-significant"
-            result.compared = (
-                f"{lead['change_pct']:+.0f}%, within the run-to-run noise of "
-                f"{len(history)} recorded runs"
-            )
-        result.reference = {
-            "slug": reference["slug"],
-            "title": reference["title"],
-            "shipped_at": reference["shipped_at"],
-        }
+        if lead is not None and lead["verdict"] in ("improved", "regressed", "changed"):
+            _against_noise(result, lead, history or [])
     last = max(outcome.statuses, key=outcome.statuses.get) if outcome.statuses else "no answer"
     if not result.up:
         result.state, result.reason = "critical", f"down ({hide(outcome.last_status) or last})"

@@ -73,10 +73,16 @@ def plain(value: float) -> str:
 _UOM = {"ms": ("ms", 1.0), "s": ("s", 1.0), "us": ("us", 1.0), "%": ("%", 1.0),
         "ratio": ("%", 100.0), "B": ("B", 1.0), "KB": ("KB", 1.0), "MB": ("MB", 1.0),
         "TB": ("TB", 1.0)}  # fmt: skip
-#: Lower and upper bounds known from the kind of figure.
-_BOUNDS = {"ms": ("0", ""), "s": ("0", ""), "us": ("0", ""), "%": ("0", "100"),
-           "B": ("0", ""), "KB": ("0", ""), "MB": ("0", ""), "TB": ("0", "")}  # fmt: skip
+#: Metrics that cannot go below 0 whatever their unit.
 _NON_NEGATIVE = {"db_calls", "time_ms", "error_rate", "cache_hit_ratio"}
+
+
+def _bounds(uom: str, metric: str) -> tuple[str, str]:
+    """Min and max where they are known: every guideline unit here (times, sizes,
+    percent) starts at 0, percent ends at 100; other figures only for standard metrics."""
+    if uom == "%":
+        return "0", "100"
+    return ("0", "") if uom or metric in _NON_NEGATIVE else ("", "")
 
 
 def _perfdata(r: CheckResult) -> list[str]:
@@ -85,7 +91,7 @@ def _perfdata(r: CheckResult) -> list[str]:
         if m.get("median") is None:
             continue
         uom, scale = _UOM.get(m.get("unit", ""), ("", 1.0))
-        low, high = _BOUNDS.get(uom, ("0" if metric in _NON_NEGATIVE else "", ""))
+        low, high = _bounds(uom, metric)
         warn = crit = ""
         if metric == "time_ms" and r.slow_ms is not None:
             warn = plain(r.slow_ms * scale)  # slower than slow_ms: WARNING
@@ -129,8 +135,8 @@ _QUANTITIES = {
     "cache_hit_ratio": ("cache_hit_ratio", "Share of cache hits in the check's runs.", 1.0),
     "db_calls": ("db_calls", "Mean database calls per run of the check.", 1.0),
 }
-#: Base units by dimension, for a custom metric's name suffix.
-_BASE = {"time": "seconds", "size": "bytes", "ratio": "ratio"}
+#: Per dimension: its base unit and the name suffix of a custom metric in it.
+_BASE = {"time": ("s", "seconds"), "size": ("B", "bytes"), "ratio": ("ratio", "ratio")}
 
 
 def _quantity(metric: str, unit: str) -> tuple[str, str, float]:
@@ -139,11 +145,10 @@ def _quantity(metric: str, unit: str) -> tuple[str, str, float]:
         return _QUANTITIES[metric]
     from changenote.measure import units
 
-    dimension = units.dimension(unit)
-    base = {"time": "s", "size": "B", "ratio": "ratio"}.get(dimension or "")
+    base = _BASE.get(units.dimension(unit) or "")
     if base is not None:
-        factor = units.factor(unit, base) or 1.0
-        suffix = _BASE[dimension or ""]
+        factor = units.factor(unit, base[0]) or 1.0
+        suffix = base[1]
         return (f"metric_{_name_part(metric)}_{suffix}",
                 f"Median of the custom metric {metric}, {suffix}.", factor)  # fmt: skip
     what = f" ({unit})" if unit else ""
