@@ -100,6 +100,10 @@ def test_blank_database_gets_exact_schema(new_store_url):
             "shipped_at",
             "expectations",
             "watches",
+            "origin",
+            "recorded_by",
+            "trusted_by",
+            "trusted_at",
         ],
         "checklist_item": [
             "id",

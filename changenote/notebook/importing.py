@@ -143,6 +143,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "noticed", "expected", "reason", "rollback", "tags", "probes", "settings",
         "base_commit", "base_dirty", "base_dirty_files", "head_commit", "comparison",
         "warnings", "expectations", "watches", "note_path", "created_at", "shipped_at",
+        "origin",
     ),
     "run": (
         "id", "change_id", "position", "label", "started_at", "finished_at", "git_commit",
@@ -488,6 +489,7 @@ class _Rows:
             to_json(list(get("comparison") or [])), to_json(list(get("warnings") or [])),
             to_json(list(get("expectations") or [])), to_json(list(get("watches") or [])),
             get("note_path"), when(doc["created_at"]), when(get("shipped_at")),
+            "imported",  # never trusted to run here until `changenote trust`
         ))  # fmt: skip
         runs, metrics = batch["run"], batch["metric"]
         for position, run in enumerate(get("runs") or []):

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from changenote.store.models import Change
 
 #: The newest migration; tests check it matches the migration scripts.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Column, Index, String, Text
 from sqlmodel import Field, SQLModel
 
 from changenote.steps import STANDARD_CHECKLIST
@@ -82,6 +82,15 @@ class Change(SQLModel, table=True):
     watches: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
     )
+    #: ``recorded`` (by baseline here), ``imported``, or ``unknown`` (before 0007).
+    origin: str = Field(
+        default="recorded", sa_column=Column(String(16), nullable=False, server_default="unknown")
+    )
+    #: The user who recorded it here (its commands run for that user without ``trust``).
+    recorded_by: str | None = Field(default=None, max_length=64)
+    #: Who ran ``changenote trust`` on it, and when (since 0007).
+    trusted_by: str | None = Field(default=None, max_length=64)
+    trusted_at: datetime | None = None
 
 
 class Run(SQLModel, table=True):
