@@ -34,6 +34,8 @@ class BuildResult:
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
+    #: Changes left out because they cannot be read (UnreadableChangeError each).
+    skipped: list[Any] = field(default_factory=list)
 
 
 def _safe_link(url: str) -> bool:
@@ -359,8 +361,12 @@ class _Writer:
         self.full = full
         self.files: dict[str, str] = {}
         self.result = BuildResult(out=out)
+        #: The file being written now: if the build stops there, it may be old or new.
+        self.writing: str | None = None
 
     def put(self, path: str, text: str) -> None:
+        import errno
+
         from changenote.files import write_atomic
 
         digest = _digest(text)
@@ -368,8 +374,29 @@ class _Writer:
         if not self.full and self.old.get(path) == digest and path in self.on_disk:
             self.result.unchanged += 1
             return
-        write_atomic(self.out / path, text, durable=False)
+        self.writing = path
+        try:
+            write_atomic(self.out / path, text, durable=False)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise ChangenoteError(
+                    f"disk full: cannot write {self.out / path}; free some space and run "
+                    "the build again"
+                ) from None
+            raise
         self.result.written.append(path)
+        self.writing = None
+
+    def written(self) -> dict[str, str | None]:
+        """What this build wrote so far: each file's content hash (None: not there)."""
+        done: dict[str, str | None] = {path: self.files[path] for path in self.result.written}
+        if self.writing is not None:
+            try:
+                on_disk = (self.out / self.writing).read_bytes()
+                done[self.writing] = hashlib.sha256(on_disk).hexdigest()
+            except OSError:
+                done[self.writing] = None
+        return done
 
     def keep(self, path: str) -> None:
         self.files[path] = self.old[path]
@@ -409,6 +436,7 @@ def build(
         NotesCache,
         documents_from_store,
         process_pool,
+        stop_pool,
     )
     from changenote.wiki.state import WikiState
 
@@ -424,6 +452,9 @@ def build(
     was_enabled = gc.isenabled()
     gc.disable()
     pool = None
+    writer: _Writer | None = None
+    touched: set[str] = set()  # pages whose files this build began to write
+    skipped: list[Any] = []  # changes of the store that cannot be read
     try:
         loader = None
         cache = None
@@ -438,7 +469,7 @@ def build(
             if same and known:
                 dirty = cache.dirty
         else:
-            docs = documents_from_store(Store(config.store_url()))
+            docs = documents_from_store(Store(config.store_url()), skipped)
             if len(docs) >= PARALLEL_MIN:
                 pool = process_pool()
         gc.freeze()
@@ -462,6 +493,7 @@ def build(
         )
         for done, (page, files) in enumerate(made, start=1):
             if files:
+                touched.add(page.name)
                 for path, text in files.items():
                     writer.put(path, text)
                 pages[page.name] = (page.input_hash, list(files))
@@ -474,9 +506,19 @@ def build(
         for path, text in site_files(config, docs, fmt).items():
             writer.put(path, text)
         result = writer.finish()
+        result.skipped = skipped
         state.save(meta, writer.files, pages, cache.entries if cache is not None else None)
-    except BrokenProcessPool:
-        raise ChangenoteError("a worker process of the build died; run it again") from None
+    except BaseException as exc:
+        # Ctrl-C or a failure: the workers end now, not after the pages they hold, and
+        # the state learns what was written, so the next build trusts only what is.
+        if pool is not None:
+            stop_pool(pool)
+            pool = None
+        if writer is not None:
+            state.save_written(writer.written(), touched)
+        if isinstance(exc, BrokenProcessPool):
+            raise ChangenoteError("a worker process of the build died; run it again") from None
+        raise
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)

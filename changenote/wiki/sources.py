@@ -7,6 +7,8 @@ digest in the build state and parses again only the notes whose bytes changed
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +45,61 @@ def _load_note(args: tuple[Path, Any]) -> tuple[str, dict[str, Any] | None, byte
     return path.name, {**digest(doc), "source": path.name}, packed
 
 
-def worker_init() -> None:
-    """In a pool worker: collect cycles (the parent may have paused that while forking)."""
+def worker_init(parent: int) -> None:
+    """In a pool worker: die with the parent, leave signals and the caller's pipes to it.
+
+    A worker outliving its parent (killed with SIGKILL) would wait for work forever,
+    holding the caller's pipes (``changenote wiki | cat`` would never end) and the
+    output folder's files. Ctrl-C reaches the whole process group: the parent stops the
+    build and ends the workers, which ignore SIGINT themselves (no traceback from each).
+    Also collects cycles again (the parent may have paused that while forking).
+    """
     import gc
+    import os
+    import signal
 
     gc.enable()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SIGTERM", "SIGHUP"):  # not the parent's handlers, inherited by fork
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1):  # stderr stays, for a worker's dying words
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    if not _die_with_parent():
+        import threading
+
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the worker could ask
+        os._exit(1)
+
+
+def _die_with_parent() -> bool:
+    """Ask Linux to SIGKILL this process when its parent dies; whether it could."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int, every: float = 0.2) -> None:
+    """Where the kernel cannot do it: end this process soon after its parent is gone."""
+    import os
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 def process_pool() -> Any:
@@ -55,6 +107,8 @@ def process_pool() -> Any:
 
     Its workers start now, while this process is small: a worker forked later, from a
     process holding every note's digest, would count all of that as its own memory.
+    Ctrl-C while they start is held until all are: raised halfway, it could leave a
+    worker the pool does not know of yet, which nothing would end.
     """
     import multiprocessing
     import os
@@ -63,13 +117,72 @@ def process_pool() -> Any:
     workers = min(os.cpu_count() or 1, 8)
     if workers < 2:
         return None
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=worker_init,
-    )
-    pool.submit(os.getpid).result()  # starts every worker
+    with _signals_held() as held:
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=worker_init,
+            initargs=(os.getpid(),),
+        )
+        try:
+            pool.submit(os.getpid).result()  # starts every worker
+        except BaseException:
+            stop_pool(pool)
+            raise
+    if held:
+        stop_pool(pool)
+        handler, signum = held[0]
+        handler(signum, None)  # raises KeyboardInterrupt, as the signal would have
+        return None  # a handler that did not: the build goes on without a pool
     return pool
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[list[tuple[Any, int]]]:
+    """Hold the signals Python handles (Ctrl-C; SIGTERM and SIGHUP, which the CLI turns
+    into Ctrl-C) while the block runs; yields what arrived, with its handler."""
+    import signal
+    import threading
+
+    held: list[tuple[Any, int]] = []
+    previous: dict[int, Any] = {}
+
+    def hold(handler: Any) -> Any:
+        def later(signum: int, frame: Any) -> None:
+            held.append((handler, signum))
+
+        return later
+
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            sig = getattr(signal, name, None)
+            handler = signal.getsignal(sig) if sig is not None else None
+            if sig is not None and callable(handler):
+                previous[sig] = handler
+                signal.signal(sig, hold(handler))
+    try:
+        yield held
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def stop_pool(pool: Any) -> None:
+    """End a pool's workers now, not after the work they hold (on Ctrl-C or a failure).
+
+    Workers only compute (they write nothing), so killing them loses nothing. A worker
+    killed while sending a result leaves half a message in the results pipe; closing
+    this process's own (unused) end of it lets the pool's reader see the end of the
+    pipe instead of waiting forever for the rest.
+    """
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    for worker in workers:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            worker.kill()
+    results: Any = getattr(pool, "_result_queue", None)
+    with contextlib.suppress(OSError, AttributeError):
+        results._writer.close()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def load_notes(
@@ -181,15 +294,25 @@ class NotesCache:
         return zlib.decompress(self._bodies.pop(name)).decode()
 
 
-def documents_from_store(store: Any) -> list[dict[str, Any]]:
-    """Every change document in the store, oldest first."""
+def documents_from_store(store: Any, skipped: list[Any] | None = None) -> list[dict[str, Any]]:
+    """Every change document in the store, oldest first; a change that cannot be read
+    goes to ``skipped`` (when given: else it stops the build)."""
     from sqlmodel import col, select
 
+    from changenote.errors import UnreadableChangeError
     from changenote.notebook import document
     from changenote.store.models import Change
 
     if not store.exists():
         return []
+    docs = []
     with store.read() as session:
-        changes = session.exec(select(Change).order_by(col(Change.id))).all()
-        return [document.load(session, c) for c in changes]
+        for change_id in session.exec(select(Change.id).order_by(col(Change.id))).all():
+            assert change_id is not None
+            try:
+                docs.append(document.load_id(session, change_id))
+            except UnreadableChangeError as exc:
+                if skipped is None:
+                    raise
+                skipped.append(exc)
+        return docs

@@ -11,6 +11,7 @@ one folder cannot interleave.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -84,10 +85,10 @@ class WikiState:
             state.close()
             if "locked" in str(exc) or "busy" in str(exc):
                 raise ChangenoteError(f"another wiki build is writing to {out}") from None
-            raise ChangenoteError(f"{path} is damaged ({exc}); remove the folder") from None
+            raise _failure(path, exc) from None
         except (sqlite3.DatabaseError, ValueError) as exc:
             state.close()
-            raise ChangenoteError(f"{path} is damaged ({exc}); remove the folder") from None
+            raise _failure(path, exc) from None
         except BaseException:
             state.close()
             raise
@@ -107,6 +108,21 @@ class WikiState:
         """Write what changed since :meth:`open`, in the transaction it began; unlock."""
         db = self._db
         assert db is not None, "save() after close()"
+        try:
+            self._save(db, meta, files, pages, notes)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise _failure(self.out / STATE, exc) from None
+        finally:
+            self.close()
+
+    def _save(
+        self,
+        db: sqlite3.Connection,
+        meta: dict[str, str],
+        files: dict[str, str],
+        pages: dict[str, tuple[str, list[str]]],
+        notes: dict[str, NoteEntry] | None,
+    ) -> None:
         _sync(db, "meta", "key", self.meta, {**meta, "version": VERSION}, lambda v: (v,))
         _sync(db, "files", "path", self.files, files, lambda h: (h,))
         _sync(
@@ -120,13 +136,57 @@ class WikiState:
         if notes is not None:
             _sync(db, "notes", "name", self.notes, notes, lambda e: (e.mtime_ns, e.size, e.digest))
         db.execute("COMMIT")
-        self.close()
+
+    def save_written(self, written: dict[str, str | None], pages: Iterable[str]) -> None:
+        """After a build that stopped midway: keep what it wrote, forget what it touched.
+
+        ``written`` is each file the build wrote with its content hash (None: not there);
+        the rows of ``pages`` are dropped, so the next build renders those pages again
+        rather than trust files that may be older or newer than the inputs recorded.
+        The rest stays as the last finished build left it. If even this cannot be
+        written (a full disk), the state stays as it was; unlock either way.
+        """
+        db = self._db
+        if db is None:
+            return
+        try:
+            db.executemany("DELETE FROM pages WHERE name = ?", [(name,) for name in pages])
+            db.executemany(
+                "DELETE FROM files WHERE path = ?",
+                [(path,) for path, digest in written.items() if digest is None],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO files VALUES (?, ?)",
+                [(path, digest) for path, digest in written.items() if digest is not None],
+            )
+            db.execute("COMMIT")
+        except sqlite3.Error:
+            pass
+        finally:
+            self.close()
 
     def close(self) -> None:
         """Unlock without saving (a failed build keeps the last state)."""
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def _failure(path: Path, exc: Exception) -> ChangenoteError:
+    """The one line for a state file that cannot be read or written: a full disk is not
+    damage (free some space and build again); anything else is."""
+    import errno
+
+    full = (
+        getattr(exc, "sqlite_errorname", None) == "SQLITE_FULL"
+        or "database or disk is full" in str(exc)
+        or getattr(exc, "errno", None) == errno.ENOSPC
+    )
+    if full:
+        return ChangenoteError(
+            f"disk full: cannot write {path}; free some space and run the build again"
+        )
+    return ChangenoteError(f"{path} is damaged ({exc}); remove the folder")
 
 
 def _sync(
