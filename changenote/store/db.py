@@ -13,10 +13,12 @@ whole command should.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
 import sqlite3
+import stat
 import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     from changenote.store.models import Change
 
 #: The newest migration; tests check it matches the migration scripts.
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 
 
 @contextlib.contextmanager
@@ -101,12 +103,236 @@ def _prepare_folder(path: Path) -> None:
         ignore.write_text("# created by changenote\n*\n")
 
 
+# -- the store file and what SQLite says about it ---------------------------------------
+#
+# Every line below names the store's path: what is wrong with the file itself (damaged,
+# empty, read-only, a dangling link, a full disk) is told before, or instead of, any
+# database message. Changenote never leaves a 0-byte store behind (a new store is built
+# under a temporary name and linked into place), so a 0-byte file lost its content.
+
+#: SQLite's primary result codes explained here (sqlite3.h).
+_READONLY, _IOERR, _CORRUPT, _CANTOPEN, _FULL, _NOTADB = 8, 10, 11, 14, 13, 26
+#: Less free space than this on the store's disk when SQLite fails to write is a full disk.
+_LOW_SPACE = 1 << 20
+
+
+def _sidecar(path: Path, suffix: str) -> Path:
+    """``NAME-wal``, ``NAME-shm``: SQLite's files next to the store."""
+    return path.with_name(path.name + suffix)
+
+
+def _size(path: Path) -> int:
+    """The size of a file, 0 when it is not there."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def store_file_exists(path: Path) -> bool:
+    """Whether the SQLite store file is there (False: nothing was recorded yet).
+
+    What is there but cannot be a store is refused, with a line saying what it is: a
+    symbolic link to nothing, a folder, a 0-byte file.
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise StoreError(
+                f"the store {path} is a symbolic link to {os.readlink(path)}, which does not "
+                "exist (a disk not mounted?): fix the link, or remove it to start a new store"
+            ) from None
+        return False
+    except NotADirectoryError:
+        raise StoreError(f"the store {path} cannot be: a part of its folder is a file") from None
+    except OSError as exc:
+        raise StoreError(f"cannot open the store {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise StoreError(f"the store {path} is a folder, not a file: give the path of a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise StoreError(f"the store {path} is not a regular file")
+    if info.st_size == 0:
+        raise StoreError(
+            f"the store {path} is empty (0 bytes), so whatever it held is gone: restore it "
+            f"from a copy (changenote keeps one in {path.parent / 'backups'} before each "
+            "upgrade), or delete the file to start a new store"
+        )
+    return True
+
+
+def writable(path: Path) -> bool:
+    """Whether SQLite can write the store: the file, and its folder for the -wal and -shm
+    files (unless both are there already and writable). ``os.access`` also answers False
+    on a read-only mount and for an immutable file, even for root."""
+    if not os.access(path, os.W_OK):
+        return False
+    if os.access(path.parent, os.W_OK | os.X_OK):
+        return True
+    return all(os.access(_sidecar(path, s), os.W_OK) for s in ("-wal", "-shm"))
+
+
+def _readonly_uri(path: Path) -> str:
+    """An SQLite URI opening the store read-only.
+
+    In a folder that cannot be written no -shm file can be made, which WAL mode needs to
+    read; ``immutable=1`` reads without one, and is right there: no one can write the
+    store meanwhile either. Unless a -wal file holds changes not merged into the store
+    yet: those are read through the -shm file if there is one (else the open fails and
+    :func:`sqlite_failure` says why).
+    """
+    from urllib.parse import quote
+
+    uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    if not os.access(path.parent, os.W_OK) and _size(_sidecar(path, "-wal")) == 0:
+        uri += "&immutable=1"
+    return uri
+
+
+def _disk_full(path: Path) -> bool:
+    """Whether the store's disk has (next to) no space or no file left."""
+    try:
+        info = os.statvfs(path.parent)
+    except (OSError, AttributeError):  # pragma: no cover - no statvfs on this platform
+        return False
+    free = info.f_bfree if os.geteuid() == 0 else info.f_bavail
+    return free * info.f_frsize < _LOW_SPACE or bool(info.f_files and info.f_ffree == 0)
+
+
+def _printable(text: str, limit: int = 200) -> str:
+    """SQLite's message as one short printable line (a damaged store's may quote garbage)."""
+    clean = "".join(c if c.isprintable() else "?" for c in text.replace("\ufffd", "?"))
+    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
+
+
+def disk_full_line(path: Path) -> str:
+    return (
+        f"disk full: no space left for the store {path}; nothing was changed "
+        "(free some space and run the command again)"
+    )
+
+
+def read_only_line(path: Path) -> str:
+    return (
+        f"the store {path} is read-only (its file or its folder cannot be written); "
+        "nothing was changed"
+    )
+
+
+def sqlite_failure(exc: BaseException, path: Path) -> StoreError | None:
+    """What an SQLite error says about the store file itself, as a line naming it: damaged,
+    disk full, read-only, cannot be opened; None for any other error.
+
+    ``exc`` is the driver's error, or SQLAlchemy's around it. A ``UnicodeDecodeError``
+    is SQLite's message quoting the garbled text of a damaged schema.
+    """
+    error = getattr(exc, "orig", None) or exc
+    if isinstance(error, UnicodeDecodeError):
+        raw = error.object
+        message = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(error)
+        return StoreError(_damaged_line(path, message))
+    if not isinstance(error, sqlite3.Error):
+        return None
+    message = _printable(str(error).splitlines()[0] if str(error) else type(error).__name__)
+    code = getattr(error, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if primary in (_CORRUPT, _NOTADB) or message.startswith("Could not decode to UTF-8"):
+        return StoreError(_damaged_line(path, message))
+    if primary == _FULL or (primary == _IOERR and _disk_full(path)):
+        return StoreError(disk_full_line(path))
+    if primary == _READONLY:
+        return StoreError(f"{read_only_line(path)} (SQLite: {message})")
+    if primary == _CANTOPEN:
+        wal = _sidecar(path, "-wal")
+        if _size(wal) and not os.access(path.parent, os.W_OK):
+            return StoreError(
+                f"the store {path} has changes in {wal.name} not merged into it yet, and its "
+                "folder is read-only, so they cannot be read: open the store once where its "
+                "folder can be written (or copy the folder elsewhere)"
+            )
+        return StoreError(f"cannot open the store {path} (SQLite: {message})")
+    if primary == _IOERR:
+        return StoreError(f"the disk failed on the store {path} (SQLite: {message})")
+    return None
+
+
+def _damaged_line(path: Path, message: str) -> str:
+    import shlex
+
+    return (
+        f"the store {path} is damaged (SQLite: {_printable(message)}); "
+        f"`sqlite3 {shlex.quote(str(path))} .recover` can save what is left"
+    )
+
+
+def _os_failure(exc: OSError, path: Path, doing: str) -> StoreError:
+    """An ``OSError`` met while ``doing`` something to the store, as one line."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StoreError(disk_full_line(path))
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return StoreError(read_only_line(path))
+    where = f": {exc.filename}" if exc.filename else ""
+    return StoreError(f"{doing}: {exc.strerror or exc}{where}")
+
+
+def _known_revisions() -> set[str]:
+    """The revisions this changenote has migrations for (their files' number prefixes)."""
+    return {p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py")}
+
+
+#: changenote's own tables (and the full-text index's, on SQLite).
+OWN_TABLES = frozenset(
+    {"change", "run", "metric", "command", "file_touched", "checklist_item", "check_result"}
+)
+
+
+def _own(table: str) -> bool:
+    return table in OWN_TABLES or table.startswith("change_fts")
+
+
+def _peek(path: Path) -> tuple[str | None, set[str]]:
+    """The schema revision of the SQLite store and its tables, through a read-only
+    connection of the standard library's ``sqlite3``."""
+    try:
+        conn = sqlite3.connect(_readonly_uri(path), uri=True, timeout=BUSY_TIMEOUT_S)
+        try:
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            tables = {row[0] for row in rows}
+            if "alembic_version" not in tables:
+                return None, tables
+            version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+            return (version[0] if version else None), tables
+        finally:
+            conn.close()
+    except (sqlite3.Error, UnicodeDecodeError) as exc:
+        failure = sqlite_failure(exc, path)
+        if failure is None:
+            raise StoreError(f"cannot open the store {path}: {exc}") from None
+        raise failure from None
+
+
+def _remove_sqlite_files(path: Path) -> None:
+    """Remove a file SQLite wrote and its -wal, -shm and -journal files."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            _sidecar(path, suffix).unlink()
+
+
+#: What reading an SQLite store that was never made says.
+EMPTY = "the notebook is empty: start with `changenote baseline TITLE`"
+
+
 class Store:
     """A database of changes; open once per command."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self._engine: Engine | None = None
+        #: The engine opens the SQLite file read-only (it cannot be written).
+        self.read_only = False
+        #: The path lines about the file name (a store being built under a temporary name
+        #: is named by the path it will have).
+        self._shown: Path | None = None
 
     @property
     def engine(self) -> Engine:
@@ -115,8 +341,17 @@ class Store:
         return self._engine
 
     def _create_engine(self) -> Engine:
+        import logging
+
         from sqlalchemy import create_engine, event
         from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        # The store never prints: what SQLAlchemy logs while cleaning up after a failure
+        # (a cursor it cannot close after Ctrl-C) would reach stderr as a traceback
+        # through logging's last resort; the failure itself is reported, once.
+        quiet = logging.getLogger("sqlalchemy")
+        if not any(isinstance(h, logging.NullHandler) for h in quiet.handlers):
+            quiet.addHandler(logging.NullHandler())
 
         if self.url.startswith("sqlite") and sqlite_path(self.url) is None:
             raise StoreError("an in-memory SQLite store would forget everything: give a file")
@@ -124,29 +359,59 @@ class Store:
         existed = True
         try:
             if self.url.startswith("sqlite"):
-                if path is not None:
-                    _prepare_folder(path)
-                    existed = path.exists()
+                assert path is not None
+                _prepare_folder(path)
+                existed = store_file_exists(path)
+                # A store that cannot be written is read through a read-only connection:
+                # a read-write one fails on a read-only mount or folder before reading.
+                self.read_only = existed and not writable(path)
+                shown = self._shown or path
+                options: dict[str, Any] = {}
+                if self.read_only:
+                    uri = _readonly_uri(path)
+                    options["creator"] = lambda: sqlite3.connect(
+                        uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False
+                    )
                 engine = create_engine(
                     self.url,
                     connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
                     json_serializer=_json_text,
+                    **options,
                 )
-                if path is not None and not existed:
+                if not existed:
                     # Create the file owner-only before SQLite creates it world-readable.
                     fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
                     os.close(fd)
+                read_only = self.read_only
 
                 @event.listens_for(engine, "connect")
                 def _on_connect(dbapi_conn: Any, _record: Any) -> None:
                     # Take transaction control away from pysqlite so BEGIN is ours.
                     dbapi_conn.isolation_level = None
                     cur = dbapi_conn.cursor()
-                    cur.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-                    cur.execute("PRAGMA journal_mode = WAL")
-                    cur.execute("PRAGMA synchronous = NORMAL")
-                    cur.execute("PRAGMA foreign_keys = ON")
-                    cur.close()
+                    try:
+                        cur.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                        if read_only:
+                            cur.execute("PRAGMA query_only = ON")
+                        else:
+                            cur.execute("PRAGMA journal_mode = WAL")
+                            cur.execute("PRAGMA synchronous = NORMAL")
+                        cur.execute("PRAGMA foreign_keys = ON")
+                    except (sqlite3.Error, UnicodeDecodeError) as exc:
+                        failure = sqlite_failure(exc, shown)
+                        if failure is None:
+                            raise
+                        raise failure from None
+                    finally:
+                        cur.close()
+
+                @event.listens_for(engine, "handle_error")
+                def _on_error(context: Any) -> None:
+                    # A damaged, full or read-only store is said as such, wherever the
+                    # statement that met it ran (in a room's query too).
+                    failure = sqlite_failure(context.original_exception, shown)
+                    if failure is not None:
+                        raise failure
 
                 @event.listens_for(engine, "begin")
                 def _on_begin(conn: Any) -> None:
@@ -163,7 +428,7 @@ class Store:
                 "e.g. pip install 'psycopg[binary]' for postgresql+psycopg://"
             ) from None
         except OSError as exc:
-            raise StoreError(f"cannot create the store folder: {exc.strerror}: {path}") from None
+            raise _os_failure(exc, path or Path(), "cannot create the store folder") from None
 
     # -- schema -----------------------------------------------------------------------
 
@@ -209,57 +474,175 @@ class Store:
                 "upgrade changenote to use it"
             ) from None
 
-    def ensure_schema(self) -> None:
+    def _tables(self) -> set[str]:
+        from sqlalchemy import inspect
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            with self.engine.connect() as conn:
+                return set(inspect(conn).get_table_names())
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot open the store: {_reason(exc)}") from None
+
+    def _where(self) -> str:
+        path = sqlite_path(self.url)
+        return f" {path}" if path is not None else ""
+
+    def _revision_and_tables(self, path: Path | None) -> tuple[str | None, set[str] | None]:
+        """The store's schema revision, and for SQLite its tables (read without changing
+        the file: not even its journal mode, in a file that may not be changenote's)."""
+        if path is None:
+            return self.current_revision(), None
+        return _peek(path)
+
+    def _check_upgrade(
+        self, current: str | None, path: Path | None, tables: set[str] | None
+    ) -> None:
+        """Refuse an upgrade that must not happen: from a schema this changenote does not
+        know (a newer one), of a database that is not changenote's, of a store that cannot
+        be written. Nothing is copied or changed before this passes."""
+        where = self._where()
+        if current is not None and current not in _known_revisions():
+            raise StoreError(
+                f"the store{where} is at schema {current}, newer than this changenote knows "
+                f"(it knows schemas up to {HEAD_REVISION}): upgrade changenote to use it"
+            )
+        if current is None:
+            tables = self._tables() if tables is None else tables
+            ours = sorted(t for t in tables if _own(t))
+            others = sorted(t for t in tables if not _own(t) and not t.startswith("sqlite_"))
+            if ours:
+                raise StoreError(
+                    f"the store{where} holds changenote's tables but no alembic_version table "
+                    "(or no version in it), so which schema they are at is unknown; not "
+                    "touching it: restore the store from a copy (backups/ next to it) or put "
+                    "that table back"
+                )
+            if others and path is not None:
+                shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+                raise StoreError(
+                    f"the store {path} is an SQLite database of something else (tables: "
+                    f"{shown}); not touching it: give changenote a file of its own"
+                )
+        if path is not None and not writable(path):
+            step = "created" if current is None else f"upgraded from schema {current}"
+            raise StoreError(
+                f"the store {path} is read-only, and this changenote needs its schema {step} "
+                f"to {HEAD_REVISION}: run changenote once where the store can be written"
+            )
+
+    def ensure_schema(self, writing: bool = True) -> None:
         """Create or upgrade the schema if it is not at the newest revision.
 
+        ``writing``: the caller writes next, so a store that cannot be written is refused
+        now (``Store.read`` passes False: a read-only store at the newest schema is read).
+        A new SQLite store is made whole under a temporary name, then linked into place.
         Before an existing SQLite store is upgraded, a copy of it is kept under
-        ``backups/`` next to it, and :data:`NOTICE` says so.
+        ``backups/`` next to it (one per upgrade step), and :data:`NOTICE` says so.
         """
-        current = self.current_revision()
+        path = sqlite_path(self.url)
+        if path is not None:
+            if not store_file_exists(path):
+                if not writing:
+                    raise NotFoundError(EMPTY)
+                self._create(path)
+            elif writing and not writable(path):
+                raise StoreError(read_only_line(path))
+        current, tables = self._revision_and_tables(path)
         if current == HEAD_REVISION:
             return
-        path = sqlite_path(self.url)
-        with _upgrade_lock(path):
-            current = self.current_revision()  # another process may have done it meanwhile
-            if current == HEAD_REVISION:
-                return
-            backup = None
-            if current is not None and path is not None and path.exists():
-                backup = self._backup(path, current)
-            self.migrate()
+        self._check_upgrade(current, path, tables)
+        try:
+            with _upgrade_lock(path):
+                # another process may have done it meanwhile
+                current, tables = self._revision_and_tables(path)
+                if current == HEAD_REVISION:
+                    return
+                self._check_upgrade(current, path, tables)
+                backup = None
+                if current is not None and path is not None:
+                    backup = self._backup(path, current)
+                self.migrate()
+        except OSError as exc:  # the lock file
+            raise _os_failure(exc, path or Path(), "cannot upgrade the store") from None
         if current is not None and NOTICE is not None:
             kept = f"; the store as it was is kept in {backup}" if backup else ""
             NOTICE(f"store upgraded from schema {current} to {HEAD_REVISION}{kept}")
 
-    def _backup(self, path: Path, revision: str) -> Path:
-        """A consistent copy of the SQLite store (the backup API, so WAL content is in)."""
-        from datetime import UTC, datetime
+    def _create(self, path: Path) -> None:
+        """A new SQLite store at ``path``, whole or not at all: its schema is built in a
+        file next to it under a temporary name, which is then linked into place. So no
+        one ever sees (or is left) a store file without the schema, and a 0-byte store
+        file is never changenote's doing."""
+        try:
+            _prepare_folder(path)
+            with _upgrade_lock(path):
+                if path.exists() or path.is_symlink():
+                    return  # another process made it meanwhile
+                temp = path.with_name(f".{path.name}.new.tmp")
+                _remove_sqlite_files(temp)
+                fresh = Store(f"sqlite:///{temp}")
+                fresh._shown = path
+                try:
+                    fresh.migrate()
+                    fresh.close()  # the last connection: what is in the -wal is merged
+                    if _size(_sidecar(temp, "-wal")):  # pragma: no cover
+                        raise StoreError(f"cannot create the store {path}: its log was not merged")
+                    try:
+                        os.link(temp, path)
+                    except FileExistsError:
+                        pass
+                    except OSError:  # a file system without hard links
+                        if not path.exists():
+                            os.replace(temp, path)
+                finally:
+                    fresh.close()
+                    _remove_sqlite_files(temp)
+        except OSError as exc:
+            raise _os_failure(exc, path, f"cannot create the store {path}") from None
 
+    def _backup(self, path: Path, revision: str) -> Path:
+        """A consistent copy of the SQLite store (the backup API, so WAL content is in).
+
+        One per upgrade step, ``backups/NAME-schema-FROM-to-TO.db``, written under a
+        temporary name and renamed when whole: a second attempt from the same schema (after
+        a failed upgrade, which changed nothing) keeps the copy the first one made.
+        """
         folder = path.parent / "backups"
+        target = folder / f"{path.stem}-schema-{revision}-to-{HEAD_REVISION}{path.suffix}"
+        if target.is_file() and target.stat().st_size > 0:
+            return target
+        temp = folder / f".{target.name}.tmp"
+        no_space = (
+            f"disk full: not upgrading the store {path}: no space for a copy of it in {folder} "
+            "first; nothing was changed"
+        )
         try:
             folder.mkdir(mode=0o700, exist_ok=True)
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            target = folder / f"{path.stem}-schema-{revision}-{stamp}{path.suffix}"
-            n = 1
-            while target.exists():  # two upgrades in one second (after a downgrade...)
-                n += 1
-                target = folder / f"{path.stem}-schema-{revision}-{stamp}-{n}{path.suffix}"
-            fd = os.open(target, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+            fd = os.open(temp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
             os.close(fd)
             try:
-                source = sqlite3.connect(path)
-                copy = sqlite3.connect(target)
-                try:
+                with (
+                    contextlib.closing(sqlite3.connect(path)) as source,
+                    contextlib.closing(sqlite3.connect(temp)) as copy,
+                ):
                     source.backup(copy)
-                finally:
-                    copy.close()
-                    source.close()
+                os.replace(temp, target)
             except BaseException:
-                target.unlink(missing_ok=True)  # no half copy that looks like a backup
+                _remove_sqlite_files(temp)  # no half copy that looks like a backup
                 raise
-        except (OSError, sqlite3.Error) as exc:
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StoreError(no_space) from None
             raise StoreError(
-                f"not upgrading the store: could not keep a copy of it first ({exc})"
+                f"not upgrading the store {path}: could not keep a copy of it first ({exc})"
+            ) from None
+        except sqlite3.Error as exc:
+            failure = sqlite_failure(exc, path)
+            if failure is not None and str(failure).startswith("disk full"):
+                raise StoreError(no_space) from None
+            raise failure or StoreError(
+                f"not upgrading the store {path}: could not keep a copy of it first ({exc})"
             ) from None
         return target
 
@@ -293,19 +676,21 @@ class Store:
             raise StoreError(f"store write failed, nothing was changed: {_reason(exc)}") from None
 
     def exists(self) -> bool:
-        """False for an SQLite store whose file was never created (nothing recorded yet)."""
+        """False for an SQLite store whose file was never created (nothing recorded yet);
+        what is there but cannot be a store (a 0-byte file, a dangling link) is refused."""
         path = sqlite_path(self.url)
-        return path is None or path.exists()
+        return path is None or store_file_exists(path)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reading; an SQLite store that does not exist yet is not created."""
+        """A session for reading; an SQLite store that does not exist yet is not created,
+        and one that cannot be written is read through a read-only connection."""
         from sqlalchemy.exc import SQLAlchemyError
         from sqlmodel import Session
 
         if not self.exists():
-            raise NotFoundError("the notebook is empty: start with `changenote baseline TITLE`")
-        self.ensure_schema()
+            raise NotFoundError(EMPTY)
+        self.ensure_schema(writing=False)
         try:
             with Session(self.engine, expire_on_commit=False) as session:
                 yield session
@@ -422,15 +807,23 @@ def _list_row(row: tuple[Any, ...]) -> dict[str, Any]:
 def read_fast(path: Path, sql: str, params: dict[str, Any] | None = None) -> list[Any] | None:
     """Rows of ``sql`` through the standard library's ``sqlite3``, read-only, without
     importing SQLAlchemy (most of a short command's start-up); None when the store is
-    not at the newest schema (the full path migrates it). Database errors propagate."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+    not at the newest schema (the full path migrates it). What SQLite says about the
+    file itself (damaged, full disk...) is a :class:`StoreError` naming it; other database
+    errors propagate."""
     try:
-        version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-        if not version or version[0] != HEAD_REVISION:
-            return None
-        return conn.execute(sql, params or {}).fetchall()
-    finally:
-        conn.close()
+        conn = sqlite3.connect(_readonly_uri(path), uri=True, timeout=BUSY_TIMEOUT_S)
+        try:
+            version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+            if not version or version[0] != HEAD_REVISION:
+                return None
+            return conn.execute(sql, params or {}).fetchall()
+        finally:
+            conn.close()
+    except (sqlite3.Error, UnicodeDecodeError) as exc:
+        failure = sqlite_failure(exc, path)
+        if failure is None:
+            raise
+        raise failure from None
 
 
 def list_changes(url: str, limit: int | None = None) -> list[dict[str, Any]]:
@@ -438,7 +831,7 @@ def list_changes(url: str, limit: int | None = None) -> list[dict[str, Any]]:
     sql = _LIST_SQL + (f" LIMIT {int(limit)}" if limit else "")
     path = sqlite_path(url)
     if path is not None:
-        if not path.exists():
+        if not store_file_exists(path):
             return []
         try:
             rows = read_fast(path, sql)
@@ -448,10 +841,14 @@ def list_changes(url: str, limit: int | None = None) -> list[dict[str, Any]]:
             pass  # an old or unusual store: take the full path, which migrates or explains
     store = Store(url)
     try:
-        store.ensure_schema()
+        store.ensure_schema(writing=False)
         from sqlalchemy import text
+        from sqlalchemy.exc import SQLAlchemyError
 
-        with store.engine.connect() as sa_conn:
-            return [_list_row(tuple(r)) for r in sa_conn.execute(text(sql))]
+        try:
+            with store.engine.connect() as sa_conn:
+                return [_list_row(tuple(r)) for r in sa_conn.execute(text(sql))]
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store read failed: {_reason(exc)}") from None
     finally:
         store.close()

@@ -13,8 +13,8 @@ import sqlite3
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from changenote.errors import UsageError
-from changenote.store.db import Store, _list_row, read_fast, sqlite_path
+from changenote.errors import StoreError, UsageError
+from changenote.store.db import Store, _list_row, _reason, read_fast, sqlite_path, store_file_exists
 
 _COLUMNS = (
     "change.id, change.slug, change.title, change.status, change.service, change.owner,"
@@ -62,14 +62,14 @@ def search(
     start, end = _day(since, "--since"), _day(until, "--until", end=True)
     path = sqlite_path(url)
     if path is not None:
-        if not path.exists():
+        if not store_file_exists(path):
             return []
         rows = _sqlite(path, fts_query(query), service, owner, tag, start, end, limit)
         if rows is not None:
             return rows
     store = Store(url)
     try:
-        store.ensure_schema()
+        store.ensure_schema(writing=False)
         if store.engine.dialect.name == "postgresql":
             return _postgres(store, query, service, owner, tag, start, end, limit)
         rows = _sqlite(path, fts_query(query), service, owner, tag, start, end, limit)
@@ -137,6 +137,8 @@ def _sqlite(
         if "fts5" in str(exc).lower() or "no such table" in str(exc).lower():
             return None
         raise UsageError(f"search failed: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"search failed: {exc}") from None
     return [{**_list_row(r[:10]), "rank": round(-float(r[10]), 4)} for r in found]
 
 
@@ -166,6 +168,11 @@ def _postgres(
         " FROM change, to_tsquery('english', :query) AS q"
         f" WHERE {document} @@ q{where} ORDER BY rank DESC, change.id DESC LIMIT :limit"
     )
-    with store.engine.connect() as conn:
-        found = conn.execute(text(sql), {**params, "query": tsquery, "limit": limit}).all()
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with store.engine.connect() as conn:
+            found = conn.execute(text(sql), {**params, "query": tsquery, "limit": limit}).all()
+    except SQLAlchemyError as exc:
+        raise StoreError(f"search failed: {_reason(exc)}") from None
     return [{**_list_row(tuple(r)[:10]), "rank": round(float(r[10]), 4)} for r in found]
