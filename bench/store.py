@@ -59,7 +59,7 @@ def make_line(i: int, rng: random.Random) -> str:
         "uid": uuid.UUID(int=rng.getrandbits(128)).hex,
         "slug": f"change-{i}",
         "title": " ".join(title_words).capitalize(),
-        "status": "shipped",
+        "status": "baseline",  # open: shipped ones have an after run and a note
         "service": f"svc{i % 40}",
         "owner": f"owner{i % 25}",
         "route": "/search",
@@ -121,7 +121,7 @@ def make_line(i: int, rng: random.Random) -> str:
         ],
         "note_path": None,
         "created_at": created,
-        "shipped_at": created,
+        "shipped_at": None,
         "export": {
             "schema": "changenote/export@1",
             "probe_specs": [{"kind": "http", "target": "GET http://127.0.0.1:8000/search"}],

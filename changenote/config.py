@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from changenote.errors import ConfigError
+from changenote.specs import MAX_RUNS, MAX_TIMEOUT, MAX_WARMUP
 
 CONFIG_NAME = "changenote.toml"
 DATABASE_ENV = "CHANGENOTE_DATABASE_URL"
@@ -123,6 +124,9 @@ class Config:
     checks: dict[str, CheckConfig] = field(default_factory=dict)
     #: Per-metric judging: minimum effect and which way is better.
     metrics: dict[str, MetricConfig] = field(default_factory=dict)
+    #: Whose recorded changes run here without ``changenote trust``: ``own`` (the user
+    #: who recorded them) or ``store`` (anyone recording in this store: a team store).
+    trust: str = "own"
 
     def metric_rules(self) -> dict[str, dict[str, Any]]:
         """The per-metric settings a change keeps, so ship judges as baseline meant."""
@@ -162,6 +166,8 @@ class Config:
         return url
 
 
+#: Settings of ``trust``: whose recorded changes run without ``changenote trust``.
+TRUST_LEVELS = ("own", "store")
 _TOP_KEYS = {f.name for f in fields(Config)} - {"root", "source"}
 _CHECK_KEYS = {f.name for f in fields(CheckConfig)} - {"name"}
 _ITEM_KEYS = {"key", "label"}
@@ -186,10 +192,13 @@ def _expect(value: Any, kind: type | tuple[type, ...], key: str, where: str) -> 
     return value
 
 
-def _positive_int(value: Any, key: str, where: str, minimum: int) -> int:
+def _positive_int(value: Any, key: str, where: str, minimum: int, maximum: int) -> int:
     _expect(value, int, key, where)
     if value < minimum:
         raise ConfigError(f"{where}: '{key}' must be at least {minimum}, got {value}")
+    if value > maximum:
+        shown = value if value.bit_length() < 64 else "more"
+        raise ConfigError(f"{where}: '{key}' can be at most {maximum:,}, got {shown}")
     return int(value)
 
 
@@ -204,6 +213,13 @@ def _positive_float(value: Any, key: str, where: str) -> float:
     if value <= 0:
         raise ConfigError(f"{where}: '{key}' must be greater than 0, got {value}")
     return float(value)
+
+
+def _timeout(value: Any, where: str) -> float:
+    seconds = _positive_float(value, "timeout", where)
+    if seconds > MAX_TIMEOUT:
+        raise ConfigError(f"{where}: 'timeout' can be at most {MAX_TIMEOUT:,} s, got {seconds:g}")
+    return seconds
 
 
 def _parse_check(name: str, raw: Any, where: str) -> CheckConfig:
@@ -247,9 +263,11 @@ def _parse_check(name: str, raw: Any, where: str) -> CheckConfig:
         http=_expect(http, str, "http", here) if http is not None else None,
         cmd=_expect(cmd, str, "cmd", here) if cmd is not None else None,
         headers=headers,
-        runs=_positive_int(raw["runs"], "runs", here, 1) if "runs" in raw else None,
-        warmup=_positive_int(raw["warmup"], "warmup", here, 0) if "warmup" in raw else None,
-        timeout=_positive_float(raw["timeout"], "timeout", here) if "timeout" in raw else None,
+        runs=_positive_int(raw["runs"], "runs", here, 1, MAX_RUNS) if "runs" in raw else None,
+        warmup=_positive_int(raw["warmup"], "warmup", here, 0, MAX_WARMUP)
+        if "warmup" in raw
+        else None,
+        timeout=_timeout(raw["timeout"], here) if "timeout" in raw else None,
         clear_cache=_expect(raw["clear_cache"], str, "clear_cache", here)
         if "clear_cache" in raw
         else None,
@@ -330,11 +348,18 @@ def parse_config(raw: dict[str, Any], root: Path, source: Path | None) -> Config
         if key in raw:
             values[key] = _expect(raw[key], str, key, where)
     if "runs" in raw:
-        values["runs"] = _positive_int(raw["runs"], "runs", where, 1)
+        values["runs"] = _positive_int(raw["runs"], "runs", where, 1, MAX_RUNS)
     if "warmup" in raw:
-        values["warmup"] = _positive_int(raw["warmup"], "warmup", where, 0)
+        values["warmup"] = _positive_int(raw["warmup"], "warmup", where, 0, MAX_WARMUP)
     if "timeout" in raw:
-        values["timeout"] = _positive_float(raw["timeout"], "timeout", where)
+        values["timeout"] = _timeout(raw["timeout"], where)
+    if "trust" in raw:
+        trust = _expect(raw["trust"], str, "trust", where)
+        if trust not in TRUST_LEVELS:
+            raise ConfigError(
+                f"{where}: 'trust' is {trust!r}; use one of: {', '.join(TRUST_LEVELS)}"
+            )
+        values["trust"] = trust
     if "min_effect" in raw:
         values["min_effect"] = _positive_float(raw["min_effect"], "min_effect", where)
     if "redact_patterns" in raw:

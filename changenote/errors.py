@@ -29,3 +29,14 @@ class StoreError(ChangenoteError):
 
 class ProbeError(ChangenoteError):
     """A probe cannot be set up (not a measured failure: those become samples)."""
+
+
+class UnreadableChangeError(StoreError):
+    """A change in the store that is no longer a document changenote can use (a row an
+    older changenote let in, or a hand edit): it names the change and what is wrong."""
+
+    def __init__(self, slug: str, reason: str) -> None:
+        shown = repr(slug[:60]) + ("…" if len(slug) > 60 else "")
+        super().__init__(f"change {shown} cannot be read: {reason}")
+        self.slug = slug
+        self.reason = reason

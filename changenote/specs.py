@@ -15,6 +15,11 @@ from urllib.parse import urlsplit
 from changenote.errors import UsageError
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+#: The most a change may ask of its probes: measured runs, warm-up runs and seconds per
+#: run. The command line, the config and import (export.schema.json) hold to them all.
+MAX_RUNS = 10_000
+MAX_WARMUP = 1_000
+MAX_TIMEOUT = 86_400  # a day
 ProbeKind = Literal["http", "cmd"]
 Better = Literal["lower", "higher"]
 

@@ -18,6 +18,7 @@ COMMANDS = [
     "measure",
     "tick",
     "ship",
+    "trust",
     "list",
     "search",
     "show",

@@ -14,9 +14,15 @@ from tests.conftest import invoke
 pytestmark = pytest.mark.usefixtures("store_backend")
 
 WRITER = """
-import contextlib, io, sys
+import contextlib, functools, io, sys
+import typer.main
 from changenote.cli import main
+# main() builds the Click command from the Typer app on every call (a twentieth of a second,
+# outside any transaction); built once, this writer spends its time on the store instead.
+typer.main.get_command = functools.cache(typer.main.get_command)
 who, count = sys.argv[1], int(sys.argv[2])
+print("ready", flush=True)
+sys.stdin.readline()  # all writers start together
 failed = []
 for i in range(count):
     err = io.StringIO()
@@ -42,12 +48,20 @@ def test_eight_processes_record_twenty_changes_each(project: Path):
             [sys.executable, "-c", WRITER, f"writer{n}", "20"],
             cwd=project,
             env=env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
         for n in range(8)
     ]
+    for p in procs:
+        ready = p.stdout.readline() if p.stdout else ""
+        assert ready == "ready\n", ready + p.communicate(timeout=60)[0]
+    for p in procs:
+        assert p.stdin
+        p.stdin.write("go\n")
+        p.stdin.flush()
     outputs = [p.communicate(timeout=300)[0] for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, outputs
     listed = invoke("list", "--json").json()

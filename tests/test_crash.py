@@ -1,4 +1,4 @@
-"""SIGKILL at random moments of ship, import and wiki: the store and the files survive.
+"""SIGKILL at random moments of ship, import, wiki and baseline: the store and the files survive.
 
 Each round copies a prepared project, starts one command as its own process, kills it
 with SIGKILL after a random delay, then checks: ``PRAGMA integrity_check`` is ok, every
@@ -22,8 +22,9 @@ import pytest
 
 from tests.conftest import git, invoke
 
-ROUNDS = 54  # 18 of each command
-COMMANDS = ("ship", "import", "wiki")
+#: The campaign in the closing notes sets more (CHANGENOTE_CRASH_ROUNDS=100).
+ROUNDS = int(os.environ.get("CHANGENOTE_CRASH_ROUNDS", "32"))  # a quarter of each command
+COMMANDS = ("ship", "import", "wiki", "baseline")
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +66,8 @@ def _command(kind: str, project: Path) -> list[str]:
         return [*base, "ship", "to-ship", "--reason", "crash test", "--metric", "p95_ms=4ms"]
     if kind == "import":
         return [*base, "import", str(project.parent.parent / "template.theirs.jsonl")]
+    if kind == "baseline":
+        return [*base, "baseline", "crash baseline", "--metric", "p95_ms=4ms", "--tag", "k"]
     return [*base, "wiki", "--out", "wiki", "--format", "both"]
 
 
@@ -148,6 +151,9 @@ def test_sigkill_at_random_moments_leaves_everything_whole(template: Path, tmp_p
             assert len(listed) == 81  # 41 of ours, 40 of theirs, each once
         if kind == "wiki":
             _whole_wiki(project)
+        if kind == "baseline":  # the killed one committed whole or not at all
+            made = [r for r in listed.values() if r["title"] == "crash baseline"]
+            assert 1 <= len(made) <= 2 and all(r["status"] == "baseline" for r in made)
     assert killed_midway >= ROUNDS * 3 // 4, killed_midway  # most rounds were really cut
 
 
@@ -159,3 +165,80 @@ def _list(project: Path, env: dict[str, str]) -> list[dict]:
         cwd=project, env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     return list(json.loads(done.stdout))
+
+
+NOTE_WINDOW_KILLS = int(os.environ.get("CHANGENOTE_NOTE_WINDOW_KILLS", "25"))
+
+
+def _note_uids(notes: Path) -> dict[str, list[str]]:
+    import re
+
+    found: dict[str, list[str]] = {}
+    for note in notes.glob("*.md"):
+        uid = re.search(r"^uid: '?([0-9a-f]{32})'?$", note.read_text(), re.M)
+        assert uid is not None, f"{note.name} has no uid"
+        found.setdefault(uid.group(1), []).append(note.name)
+    return found
+
+
+def _store_notes(project: Path) -> dict[str, tuple[str, str | None]]:
+    conn = sqlite3.connect(project / ".changenote" / "changenote.db")
+    try:
+        rows = conn.execute("SELECT uid, status, note_path FROM change").fetchall()
+    finally:
+        conn.close()
+    return {uid: (status, path) for uid, status, path in rows}
+
+
+def _consistent(project: Path) -> None:
+    """Every shipped change has its note, with its uid, at its note path; no open change
+    has one; no uid has two notes; nothing pending is left."""
+    store = _store_notes(project)
+    on_disk = _note_uids(project / "notes")
+    assert all(len(names) == 1 for names in on_disk.values()), on_disk
+    for uid, (status, path) in store.items():
+        if status == "shipped":
+            assert path and on_disk.get(uid) == [Path(path).name], (uid, path, on_disk.get(uid))
+        else:
+            assert path is None and uid not in on_disk, (uid, status, path)
+    assert set(on_disk) <= set(store)
+    assert not list((project / "notes").glob(".*.pending"))
+
+
+def test_kill_at_the_instant_the_note_appears(project: Path):
+    """SIGKILL ship the moment anything appears in notes/: store and notes agree once
+    the next command has run, and shipping again leaves one note per change."""
+    env = {k: v for k, v in os.environ.items() if k != "CHANGENOTE_DATABASE_URL"}
+    notes = project / "notes"
+    notes.mkdir()
+    cli = [sys.executable, "-m", "changenote"]
+    seen = {"open, note pending": 0, "shipped, note not yet in place": 0, "shipped, note": 0}
+    for i in range(NOTE_WINDOW_KILLS):
+        assert invoke("baseline", f"kill {i}", "--metric", "p95_ms=9ms").code == 0
+        before = set(os.listdir(notes))
+        proc = subprocess.Popen(
+            [*cli, "ship", "--reason", "kill test", "--metric", "p95_ms=5ms"],
+            cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        while proc.poll() is None and set(os.listdir(notes)) == before:
+            pass
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        assert proc.returncode == -signal.SIGKILL, "ship ended before the note appeared"
+        opened = invoke("list", "--json").json()[0]
+        in_place = [n for n in os.listdir(notes) if n.endswith(".md") and n not in before]
+        if opened["status"] != "shipped":
+            seen["open, note pending"] += 1
+            assert not in_place, "a note of a change the store has not shipped"
+        else:
+            seen["shipped, note" if in_place else "shipped, note not yet in place"] += 1
+        # the next writer finishes or removes what the kill left
+        repaired = invoke("render")
+        assert repaired.code == 0, repaired.stderr
+        _consistent(project)
+        if opened["status"] != "shipped":  # ship again, uncut: one note, one uid
+            again = invoke("ship", "--reason", "again", "--metric", "p95_ms=5ms")
+            assert again.code == 0, again.stderr
+            _consistent(project)
+    print(f"\nkills in the note window: {seen}")
+    assert seen["open, note pending"] > 0  # the kill did land before the commit

@@ -63,12 +63,13 @@ def test_wheel_ships_templates_and_runs_in_fresh_venv(tmp_path: Path):
     wheel = next(dist.glob("changenote-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "changenote/templates/note.md.j2" in names
+    assert "changenote/notebook/export.schema.json" in names  # import checks against it
     migrations = ROOT / "changenote" / "store" / "migrations"
     shipped = sorted(p.relative_to(ROOT).as_posix() for p in migrations.rglob("*.py"))
     assert "changenote/store/migrations/versions/0001_initial.py" in shipped
     assert [n for n in shipped if n not in names] == []  # Alembic finds every revision
     env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
+    venv.create(env_dir, with_pip=False)  # pip comes from this interpreter (--python)
     py = env_dir / "bin" / "python"
     # Dependencies come from this interpreter's site-packages (no network in tests);
     # changenote itself only from the wheel, which sits earlier on sys.path.
@@ -80,7 +81,9 @@ def test_wheel_ships_templates_and_runs_in_fresh_venv(tmp_path: Path):
     ).stdout.strip()
     Path(site, "deps-from-test-env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run(
-        [py, "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True, capture_output=True
+        [sys.executable, "-m", "pip", "--python", py, "install", "-q", "--no-deps", str(wheel)],
+        check=True,
+        capture_output=True,
     )
     work = tmp_path / "work"
     work.mkdir()

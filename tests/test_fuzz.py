@@ -49,8 +49,12 @@ from tests.conftest import invoke
 
 FUZZ = settings(max_examples=300, deadline=None, database=None)
 #: The CLI runs in-process with a project fixture made once per test, not per example.
+#: Each CLI test proves the boundary (a refusal is one line, never a traceback) for input
+#: whose space a property test of the parser itself already covers at FUZZ's count (the
+#: search words and dates: test_search_gives_rows_or_a_changenote_error), so a few dozen
+#: examples, plus the known bad inputs as @example, are enough here.
 FUZZ_CLI = settings(
-    max_examples=150,
+    max_examples=25,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
@@ -838,6 +842,8 @@ VALID_HEADERS = st.dictionaries(
     max_size=2,
 )
 POSITIVE = st.one_of(st.integers(1, 10**6), st.floats(min_value=1e-6, max_value=1e9))
+#: A valid timeout: at most a day (specs.MAX_TIMEOUT).
+TIMEOUTS = st.one_of(st.integers(1, 86_400), st.floats(min_value=1e-6, max_value=86_400))
 VALID_CHECKS = st.builds(
     CheckConfig,
     name=st.text(min_size=1, max_size=8),
@@ -845,7 +851,7 @@ VALID_CHECKS = st.builds(
     headers=VALID_HEADERS,
     runs=st.none() | st.integers(1, 100),
     warmup=st.none() | st.integers(0, 100),
-    timeout=st.none() | POSITIVE,
+    timeout=st.none() | TIMEOUTS,
     clear_cache=st.none() | st.text(max_size=10),
     expect_status=st.lists(st.integers(100, 599), max_size=3).map(tuple),
     expect_json=st.dictionaries(
@@ -859,7 +865,7 @@ VALID_CHECKS = st.builds(
     name=st.text(min_size=1, max_size=8),
     cmd=st.text(min_size=1, max_size=12).filter(str.strip),
     runs=st.none() | st.integers(1, 100),
-    timeout=st.none() | POSITIVE,
+    timeout=st.none() | TIMEOUTS,
 )
 
 
@@ -884,7 +890,7 @@ def check_table(check: CheckConfig) -> dict[str, Any]:
             "notes_dir": st.text(min_size=1, max_size=10),
             "runs": st.integers(1, 1000),
             "warmup": st.integers(0, 100),
-            "timeout": POSITIVE,
+            "timeout": TIMEOUTS,
             "min_effect": POSITIVE,
         },
     ),
@@ -1185,6 +1191,41 @@ SEARCH_DAYS = st.one_of(
     st.sampled_from(["2026-11-28", "20261128", "2026-W48-1", "2026-13-01", "9999-12-31", "x"]),
     st.text(max_size=10),
 )
+
+
+@pytest.fixture(scope="module")
+def searchable(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The store URL of a project with one change in it."""
+    root = tmp_path_factory.mktemp("searchable")
+    (root / "changenote.toml").write_text('service = "docs"\n')
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        mp.setenv("HOME", str(root / "home"))
+        mp.delenv("CHANGENOTE_DATABASE_URL", raising=False)
+        made = invoke("baseline", "Slow search on docs", "--metric", "p95_ms=120ms")
+        assert made.code == 0, made.stderr
+        return load_config(root).store_url()
+
+
+@FUZZ
+@given(st.lists(SEARCH_WORDS, min_size=1, max_size=3), SEARCH_DAYS, SEARCH_DAYS)
+@example(["_*"], None, None)
+@example(["slow"], "0001-01-01", "9999-12-31")
+@example(["slow"], None, None)
+def test_search_gives_rows_or_a_changenote_error(
+    searchable: str, words: list[str], since: str | None, until: str | None
+):
+    """What `search` does with its words and dates: rows, or the project's own error (which
+    the CLI prints as one line), never sqlite3's or a ValueError."""
+    from changenote.store.search import search
+
+    try:
+        rows = search(searchable, " ".join(words), since=since, until=until)
+    except ChangenoteError:
+        return
+    assert isinstance(rows, list)
+    if words == ["slow"] and since is None and until is None:
+        assert [row["title"] for row in rows] == ["Slow search on docs"]
 
 
 @FUZZ_CLI

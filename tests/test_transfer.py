@@ -99,28 +99,28 @@ def test_two_teammates_merge(project: Path, server: TestServer, monkeypatch, new
         (
             '{"schema": "changenote/change@1", "uid": ["x"], "slug": "a", "title": "t",'
             ' "status": "baseline", "created_at": "2026-01-01T00:00:00Z"}\n',
-            "uid must be a string",
+            "a.jsonl:2: uid: must be a string",
         ),
         (
             '{"schema": "changenote/change@1", "uid": "b", "slug": "1", "title": "t",'
             ' "status": "baseline", "created_at": "2026-01-01T00:00:00Z"}\n',
-            "slug '1' is not a changenote slug",
+            "a.jsonl:2: slug: '1' is not a changenote slug",
         ),
         (
             '{"schema": "changenote/change@1", "uid": "c", "slug": "c", "title": "t",'
             ' "status": "baseline", "created_at": "yesterday"}\n',
-            "a.jsonl:2: not a valid change document",
+            "a.jsonl:2: created_at: 'yesterday' is not a time",
         ),
         (
             '{"schema": "changenote/change@1", "uid": "d", "slug": "d", "title": "t",'
             ' "status": "baseline", "created_at": "2026-01-01T00:00:00Z", "runs": ["x"]}\n',
-            "a.jsonl:2: not a valid change document",
+            "a.jsonl:2: runs[0]: must be an object, not a string",
         ),
         (
             '{"schema": "changenote/change@1", "uid": "e", "slug": "e", "title": "t",'
             ' "status": "baseline", "created_at": "2026-01-01T00:00:00Z",'
             ' "runs": [{"label": "baseline"}]}\n',
-            "a.jsonl:2: not a valid change document (missing 'started_at')",
+            "a.jsonl:2: runs[0]: missing started_at, finished_at",
         ),
     ],
 )
@@ -143,7 +143,7 @@ def test_imported_secrets_are_redacted_everywhere(project: Path):
     doc = {
         "schema": "changenote/change@1", "uid": "f" * 32, "slug": "leaky", "title": "Leaky",
         "status": "baseline", "created_at": "2026-01-01T00:00:00Z",
-        "settings": {"clear_cache": "redis-cli -a hunter2pass FLUSHALL"},
+        "settings": {"clear_cache": "redis-cli -a hunter2pass FLUSHALL", "runs": 1, "warmup": 0},
         "runs": [{"label": "baseline", "started_at": "2026-01-01T00:00:00Z",
                   "finished_at": "2026-01-01T00:00:01Z",
                   "probe_results": [{"label": "x", "last_output": "password=hunter2pass"}],
@@ -231,7 +231,7 @@ def test_not_a_number_survives_import_where_the_store_can_hold_it(
     assert invoke("baseline", "Odd", "--metric", "x=1").code == 0
     doc = json.loads(_export(project, "odd.jsonl"))
     metric = doc["runs"][0]["metrics"][0]
-    metric["samples"] = [1.0, float("nan")]
+    metric["samples"], metric["n"] = [1.0, float("nan")], 2
     metric["max"] = float("inf")
     (project / "odd.jsonl").write_text(json.dumps(doc) + "\n")  # NaN and Infinity, as json writes
     _empty_store(project, monkeypatch, new_store_url)
@@ -250,9 +250,10 @@ def test_a_foreign_export_stores_no_secret_anywhere_in_it(project: Path):
     token = "ghp_" + "aB3dE5gH7jK9mN1pQ2" * 2
     doc = {
         "schema": "changenote/change@1", "uid": "e" * 32, "slug": "foreign", "title": "F",
-        "status": "shipped", "created_at": "2026-01-01T00:00:00Z",
+        "status": "baseline", "created_at": "2026-01-01T00:00:00Z",
         "owner": "password=hunter2x", "service": f"svc {token}",
-        "settings": {"mixed": [1, "password=hunter2x", token], f"Authorization: Bearer {token}": 1},
+        "settings": {"mixed": [1, "password=hunter2x", token], f"Authorization: Bearer {token}": 1,
+                     "runs": 1, "warmup": 0},
         "runs": [{"label": "baseline", "started_at": "2026-01-01T00:00:00Z",
                   "finished_at": "2026-01-01T00:00:01Z",
                   "metrics": [{"probe": "p", "metric": token, "unit": "ms", "n": 1,
@@ -275,8 +276,8 @@ def test_a_foreign_export_stores_no_secret_anywhere_in_it(project: Path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"owner": {"a": 1}}, "owner must be a string"),
-        ({"created_at": "2026x01x01T00:00:00Z"}, "not a valid change document"),
+        ({"owner": {"a": 1}}, "odd.jsonl:1: owner: must be a string or null, not an object"),
+        ({"created_at": "2026x01x01T00:00:00Z"}, "odd.jsonl:1: created_at: '2026x01x01T00:00:00Z'"),
         ({"id": 2**70}, None),  # a huge id: a new one is given
     ],
 )

@@ -166,9 +166,19 @@ def test_ship_twice_and_render_reproduces_note(project: Path, server: TestServer
     first = note.read_text()
     again = invoke("ship", doc["slug"], "--reason", "r")
     assert again.code != 0 and "already shipped" in again.stderr
-    note.write_text("scribbled over")
+    # an edit that keeps the front matter is changenote's note still: render restores it
+    note.write_text(first.replace("## ", "## scribbled ", 1))
     rendered = invoke("render")
     assert rendered.code == 0, rendered.stderr
+    assert note.read_text() == first
+    # a file without the change's uid is not changenote's to write over: refused, kept
+    note.write_text("scribbled over")
+    refused = invoke("render")
+    assert refused.code == 1 and len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert "refusing to overwrite" in refused.stderr and "move that file away" in refused.stderr
+    assert note.read_text() == "scribbled over"
+    note.unlink()
+    assert invoke("render").code == 0
     assert note.read_text() == first
 
 
@@ -257,7 +267,16 @@ def test_a_note_is_taken_back_when_the_transaction_fails(project: Path, server: 
     with pytest.raises(RuntimeError), notes.Staged(config) as staged:
         staged.write(dict(doc, reason="changed"))
         staged.write(fresh)
-        assert "changed" in note.read_text()
+        # before the commit, the notes are pending beside their place, not in it
+        assert note.read_text() == original
+        assert len(list(note.parent.glob(".*.pending"))) == 2
         raise RuntimeError("the commit failed")
     assert note.read_text() == original
     assert not (project / "notes" / "2026-01-01-new.md").exists()
+    assert not list(note.parent.glob(".*.pending"))
+    with notes.Staged(config) as staged:  # committed: both in place, nothing pending
+        staged.write(dict(doc, reason="changed"))
+        staged.write(fresh)
+    assert "changed" in note.read_text()
+    assert (project / "notes" / "2026-01-01-new.md").is_file()
+    assert not list(note.parent.glob(".*.pending"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
+import shutil
 import threading
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -26,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import invoke
+from tests.conftest import GIT_ENV, git, invoke
 from tests.hostile import XSS_PAYLOADS
 from tests.test_wiki_browser import TIMEOUT_MS, browser  # noqa: F401  (a fixture)
 
@@ -38,8 +39,33 @@ def _payload(n: int) -> str:
     return XSS_PAYLOADS[n % len(XSS_PAYLOADS)]
 
 
+@pytest.fixture(scope="module")
+def hostile_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hostile notebook, recorded once for the module (each test gets a copy)."""
+    root = tmp_path_factory.mktemp("hostile") / "service"
+    (root / "app").mkdir(parents=True)  # as the `project` fixture makes it
+    (root / "app" / "search.py").write_text("def search(q):\n    return slow(q)\n")
+    (root / "changenote.toml").write_text('service = "docs"\nowner = "Test Owner"\nruns = 8\n')
+    (root / ".gitignore").write_text(".changenote/\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("CHANGENOTE_DATABASE_URL", raising=False)
+        mp.setenv("HOME", str(root.parent / "home"))
+        mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        for key, value in GIT_ENV.items():
+            mp.setenv(key, value)
+        git(root, "init", "-q")
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", "initial")
+        mp.chdir(root)
+        return _record_hostile(root, mp)
+
+
 @pytest.fixture
-def hostile_notebook(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def hostile_notebook(hostile_template: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(hostile_template, tmp_path / "service", symlinks=True))
+
+
+def _record_hostile(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Enough changes that every payload lands in several fields."""
     n = 0
     changes = (len(XSS_PAYLOADS) + len(FIELDS) + len(SHIP_FIELDS)) // (

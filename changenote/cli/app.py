@@ -7,6 +7,7 @@ Typer at the top; each command imports what it needs when it runs.
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Annotated, Any
 
@@ -51,6 +52,7 @@ for _command, _name in (
     (record.measure, None),
     (record.tick, None),
     (record.ship, None),
+    (record.trust, None),
     (read.list_, "list"),
     (read.search, None),
     (read.show, None),
@@ -65,22 +67,70 @@ for _command, _name in (
     app.command(_name)(_command)
 
 
+@functools.cache
+def _click_command() -> Any:
+    """The Click command of the app, built once (building it is most of a short run)."""
+    return typer.main.get_command(app)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every expected failure becomes one line on stderr and a non-zero exit.
 
     ``check --format nagios`` is read by a monitoring system: there, any failure to
     judge (a usage error, the config, the store) is UNKNOWN, exit 3, with a status line
     on stdout, as the plugin guidelines ask."""
-    command = typer.main.get_command(app)
+    command = _click_command()
     previous = _stop_cleanly_on_signals()
-    as_plugin = _plugin_call(sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else argv
+    as_plugin = _plugin_call(args)
+    _output_that_cannot_fail()
+    _refuse_undecodable(args, as_plugin)
+    unraisable = sys.unraisablehook
+    sys.unraisablehook = _interrupt_again(unraisable)
     try:
         _run(command, argv, as_plugin)
     finally:
         import signal
 
+        sys.unraisablehook = unraisable
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _interrupt_again(otherwise: Any) -> Any:
+    """A hook for errors Python cannot raise: Ctrl-C that lands in a finalizer (a weakref
+    callback, a ``__del__``) would be printed as "Exception ignored" and lost, and the
+    command would go on; it is raised again, in the code that was running, once the
+    finalizer is over (from a thread a moment later: raised now, it would be lost too)."""
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            import threading
+
+            threading.Timer(0.01, _interrupt_main).start()
+            return
+        otherwise(unraisable)
+
+    return hook
+
+
+def _interrupt_main() -> None:
+    """KeyboardInterrupt in the main thread, through the first of SIGINT, SIGTERM and
+    SIGHUP that Python handles there (a real signal also ends a wait in a system call;
+    a background job starts with SIGINT ignored)."""
+    import _thread
+    import signal
+    import threading
+
+    main_thread = threading.main_thread().ident
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None and callable(signal.getsignal(sig)):
+            if hasattr(signal, "pthread_kill") and main_thread is not None:
+                signal.pthread_kill(main_thread, sig)
+            else:
+                _thread.interrupt_main(sig)
+            return
 
 
 def _run(command: Any, argv: list[str] | None, as_plugin: bool = False) -> None:
@@ -103,7 +153,11 @@ def _run(command: Any, argv: list[str] | None, as_plugin: bool = False) -> None:
     except BrokenPipeError:
         sys.exit(1)
     except OSError as exc:  # a folder that cannot be written, a disk that is full...
+        import errno
+
         where = f": {exc.filename}" if exc.filename else ""
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            _fail(f"disk full: no space left to write{where or ' a file'}", 1, as_plugin)
         _fail(f"{exc.strerror or exc}{where}", 1, as_plugin)
     if code == 130:  # Typer turns Ctrl-C into exit code 130
         _fail("interrupted; nothing was recorded", 130, as_plugin)
@@ -129,6 +183,29 @@ def _stop_cleanly_on_signals() -> dict[int, Any]:
             with contextlib.suppress(ValueError):
                 previous[sig] = signal.signal(sig, interrupt)
     return previous
+
+
+def _output_that_cannot_fail() -> None:
+    """An output encoding that cannot show a character (``PYTHONIOENCODING=ascii``, the
+    C locale) shows a replacement instead of ending the command with a traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        reconfigure = getattr(stream, "reconfigure", None)
+        if encoding not in ("utf8", "utf8sig") and reconfigure is not None:
+            reconfigure(errors="backslashreplace" if stream is sys.stderr else "replace")
+
+
+def _refuse_undecodable(argv: list[str], as_plugin: bool) -> None:
+    """Bytes that are not text in the locale's encoding reach Python as lone
+    surrogates; no store can keep them, so they are refused before anything runs."""
+    for i, word in enumerate(argv):
+        if any("\ud800" <= ch <= "\udfff" for ch in word):
+            before = argv[i - 1] if i else ""
+            where = before if before.startswith("-") and "=" not in before else "an argument"
+            if word.startswith("--") and "=" in word:
+                where = word.split("=", 1)[0]
+            shown = word.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+            _fail(f"{where} is not valid UTF-8 text: '{shown[:80]}'", 2, as_plugin)
 
 
 def _plugin_call(argv: list[str]) -> bool:

@@ -63,3 +63,16 @@ def gate(doc: dict[str, Any], enabled: bool) -> None:
     if failed:
         sys.stderr.write(f"changenote: gate failed: {failed}\n")
         raise typer.Exit(3)
+
+
+def skipped(changes: list[Any]) -> None:
+    """After a command that read every change: one line on stderr for each change it left
+    out because it cannot be read, then exit 1 (what was written stays written)."""
+    if not changes:
+        return
+    from changenote.redact import redact_message
+
+    for exc in changes:
+        line = redact_message(" ".join(str(exc).split()))
+        sys.stderr.write(f"changenote: error: skipped: {line}\n")
+    raise typer.Exit(1)

@@ -13,7 +13,30 @@ from changenote.notebook.document import fmt_change, fmt_expectation
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    # JSON escapes are lossless where the output encoding cannot show a character
+    plain = (sys.stdout.encoding or "").lower().replace("-", "") in ("utf8", "utf8sig")
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=not plain, default=str) + "\n")
+
+
+def print_trust(state: dict[str, Any], before: bool) -> None:
+    """What a change runs here and whether it may: before asking, and after."""
+    runs = state["runs"]
+    if before:
+        print(f"change {state['slug']!r} {state['why_not']}.")
+        if not runs:
+            print("measure and ship would run nothing here (it has no commands or URLs).")
+        else:
+            print("measure and ship would run here:")
+            width = max(len(r["kind"]) for r in runs)
+            for r in runs:
+                print(f"  {r['kind']:<{width}}  {r['what']}")
+        return
+    if state["trusted"] and state["trusted_by"]:
+        print(f"trusted: {state['slug']} runs here (trusted by {state['trusted_by']}).")
+    elif state["trusted"]:
+        print(f"{state['slug']} runs here: it was recorded in this store by its user.")
+    else:
+        print(f"not trusted: {state['slug']} {state['why_not']}; its commands do not run here.")
 
 
 def _console() -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -53,5 +53,7 @@ def show(
 
 def render(ref: Ref = None) -> None:
     """Re-render notes from the store (all shipped changes without ID)."""
-    for path in common.notebook().render(ref):
+    skipped: list[Any] = []
+    for path in common.notebook().render(ref, skipped):
         typer.echo(str(path))
+    common.skipped(skipped)

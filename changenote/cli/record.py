@@ -174,3 +174,43 @@ def ship(
         doc = notebook.ship(request, progress)
     common.emit(doc, as_json, "ship")
     common.gate(doc, fail_on_regression)
+
+
+def trust(
+    ref: Annotated[str, typer.Argument(metavar="ID", help="Change id or slug.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Trust without asking (for scripts).")
+    ] = False,
+    revoke: Annotated[
+        bool, typer.Option("--revoke", help="Take the trust back: its commands stop running.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the trust record as JSON.")
+    ] = False,
+) -> None:
+    """Let an imported change's commands run here, after showing what they are."""
+    import sys
+
+    from changenote.cli import display
+    from changenote.errors import ChangenoteError, UsageError
+
+    book = common.notebook()
+    state = book.trust_state(ref)
+    if revoke:
+        state = book.trust(ref, revoke=True)
+    elif not state["trusted"]:
+        if not as_json:
+            display.print_trust(state, before=True)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise UsageError(
+                    "trust asks before it lets commands run here: read what it runs "
+                    f"(`changenote trust {state['slug']}`), then add --yes"
+                )
+            if not typer.confirm(f"Let change {state['slug']!r} run these here?", default=False):
+                raise ChangenoteError("not trusted; nothing changed")
+        state = book.trust(ref)
+    if as_json:
+        display.print_json(state)
+    else:
+        display.print_trust(state, before=False)

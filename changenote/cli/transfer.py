@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,9 +20,11 @@ def export(
 
     from changenote.notebook.transfer import export_to
 
-    count = export_to(common.config(), Path(out) if out else None, sys.stdout)
+    skipped: list[Any] = []
+    count = export_to(common.config(), Path(out) if out else None, sys.stdout, skipped)
     if out is not None:
         typer.echo(f"exported {count} change(s) to {out}", err=True)
+    common.skipped(skipped)
 
 
 def import_(

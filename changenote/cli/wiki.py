@@ -39,3 +39,4 @@ def wiki(
         f"wiki in {result.out}: {result.pages} file(s), {len(result.written)} written, "
         f"{result.unchanged} unchanged, {len(result.removed)} removed"
     )
+    common.skipped(result.skipped)

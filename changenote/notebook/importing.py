@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from changenote.errors import StoreError, UsageError
+from changenote.errors import ChangenoteError, StoreError, UsageError
 
 CHANGE_SCHEMA = "changenote/change@1"
 
@@ -68,16 +68,6 @@ def _dumps(value: Any) -> str:
     return text.decode() if text is not None else json.dumps(value, ensure_ascii=False)
 
 
-_REQUIRED = ("uid", "slug", "title", "status", "created_at")
-
-
-_TEXT = ("service", "owner", "route", "input", "noticed", "expected", "reason", "rollback",
-         "base_commit", "head_commit", "note_path", "shipped_at")  # fmt: skip
-
-
-_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-
-
 #: Documents per batch of rows handed to the writer.
 BATCH = 2000
 
@@ -114,26 +104,72 @@ def redactor(patterns: Any = ()) -> Any:
 _REMEMBER = 512
 
 
-def _check(where: str, doc: Any) -> dict[str, Any]:
-    if not isinstance(doc, dict):
-        raise UsageError(f"{where}: not a change document (an object was expected)")
-    if doc.get("schema") != CHANGE_SCHEMA:
-        raise UsageError(f"{where}: schema {doc.get('schema')!r} is not {CHANGE_SCHEMA!r}")
-    missing = [k for k in _REQUIRED if not doc.get(k)]
-    if missing:
-        raise UsageError(f"{where}: missing {', '.join(missing)}")
-    for key in ("uid", "slug", "title", "status"):
-        if not isinstance(doc[key], str):
-            raise UsageError(f"{where}: {key} must be a string")
-    for key in _TEXT:
-        if not isinstance(doc.get(key), (str, type(None))):
-            raise UsageError(f"{where}: {key} must be a string")
-    if not _SLUG.fullmatch(doc["slug"]) or doc["slug"].isdigit():
-        raise UsageError(f"{where}: slug {doc['slug'][:40]!r} is not a changenote slug")
-    for key in ("runs", "checklist", "command_log", "files_touched", "tags"):
-        if not isinstance(doc.get(key, []), list):
-            raise UsageError(f"{where}: {key} must be a list")
-    return doc
+class Checker:
+    """Checks each document before anything of it is written: the schema shipped with
+    changenote (``export.schema.json``, its ``#/$defs/change``) through a validator
+    compiled once per import, then the rules a schema cannot say
+    (:func:`changenote.notebook.document.rules`). A document that fails is one line,
+    ``FILE:LINE: field: what is wrong``, the field a JSON path
+    (``runs[0].metrics[2].samples[3]``), any value it quotes cut short."""
+
+    def __init__(self) -> None:
+        try:
+            import jsonschema_rs  # here only: no other command pays for it
+        except ImportError:
+            raise ChangenoteError(
+                "import checks documents with jsonschema-rs, which is not installed: "
+                "pip install jsonschema-rs"
+            ) from None
+
+        from changenote.notebook import document, schema
+
+        self.schema = schema
+        self.rules = document.rules
+        self.validator = jsonschema_rs.validator_for(schema.change_schema())
+        self.valid = self.validator.is_valid
+
+    def __call__(self, where: str, doc: Any) -> dict[str, Any]:
+        if not isinstance(doc, dict):
+            raise UsageError(f"{where}: not a change document (an object was expected)")
+        if doc.get("schema") != CHANGE_SCHEMA:
+            shown = self.schema.show(doc.get("schema"))
+            raise UsageError(f"{where}: schema {shown} is not {CHANGE_SCHEMA!r}")
+        if not self._valid(doc):
+            found = self._why(doc)
+            if found is not None:
+                raise UsageError(_line(where, found))
+        found = self.rules(doc, formats_checked=True)
+        if found is not None:
+            raise UsageError(_line(where, found))
+        return doc
+
+    def _valid(self, doc: Any) -> bool:
+        try:
+            return bool(self.valid(doc))
+        except (ValueError, TypeError, OverflowError, RecursionError):  # it cannot read it
+            return False
+
+    def _why(self, doc: dict[str, Any]) -> tuple[str, str] | None:
+        """What is wrong with a document the validator refused; None when it was only a
+        NaN or an Infinity in a measurement (the validator reads them as null)."""
+        schema = self.schema
+        if schema.has_nan(doc):
+            doc = schema.finite_copy(doc)
+            if self._valid(doc):
+                return None
+        found = schema.problem(doc)
+        if found is not None:
+            return found
+        try:  # the two disagree (a pattern read another way): the validator's own words
+            error = next(iter(self.validator.iter_errors(doc)))
+        except (StopIteration, ValueError, TypeError, OverflowError, RecursionError):
+            return "", "not a valid change document"
+        return schema.field(list(error.instance_path)), schema.shorten(error.message)
+
+
+def _line(where: str, found: tuple[str, str]) -> str:
+    key, what = found
+    return f"{where}: {key}: {what}" if key else f"{where}: {what}"
 
 
 #: The columns import writes, in the order of the row tuples _Rows builds.
@@ -167,7 +203,7 @@ def import_documents(
     store: Any,
     documents: Iterable[tuple[str, dict[str, Any]]],
     redact: Any,
-    place_note: Callable[[dict[str, Any]], str | None] | None = None,
+    place_note: Callable[[dict[str, Any], set[str | None]], str | None] | None = None,
 ) -> ImportResult:
     """Add every change the store does not have yet; one transaction for all of them.
 
@@ -193,6 +229,7 @@ def import_documents(
     }
     result = ImportResult()
     change_t = tables["change"]
+    check = Checker()
     with store.write() as session:
         conn = session.connection()
         uids = set(conn.execute(select(change_t.c.uid)).scalars())
@@ -204,6 +241,8 @@ def import_documents(
             for name, t in tables.items()
         }
         sqlite = conn.dialect.name == "sqlite"
+        # An id the store's integer column holds (PostgreSQL's is 32 bits); else a new one.
+        id_limit = 2**63 if sqlite else 2**31
         rows = _Rows(redact, next_ids, sqlite=sqlite)
         writer: _Writer = _SqliteWriter(conn) if sqlite else _CoreWriter(conn, tables)
         # Documents whose id is taken wait for the end as compact JSON (a tenth of the
@@ -212,7 +251,7 @@ def import_documents(
         try:
             for where, raw in documents:
                 result.read += 1
-                doc = _check(where, raw)
+                doc = check(where, raw)
                 if doc["uid"] in uids:
                     result.already += 1
                     continue
@@ -220,28 +259,27 @@ def import_documents(
                 slug = doc["slug"]
                 if slug in slugs:
                     n = 2
-                    while f"{slug}-{n}" in slugs:
+                    while _suffixed(slug, n) in slugs:
                         n += 1
-                    result.renamed.append(f"{slug} -> {slug}-{n}")
-                    slug = f"{slug}-{n}"
+                    result.renamed.append(f"{slug} -> {_suffixed(slug, n)}")
+                    slug = _suffixed(slug, n)
                     if doc.get("note_path") is not None:
                         # the same folder and date, the new slug; else the usual place
                         renamed = _renamed_note(doc["note_path"], doc["slug"], slug)
                         doc = {**doc, "note_path": renamed or ""}
                 slugs.add(slug)
                 if place_note is not None and doc.get("note_path") is not None:
-                    placed = place_note({**doc, "slug": slug})
-                    if placed in note_paths:  # two changes never share a note file
-                        placed = place_note({**doc, "slug": slug, "note_path": ""})
+                    # two changes never share a note file, nor take one that is not theirs
+                    placed = place_note({**doc, "slug": slug}, note_paths)
                     if placed != doc["note_path"]:
                         doc = {**doc, "note_path": placed}
                 note_paths.add(doc.get("note_path"))
                 want = doc.get("id")
-                if type(want) is int and 0 < want < 2**63 and want not in taken:
+                if type(want) is int and 0 < want < id_limit and want not in taken:
                     taken.add(want)
                     rows.add(where, doc, slug, want)
                     if rows.count >= BATCH:
-                        writer.put(rows.take())
+                        writer.put(rows.take(), rows.spans)
                 else:
                     later.append((_compact(doc), slug, where))
                 result.imported += 1
@@ -251,8 +289,8 @@ def import_documents(
                 rows.add(where, doc, slug, next_id)
                 next_id += 1
                 if rows.count >= BATCH:
-                    writer.put(rows.take())
-            writer.put(rows.take())
+                    writer.put(rows.take(), rows.spans)
+            writer.put(rows.take(), rows.spans)
             writer.finish()
         finally:
             writer.close()
@@ -269,10 +307,62 @@ def import_documents(
     return result
 
 
-class _Writer:
-    """Writes batches of rows ({table: [tuple in COLUMNS order]}) in the open transaction."""
+#: Where a batch's documents end: (where, the number of rows of each table, in COLUMNS
+#: order, once that document's are added).
+Spans = list[tuple[str, tuple[int, ...]]]
 
-    def put(self, batch: dict[str, list[tuple[Any, ...]]]) -> None:
+
+class _Writer:
+    """Writes batches of rows ({table: [tuple in COLUMNS order]}) in the open transaction.
+
+    A batch is written inside a savepoint: when the store refuses it (a value its column
+    cannot hold), the batch is taken back and written again one document at a time, so
+    the error names the document the store refused (``FILE:LINE``)."""
+
+    #: What a driver raises for a value it cannot store.
+    refusals: tuple[type[BaseException], ...] = (OverflowError, UnicodeError, ValueError,
+                                                 TypeError)  # fmt: skip
+
+    def put(self, batch: dict[str, list[tuple[Any, ...]]], spans: Spans) -> None:
+        self._savepoint()
+        try:
+            self._write(batch)
+            self._index(batch)
+        except self.refusals as exc:
+            self._back()
+            raise self._refused(batch, spans, exc) from None
+        self._release()
+
+    def _refused(self, batch: dict[str, list[tuple[Any, ...]]], spans: Spans,
+                 exc: BaseException) -> StoreError:  # fmt: skip
+        start = (0,) * len(COLUMNS)
+        for where, ends in spans:
+            piece = {
+                name: rows[a:b]
+                for (name, rows), a, b in zip(batch.items(), start, ends, strict=True)
+            }
+            try:
+                self._write(piece)
+            except self.refusals as refused:
+                return StoreError(f"{where}: store write failed, nothing was changed: "
+                                  f"{_reason(refused)}")  # fmt: skip
+            start = ends
+        return StoreError(f"store write failed, nothing was changed: {_reason(exc)}")
+
+    def _write(self, batch: dict[str, list[tuple[Any, ...]]]) -> None:
+        raise NotImplementedError
+
+    def _index(self, batch: dict[str, list[tuple[Any, ...]]]) -> None:
+        """After a batch's rows: what the store keeps besides (the full-text index)."""
+
+    def _savepoint(self) -> None:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        raise NotImplementedError
+
+    def _back(self) -> None:
+        """Take the batch back (to its savepoint)."""
         raise NotImplementedError
 
     def finish(self) -> None:
@@ -286,15 +376,28 @@ class _CoreWriter(_Writer):
     """Through SQLAlchemy Core, one executemany per table and batch."""
 
     def __init__(self, conn: Any, tables: dict[str, Any]) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
         self.conn = conn
         self.tables = tables
+        self.nested: Any = None
+        self.refusals = (SQLAlchemyError, *_Writer.refusals)
 
-    def put(self, batch: dict[str, list[tuple[Any, ...]]]) -> None:
+    def _write(self, batch: dict[str, list[tuple[Any, ...]]]) -> None:
         for name, rows in batch.items():
             if rows:
                 columns = COLUMNS[name]
                 values = [dict(zip(columns, row, strict=True)) for row in rows]
                 self.conn.execute(self.tables[name].insert(), values)
+
+    def _savepoint(self) -> None:
+        self.nested = self.conn.begin_nested()
+
+    def _release(self) -> None:
+        self.nested.commit()
+
+    def _back(self) -> None:
+        self.nested.rollback()
 
 
 class _SqliteWriter(_Writer):
@@ -325,20 +428,30 @@ class _SqliteWriter(_Writer):
         )
         if self.trigger:
             self.cursor.execute("DROP TRIGGER change_fts_insert")
-
-    def put(self, batch: dict[str, list[tuple[Any, ...]]]) -> None:
         import sqlite3
 
-        try:
-            for name, rows in batch.items():
-                if rows:
-                    self.cursor.executemany(self.sql[name], rows)
-            if self.trigger and batch["change"]:
-                ids = json.dumps([row[0] for row in batch["change"]])
-                self.cursor.execute(self.index_sql, (ids,))
-        except (sqlite3.Error, OverflowError, UnicodeError) as exc:
-            # What SQLAlchemy would have wrapped: a value the driver cannot store.
-            raise StoreError(f"store write failed, nothing was changed: {str(exc)[:160]}") from None
+        # What SQLAlchemy would have wrapped, and a value the driver cannot store.
+        self.refusals = (sqlite3.Error, *_Writer.refusals)
+
+    def _write(self, batch: dict[str, list[tuple[Any, ...]]]) -> None:
+        for name, rows in batch.items():
+            if rows:
+                self.cursor.executemany(self.sql[name], rows)
+
+    def _index(self, batch: dict[str, list[tuple[Any, ...]]]) -> None:
+        if self.trigger and batch["change"]:
+            ids = json.dumps([row[0] for row in batch["change"]])
+            self.cursor.execute(self.index_sql, (ids,))
+
+    def _savepoint(self) -> None:
+        self.cursor.execute("SAVEPOINT changenote_import_batch")
+
+    def _release(self) -> None:
+        self.cursor.execute("RELEASE changenote_import_batch")
+
+    def _back(self) -> None:
+        self.cursor.execute("ROLLBACK TO changenote_import_batch")
+        self.cursor.execute("RELEASE changenote_import_batch")
 
     def finish(self) -> None:
         if self.trigger:
@@ -347,6 +460,19 @@ class _SqliteWriter(_Writer):
 
     def close(self) -> None:
         self.cursor.close()
+
+
+def _reason(exc: BaseException) -> str:
+    """A store's refusal in one short line: a driver's message may quote the value."""
+    from changenote.notebook.schema import shorten
+
+    return shorten(str(getattr(exc, "orig", None) or exc))
+
+
+def _suffixed(slug: str, n: int) -> str:
+    """``slug-n``, cut to fit the store's 80 characters."""
+    tail = f"-{n}"
+    return slug[: 80 - len(tail)].rstrip("-") + tail
 
 
 def _sqlite_time(value: Any) -> Any:
@@ -392,6 +518,16 @@ def _compact(doc: dict[str, Any]) -> bytes | str:
     return packed if packed is not None else json.dumps(doc)
 
 
+#: A metric's figures, each a float column.
+_FIGURES = ("median", "p95", "mean", "stdev", "min", "max")
+
+
+def _real(value: Any) -> float | None:
+    """A figure as its float column keeps it (an integer too large for the driver's
+    integers is no integer there)."""
+    return None if value is None else float(value)
+
+
 def _has_nan(value: Any) -> bool:
     if isinstance(value, float):
         return value != value or value in (float("inf"), float("-inf"))
@@ -434,6 +570,9 @@ class _Rows:
         self.sqlite = sqlite
         self.count = 0
         self.batch: dict[str, list[tuple[Any, ...]]] = {name: [] for name in COLUMNS}
+        #: Where each document of the batch ends (see Spans); those of the one last taken.
+        self.open: Spans = []
+        self.spans: Spans = []
         # Without extra patterns, the JSON text of a whole structure tells whether any
         # string inside could hold a secret; with them, every string is redacted.
         self.quick = getattr(redact, "might_hold_secret", None)
@@ -441,6 +580,7 @@ class _Rows:
 
     def take(self) -> dict[str, list[tuple[Any, ...]]]:
         batch, self.batch = self.batch, {name: [] for name in COLUMNS}
+        self.spans, self.open = self.open, []
         self.count = 0
         return batch
 
@@ -466,6 +606,7 @@ class _Rows:
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)[:120]
             raise UsageError(f"{where}: not a valid change document ({detail})") from None
+        self.open.append((where, tuple(map(len, self.batch.values()))))
         self.count += 1
 
     def _add(self, doc: dict[str, Any], slug: str, change_id: int) -> None:
@@ -503,12 +644,12 @@ class _Rows:
                 to_json(dict(run.get("environment") or {})),
             ))  # fmt: skip
             for m in run.get("metrics") or []:
+                samples = list(m.get("samples") or [])
                 metrics.append((
                     ids["metric"], run_id, m.get("probe_index", 0), redact(m["probe"]),
                     redact(m["metric"]), redact(m.get("unit")) or "", m.get("better"),
-                    m.get("n", 0),
-                    m.get("median"), m.get("p95"), m.get("mean"), m.get("stdev"), m.get("min"),
-                    m.get("max"), self.plain(list(m.get("samples") or [])),
+                    m.get("n", len(samples)), *map(_real, (m.get(k) for k in _FIGURES)),
+                    self.plain(samples),
                 ))  # fmt: skip
                 ids["metric"] += 1
         times = extra.get("command_times") or []

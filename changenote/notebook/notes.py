@@ -1,47 +1,107 @@
-"""Notes: where a change's note goes, its text (pure), and writing it atomically."""
+"""Notes: where a change's note goes, its text (pure), and writing it atomically.
+
+A note is changenote's only where changenote wrote it: its path is derived from the
+date and the slug and made unique against the store and the files on disk, and a file
+whose front matter does not carry the change's uid is never written over.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+from collections.abc import Container
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from changenote.config import Config
 from changenote.errors import ChangenoteError
+
+if TYPE_CHECKING:
+    from changenote.store.db import Store
 
 
 def relpath(config: Config, doc: dict[str, Any]) -> str:
     """``notes/<date>-<slug>.md`` relative to the project root (absolute if outside it)."""
     from changenote.notebook import document
 
-    path = config.notes_path / document.note_filename(doc)
+    return _relative(config, config.notes_path / document.note_filename(doc))
+
+
+def _relative(config: Config, path: Path) -> str:
     try:
         return path.relative_to(config.root.resolve()).as_posix()
     except ValueError:
         return str(path)
 
 
-def place(config: Config, doc: dict[str, Any]) -> str | None:
-    """Where an imported change's note goes: the note path it brings when that is a
-    markdown file inside the notes folder, else the usual ``notes/<date>-<slug>.md``.
-    None for a change without a note."""
+def _absolute(config: Config, note_path: str) -> Path:
+    target = Path(note_path)
+    return target if target.is_absolute() else config.root / target
+
+
+#: ``uid: <32 hex digits>`` at the top level of a note's front matter (YAML may quote it).
+_UID_LINE = re.compile(r"^uid: *['\"]?([0-9a-f]{32})['\"]? *$", re.M)
+
+
+def note_uid(path: Path) -> str | None:
+    """The change uid in the front matter of the file at ``path``; None when the file is
+    not a note changenote wrote (or cannot be read)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return None
+    if not head.startswith(b"---\n"):
+        return None
+    end = head.find(b"\n---\n", 4)
+    found = _UID_LINE.search(head[4 : end if end > 0 else None].decode("utf-8", "replace"))
+    return found.group(1) if found else None
+
+
+def _free(config: Config, note_path: str, uid: str, taken: Container[str | None]) -> bool:
+    """Whether ``note_path`` may hold the note of ``uid``: no other change of the store
+    has it, and the file there is missing or already this change's note."""
+    if note_path in taken:
+        return False
+    target = _absolute(config, note_path)
+    return not os.path.lexists(target) or note_uid(target) == uid
+
+
+def unique_path(config: Config, doc: dict[str, Any], taken: Container[str | None]) -> str:
+    """The derived note path (``notes/<date>-<slug>.md``), made unique against the
+    store's note paths (``taken``) and the files on disk: ``-2``, ``-3``... when needed."""
+    base = relpath(config, doc)
+    if _free(config, base, doc["uid"], taken):
+        return base
+    stem = base[: -len(".md")]
+    n = 2
+    while not _free(config, f"{stem}-{n}.md", doc["uid"], taken):
+        n += 1
+    return f"{stem}-{n}.md"
+
+
+def place(config: Config, doc: dict[str, Any], taken: Container[str | None]) -> str | None:
+    """Where an imported change's note goes; None for a change without a note.
+
+    The path it brings is a hint, never a licence to overwrite: it is kept when it is
+    a markdown file inside the notes folder that no other change has and that is
+    missing or already this change's note; otherwise the note goes to the derived path
+    (:func:`unique_path`)."""
     given = doc.get("note_path")
-    if given is None or given == "":
-        return None if given is None else relpath(config, doc)
+    if given is None:
+        return None
     if isinstance(given, str) and given.endswith(".md") and "\x00" not in given:
-        target = Path(given)
-        if not target.is_absolute():
-            target = config.root / target
         try:
-            resolved = target.resolve()
+            resolved = _absolute(config, given).resolve()
             if config.notes_path.resolve() in resolved.parents:
                 # as relpath gives it: relative to the root, no `..`, no machine's own path
-                try:
-                    return resolved.relative_to(config.root.resolve()).as_posix()
-                except ValueError:
-                    return str(resolved)
+                hint = _relative(config, resolved)
+                if _free(config, hint, doc["uid"], taken):
+                    return hint
         except (OSError, ValueError, RuntimeError):
             pass
-    return relpath(config, doc)
+    return unique_path(config, doc, taken)
 
 
 def text(config: Config, doc: dict[str, Any], with_record: bool = True) -> str:
@@ -62,61 +122,128 @@ def text(config: Config, doc: dict[str, Any], with_record: bool = True) -> str:
     return render("note.md.j2", context, override)
 
 
+def _target(config: Config, doc: dict[str, Any]) -> Path:
+    """The note file of ``doc``: inside the notes folder, and not someone else's file."""
+    target = _absolute(config, doc["note_path"])
+    folder = config.notes_path
+    if folder not in target.resolve().parents:
+        raise ChangenoteError(f"refusing to write a note outside {folder}: {target}")
+    if os.path.lexists(target) and note_uid(target) != doc["uid"]:
+        raise ChangenoteError(
+            f"refusing to overwrite {doc['note_path']}: changenote did not write it (its "
+            f"front matter has no uid of change {doc['slug']!r}); move that file away, then "
+            "run `changenote render` again"
+        )
+    return target
+
+
 def write(config: Config, doc: dict[str, Any]) -> Path:
     """Render and write the note of ``doc`` to its ``note_path``, inside the notes folder."""
     from changenote.files import remove_stale_temporaries, write_atomic
 
-    target = Path(doc["note_path"])
-    if not target.is_absolute():
-        target = config.root / target
-    folder = config.notes_path
-    if folder not in target.resolve().parents:
-        raise ChangenoteError(f"refusing to write a note outside {folder}: {target}")
+    target = _target(config, doc)
     try:
         remove_stale_temporaries(target.parent, target.name)
         write_atomic(target, text(config, doc))
     except OSError as exc:
-        raise ChangenoteError(f"cannot write the note {target}: {exc.strerror}") from None
+        raise ChangenoteError(f"cannot write the note {target}: {_why(exc)}") from None
     return target
 
 
-class Staged:
-    """Write notes inside a store transaction and take them back if it fails.
+def _why(exc: OSError) -> str:
+    import errno
 
-    Use as ``with Staged(config) as staged, store.write() as session: ...``: the
-    store commits first (inner), then this closes; if anything raised, each note
-    written is restored to what it was before (or removed if it was new).
+    return "disk full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else str(exc.strerror)
+
+
+def _pending(target: Path, uid: str) -> Path:
+    return target.with_name(f".{target.name}.{uid}.pending")
+
+
+_PENDING = re.compile(r"\.(.+\.md)\.([0-9a-f]{32})\.pending")
+
+
+class Staged:
+    """Notes written with a store transaction: they appear only once it has committed.
+
+    Use as ``with Staged(config) as staged, store.write() as session: ...``. Inside,
+    :meth:`write` puts each note in a hidden pending file next to its place; the store
+    commits first (the inner block), then this renames each pending file into place.
+    If anything raised, the pending files are removed and the notes stay as they were.
+    A kill before the commit leaves only a pending file; a kill between the commit and
+    the rename leaves the store ahead of the note: :func:`settle` (run by the next
+    writer) removes the first and re-renders the second from the store.
     """
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._previous: list[tuple[Path, str | None]] = []
+        self._pending: list[tuple[Path, Path, dict[str, Any]]] = []
 
     def __enter__(self) -> Staged:
         return self
 
     def write(self, doc: dict[str, Any]) -> Path:
-        target = Path(doc["note_path"])
-        if not target.is_absolute():
-            target = self.config.root / target
-        before = target.read_text(encoding="utf-8") if target.is_file() else None
-        path = write(self.config, doc)
-        self._previous.append((path, before))
-        return path
-
-    def __exit__(self, kind: object, exc: object, tb: object) -> None:
-        if exc is None:
-            return
         from changenote.files import write_atomic
 
-        for path, before in reversed(self._previous):
+        target = _target(self.config, doc)
+        pending = _pending(target, doc["uid"])
+        try:
+            write_atomic(pending, text(self.config, doc))
+        except OSError as exc:
+            raise ChangenoteError(f"cannot write the note {target}: {_why(exc)}") from None
+        self._pending.append((pending, target, doc))
+        return target
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        if exc is not None:
+            for pending, _target_path, _doc in self._pending:
+                with contextlib.suppress(OSError):  # the original error matters more
+                    pending.unlink(missing_ok=True)
+            return
+        for pending, target, doc in self._pending:
             try:
-                if before is None:
-                    path.unlink(missing_ok=True)
-                else:
-                    write_atomic(path, before)
-            except OSError:
-                pass  # the original error matters more than a failed clean-up
+                os.replace(pending, target)
+            except FileNotFoundError:  # another process's settle() took it: write again
+                write(self.config, doc)
+            except OSError as error:
+                raise ChangenoteError(
+                    f"the store is recorded but the note {target} could not be put in place "
+                    f"({_why(error)}); `changenote render` writes it again"
+                ) from None
+
+
+def settle(config: Config, store: Store) -> list[Path]:
+    """Finish what a killed writer left: a pending note whose change the store has
+    with that note path is written again from the store; any other is removed.
+
+    Returns the notes written again. Cheap when there is nothing to do (one walk of
+    the notes folder).
+    """
+    folder = config.notes_path
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.rglob(".*.pending") if _PENDING.fullmatch(p.name)]
+    if not found:
+        return []
+    from sqlmodel import select
+
+    from changenote.notebook import document
+    from changenote.store.models import Change
+
+    written = []
+    with store.read() as session:
+        for pending in found:
+            match = _PENDING.fullmatch(pending.name)
+            assert match is not None
+            target = pending.with_name(match.group(1))
+            change = session.exec(select(Change).where(Change.uid == match.group(2))).first()
+            if change is not None and change.note_path:
+                mine = _absolute(config, change.note_path)
+                if mine.resolve() == target.resolve():
+                    written.append(write(config, document.load(session, change)))
+            with contextlib.suppress(OSError):
+                pending.unlink(missing_ok=True)
+    return written
 
 
 def read_note(path: Path) -> dict[str, Any] | None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from changenote.config import Config
-from changenote.errors import ProbeError
+from changenote.errors import ChangenoteError, ProbeError
 from changenote.measure.probes import MeasureSettings
 from changenote.redact import MASK
-from changenote.specs import ProbeSpec, parse_header
+from changenote.specs import MAX_RUNS, MAX_TIMEOUT, MAX_WARMUP, ProbeSpec, parse_header
 
 HINT = (
     "keep it in an environment variable instead: '$NAME' in a command (single "
@@ -77,12 +77,31 @@ def rerun_specs(stored: list[dict[str, Any]], headers: list[str]) -> list[ProbeS
 
 def rerun_settings(stored: dict[str, Any], config: Config) -> MeasureSettings:
     """The measuring settings the baseline used."""
+    from changenote.notebook.schema import show
+
     clear = stored.get("clear_cache")
+    if clear is not None and not isinstance(clear, str):
+        raise ChangenoteError(f"the change's stored clear-cache command is {show(clear)}")
     if clear and MASK in clear:
         raise _not_stored("the clear-cache command")
+    runs, warmup, timeout = (
+        stored.get("runs", config.runs),
+        stored.get("warmup", config.warmup),
+        stored.get("timeout", config.timeout),
+    )
+    # What an older changenote let an import store: a measurement that never ends.
+    for name, value, least, most in (
+        ("runs", runs, 1, MAX_RUNS),
+        ("warmup", warmup, 0, MAX_WARMUP),
+        ("timeout", timeout, 0, MAX_TIMEOUT),
+    ):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        whole = name == "timeout" or (number and float(value).is_integer())
+        if not (number and whole and least <= value <= most) or (name == "timeout" and not value):
+            raise ChangenoteError(
+                f"the change's stored settings ask for {name} {show(value)}; "
+                f"changenote measures with {least} to {most:,}"
+            )
     return MeasureSettings(
-        runs=int(stored.get("runs", config.runs)),
-        warmup=int(stored.get("warmup", config.warmup)),
-        timeout=float(stored.get("timeout", config.timeout)),
-        clear_cache=clear,
+        runs=int(runs), warmup=int(warmup), timeout=float(timeout), clear_cache=clear
     )

@@ -17,15 +17,24 @@ from typing import TYPE_CHECKING, Any
 
 from changenote import gitinfo
 from changenote.config import Config
-from changenote.errors import ChangenoteError, UsageError
+from changenote.errors import ChangenoteError, UnreadableChangeError, UsageError
 from changenote.measure import expectations
 from changenote.measure.comparing import judge, run_warnings
 from changenote.measure.diagnostics import ranked
 from changenote.measure.probes import MeasureSettings, ProbeOutcome, Progress
 from changenote.measure.probes import measure as run_probes
-from changenote.notebook import notes, recording, repeat
+from changenote.notebook import notes, recording, repeat, trust
 from changenote.redact import MASK, redact
-from changenote.specs import ProbeSpec, parse_cmd, parse_header, parse_http, parse_manual_metric
+from changenote.specs import (
+    MAX_RUNS,
+    MAX_TIMEOUT,
+    MAX_WARMUP,
+    ProbeSpec,
+    parse_cmd,
+    parse_header,
+    parse_http,
+    parse_manual_metric,
+)
 from changenote.store.db import Store, resolve_change, unique_slug
 
 if TYPE_CHECKING:
@@ -133,10 +142,16 @@ class Notebook:
         timeout = self.config.timeout if req.timeout is None else req.timeout
         if runs < 1:
             raise UsageError(f"--runs must be at least 1, got {runs}")
+        if runs > MAX_RUNS:
+            raise UsageError(f"--runs can be at most {MAX_RUNS:,}, got {runs:,}")
         if warmup < 0:
             raise UsageError(f"--warmup cannot be negative, got {warmup}")
+        if warmup > MAX_WARMUP:
+            raise UsageError(f"--warmup can be at most {MAX_WARMUP:,}, got {warmup:,}")
         if not math.isfinite(timeout) or timeout <= 0:
             raise UsageError(f"--timeout must be a finite number greater than 0, got {timeout:g}")
+        if timeout > MAX_TIMEOUT:
+            raise UsageError(f"--timeout can be at most {MAX_TIMEOUT:,} s, got {timeout:g}")
         if req.clear_cache is not None and not req.clear_cache.strip():
             raise UsageError("--clear-cache needs a shell command")
         return MeasureSettings(runs, warmup, timeout, req.clear_cache)
@@ -237,6 +252,8 @@ class Notebook:
                 base_dirty_files=git.dirty_files,
                 warnings=_lasting_warnings(stored_probes, git),
                 created_at=started,
+                origin="recorded",
+                recorded_by=trust.current_user(),
             )
             session.add(change)
             session.flush()
@@ -304,9 +321,11 @@ class Notebook:
         if label and len(label.strip()) > 80:
             raise UsageError("--label is limited to 80 characters")
         with self.store.read() as session:
-            change = resolve_change(session, ref)
+            change = document.resolve(session, ref)
+            document.load(session, change)  # one that cannot be read stops here, named
             if change.status == "shipped":
                 raise ChangenoteError(f"change {change.slug!r} is already shipped")
+            trust.refuse_untrusted(change, self.config)
             specs = repeat.rerun_specs(change.probes, headers or [])
             settings = repeat.rerun_settings(change.settings, self.config)
             taken = {r["label"] for r in document.load(session, change)["runs"]}
@@ -358,10 +377,10 @@ class Notebook:
 
     def ship(self, req: ShipRequest, progress: Progress | None = None) -> dict[str, Any]:
         """Measure the after-run, compare, collect files and commands, write the note."""
-        from sqlmodel import func, select
+        from sqlmodel import col, func, select
 
         from changenote.notebook import document
-        from changenote.store.models import CommandRecord, FileTouched, utcnow
+        from changenote.store.models import Change, CommandRecord, FileTouched, utcnow
 
         reason = req.reason.strip()
         if not reason:
@@ -373,13 +392,16 @@ class Notebook:
         for command in req.commands:
             if not command.strip():
                 raise UsageError("--command cannot be empty")
+        notes.settle(self.config, self.store)  # what a killed ship left behind
         with self.store.read() as session:
-            change = resolve_change(session, req.ref)
+            change = document.resolve(session, req.ref)
+            document.load(session, change)  # one that cannot be read stops here, named
             if change.status == "shipped":
                 raise ChangenoteError(
                     f"change {change.slug!r} is already shipped (use `changenote render` to "
                     "re-render its note)"
                 )
+            trust.refuse_untrusted(change, self.config)
             specs = repeat.rerun_specs(change.probes, req.headers)
             settings = repeat.rerun_settings(change.settings, self.config)
             change_id = change.id
@@ -449,7 +471,16 @@ class Notebook:
                 + self._check_warnings(change.probes)
                 + verdict.warnings
             )
-            change.note_path = notes.relpath(self.config, {**doc, "shipped_at": _iso_now(change)})
+            taken = set(
+                session.exec(
+                    select(Change.note_path).where(
+                        col(Change.note_path).is_not(None), Change.id != change.id
+                    )
+                ).all()
+            )
+            change.note_path = notes.unique_path(
+                self.config, {**doc, "shipped_at": _iso_now(change)}, taken
+            )
             self.tick_in(session, change, "note", f"note written to {change.note_path}")
             session.add(change)
             session.flush()
@@ -460,36 +491,72 @@ class Notebook:
 
     # -- notes ------------------------------------------------------------------------
 
-    def render(self, ref: str | None) -> list[Path]:
-        """Re-render notes from the store: one change, or every change with a note."""
+    def render(
+        self, ref: str | None, skipped: list[UnreadableChangeError] | None = None
+    ) -> list[Path]:
+        """Re-render notes from the store: one change, or every change with a note.
+
+        Rendering them all, a change that cannot be read goes to ``skipped`` (when given)
+        and the others are written."""
         from sqlmodel import col, select
 
         from changenote.notebook import document
         from changenote.store.models import Change
 
-        written = []
+        written = notes.settle(self.config, self.store)
         with self.store.read() as session:
             if ref is not None:
-                change = resolve_change(session, ref)
-                changes = [change]
+                change = document.resolve(session, ref)
+                ids = [change.id]
                 if change.note_path is None:
                     raise ChangenoteError(
                         f"change {change.slug!r} is not shipped yet, so it has no note"
                     )
             else:
-                changes = list(
+                ids = list(
                     session.exec(
-                        select(Change)
+                        select(Change.id)
                         .where(col(Change.note_path).is_not(None))
                         .order_by(col(Change.id))
                     ).all()
                 )
-            for change in changes:
-                written.append(notes.write(self.config, document.load(session, change)))
+            for change_id in ids:
+                assert change_id is not None
+                try:
+                    doc = document.load_id(session, change_id)
+                except UnreadableChangeError as exc:
+                    if skipped is None or ref is not None:
+                        raise
+                    skipped.append(exc)
+                    continue
+                path = notes.write(self.config, doc)
+                if path not in written:
+                    written.append(path)
         return written
+
+    # -- trust --------------------------------------------------------------------------
+
+    def trust_state(self, ref: str) -> dict[str, Any]:
+        """What the change would run here, and whether it may (``trust`` shows this)."""
+        with self.store.read() as session:
+            return trust.summary(resolve_change(session, ref, any_status=True), self.config)
+
+    def trust(self, ref: str, revoke: bool = False) -> dict[str, Any]:
+        """Let the change's commands run here (or, with ``revoke``, no longer)."""
+        from changenote.store.models import utcnow
+
+        with self.store.write() as session:
+            change = resolve_change(session, ref, any_status=True)
+            if revoke:
+                change.trusted_by, change.trusted_at = None, None
+            else:
+                change.trusted_by, change.trusted_at = trust.current_user(), utcnow()
+            session.add(change)
+            session.flush()
+            return trust.summary(change, self.config)
 
     def show(self, ref: str | None) -> dict[str, Any]:
         from changenote.notebook import document
 
         with self.store.read() as session:
-            return document.load(session, resolve_change(session, ref, any_status=True))
+            return document.load(session, document.resolve(session, ref, any_status=True))
