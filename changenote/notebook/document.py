@@ -134,16 +134,17 @@ def check(doc: dict[str, Any]) -> tuple[str, str] | None:
     return problem(doc, strict=False) or rules(doc)
 
 
-def rules(doc: dict[str, Any], formats_checked: bool = False) -> tuple[str, str] | None:
+def rules(doc: dict[str, Any], times: bool = True) -> tuple[str, str] | None:
     """The first rule of a change document that its JSON Schema cannot say and ``doc``
     breaks, as ``(field, what is wrong)``; None when it keeps them all. ``doc`` has the
-    schema's types (import checks them first, and with them the times' form: then
-    ``formats_checked`` leaves only the calendar to check)."""
+    schema's types (import checks them first). ``times=False`` leaves out that every
+    time is a real one (import parses each as it writes it, and asks again when one
+    is not)."""
     slug = doc["slug"]
     if slug.isdigit():
         return "slug", f"{show(slug)} is not a changenote slug: it would read as an id"
     runs = doc.get("runs") or []
-    if not _times_fine(doc, runs, formats_checked):
+    if times and not _times_fine(doc, runs):
         found = _times_problem(doc, runs)
         if found is not None:
             return found
@@ -172,10 +173,9 @@ def rules(doc: dict[str, Any], formats_checked: bool = False) -> tuple[str, str]
     return None
 
 
-def _times_fine(doc: dict[str, Any], runs: list[dict[str, Any]], formats_checked: bool) -> bool:
-    """Whether every time in ``doc`` is one, quickly: a time of the schema's form whose
-    day is at most 28 (and not in 9999, whose end an offset may pass) is a real one."""
-    fine = _day_is_sure if formats_checked else _is_a_time
+def _times_fine(doc: dict[str, Any], runs: list[dict[str, Any]]) -> bool:
+    """Whether every time in ``doc`` is one (each distinct text is checked once)."""
+    fine = _is_a_time
     if not (fine(doc["created_at"]) and fine(doc.get("shipped_at"))):
         return False
     for run in runs:
@@ -186,10 +186,6 @@ def _times_fine(doc: dict[str, Any], runs: list[dict[str, Any]], formats_checked
             return False
     export = doc.get("export")
     return not export or all(map(fine, export.get("command_times") or ()))
-
-
-def _day_is_sure(when: str | None) -> bool:
-    return when is None or (when[8:10] <= "28" and when[:4] != "9999")
 
 
 def _is_a_time(when: str | None) -> bool:

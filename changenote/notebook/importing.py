@@ -138,7 +138,7 @@ class Checker:
             found = self._why(doc)
             if found is not None:
                 raise UsageError(_line(where, found))
-        found = self.rules(doc, formats_checked=True)
+        found = self.rules(doc, times=False)  # each is parsed as it is written
         if found is not None:
             raise UsageError(_line(where, found))
         return doc
@@ -518,10 +518,6 @@ def _compact(doc: dict[str, Any]) -> bytes | str:
     return packed if packed is not None else json.dumps(doc)
 
 
-#: A metric's figures, each a float column.
-_FIGURES = ("median", "p95", "mean", "stdev", "min", "max")
-
-
 def _real(value: Any) -> float | None:
     """A figure as its float column keeps it (an integer too large for the driver's
     integers is no integer there)."""
@@ -603,7 +599,12 @@ class _Rows:
             self._add(doc, slug, change_id)
         except RecursionError:
             raise UsageError(f"{where}: not a valid change document (nested too deeply)") from None
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+            from changenote.notebook.document import rules
+
+            found = rules(doc)  # a time that is none (30 February): named
+            if found is not None:
+                raise UsageError(_line(where, found)) from None
             detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)[:120]
             raise UsageError(f"{where}: not a valid change document ({detail})") from None
         self.open.append((where, tuple(map(len, self.batch.values()))))
@@ -645,11 +646,14 @@ class _Rows:
             ))  # fmt: skip
             for m in run.get("metrics") or []:
                 samples = list(m.get("samples") or [])
+                figures: tuple[Any, ...] = (m.get("median"), m.get("p95"), m.get("mean"),
+                                            m.get("stdev"), m.get("min"), m.get("max"))  # fmt: skip
+                if int in map(type, figures):  # float columns: no integer past the driver's
+                    figures = tuple(map(_real, figures))
                 metrics.append((
                     ids["metric"], run_id, m.get("probe_index", 0), redact(m["probe"]),
                     redact(m["metric"]), redact(m.get("unit")) or "", m.get("better"),
-                    m.get("n", len(samples)), *map(_real, (m.get(k) for k in _FIGURES)),
-                    self.plain(samples),
+                    m.get("n", len(samples)), *figures, self.plain(samples),
                 ))  # fmt: skip
                 ids["metric"] += 1
         times = extra.get("command_times") or []
