@@ -95,6 +95,11 @@ def test_errors_from_none_to_three_in_thirty_is_regressed_in_counts(project: Pat
 
 
 def test_no_errors_either_side_and_gate_passes(project: Path, server):
+    # The gate here is about errors. Timing on a busy machine drifts between two sessions
+    # by more than one session's spread shows (see the closing notes), so this test
+    # leaves time_ms out of the gate with a wide minimum effect of its own.
+    with (project / "changenote.toml").open("a") as config:
+        config.write("\n[metrics.time_ms]\nmin_effect = 10000\n")
     result = invoke("baseline", "calm", "--http", f"{server.url}/x", "--runs", "10", "--json")
     assert result.code == 0, result.stderr
     code, doc, err = _ship("--fail-on-regression")
