@@ -24,14 +24,54 @@ GIT_ENV = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test reads the developer's config, store or git identity."""
+def _isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
     monkeypatch.delenv("CHANGENOTE_DATABASE_URL", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's config, store or git identity."""
+    _isolate(monkeypatch, tmp_path / "home")
+
+
+@contextlib.contextmanager
+def inside(root: Path) -> Iterator[pytest.MonkeyPatch]:
+    """cwd in ``root``, isolated as a test is, for fixtures of module or session scope
+    (set up before the isolation of any one test reaches them)."""
+    with pytest.MonkeyPatch.context() as mp:
+        _isolate(mp, root.parent / "home")
+        mp.chdir(root)
+        yield mp
+
+
+#: The config of the projects tests record in, unless they need another.
+ADA = 'service = "docs"\nowner = "Ada"\n'
+
+
+def new_repository(root: Path, config: str = ADA) -> Path:
+    """A git repository at ``root`` with one empty commit and ``config`` as its
+    changenote.toml (not committed)."""
+    root.mkdir(parents=True)
+    (root / "changenote.toml").write_text(config)
+    git(root, "init", "-q")
+    git(root, "commit", "-q", "--allow-empty", "-m", "initial")
+    return root
+
+
+def new_service(root: Path) -> Path:
+    """A git repository at ``root`` with one committed file and a changenote.toml."""
+    (root / "app").mkdir(parents=True)
+    (root / "app" / "search.py").write_text("def search(q):\n    return slow(q)\n")
+    (root / "changenote.toml").write_text('service = "docs"\nowner = "Test Owner"\nruns = 8\n')
+    (root / ".gitignore").write_text(".changenote/\n")
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    return root
 
 
 POSTGRES_ENV = "CHANGENOTE_TEST_POSTGRES_URL"
@@ -105,6 +145,32 @@ def new_store_url(store_backend: str, tmp_path: Path) -> Iterator[Any]:
         yield new_database
 
 
+def store_with_an_old_change(url: str, revision: str | None = None) -> None:
+    """A store at schema ``revision`` (the newest when None) holding one change,
+    ``old-change``, inserted with SQL as an older changenote wrote it."""
+    import sqlalchemy as sa
+
+    from changenote.store.db import Store
+
+    store = Store(url)
+    if revision is None:
+        store.ensure_schema()
+    else:
+        store.migrate(revision)
+    store.close()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO change (uid, slug, title, status, tags, probes, settings,"
+                " base_dirty, base_dirty_files, comparison, warnings, created_at) VALUES"
+                " ('u1', 'old-change', 'Old change', 'baseline', '[]', '[]', '{}', FALSE,"
+                " '{}', '[]', '[]', '2026-01-01 00:00:00')"
+            )
+        )
+    engine.dispose()
+
+
 @dataclass
 class Result:
     code: int
@@ -144,14 +210,7 @@ def git(root: Path, *args: str) -> str:
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A git repository with one committed file and a changenote.toml; cwd is inside it."""
-    root = tmp_path / "service"
-    (root / "app").mkdir(parents=True)
-    (root / "app" / "search.py").write_text("def search(q):\n    return slow(q)\n")
-    (root / "changenote.toml").write_text('service = "docs"\nowner = "Test Owner"\nruns = 8\n')
-    (root / ".gitignore").write_text(".changenote/\n")
-    git(root, "init", "-q")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "initial")
+    root = new_service(tmp_path / "service")
     monkeypatch.chdir(root)
     return root
 

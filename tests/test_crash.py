@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, invoke
+from tests.conftest import inside, invoke, new_repository
 
 #: The campaign in the closing notes sets more (CHANGENOTE_CRASH_ROUNDS=100).
 ROUNDS = int(os.environ.get("CHANGENOTE_CRASH_ROUNDS", "32"))  # a quarter of each command
@@ -31,23 +31,12 @@ COMMANDS = ("ship", "import", "wiki", "baseline")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project with open changes to ship, an export to import and notes for a wiki."""
     root = tmp_path_factory.mktemp("crash") / "template"
-    root.mkdir()
-    (root / "changenote.toml").write_text('service = "docs"\nowner = "Ada"\n')
-    git(root, "init", "-q")
-    git(root, "commit", "-q", "--allow-empty", "-m", "initial")
-    old = Path.cwd()
-    saved = os.environ.pop("CHANGENOTE_DATABASE_URL", None)
-    os.chdir(root)
-    try:
+    with inside(new_repository(root)):
         for i in range(40):
             assert invoke("baseline", f"shipped {i}", "--metric", "p95_ms=9ms").code == 0
             assert invoke("ship", "--reason", f"fix {i}", "--metric", "p95_ms=5ms").code == 0
         assert invoke("export", "--out", str(root.parent / "all.jsonl")).code == 0
         assert invoke("baseline", "to ship", "--metric", "p95_ms=9ms", "--tag", "x").code == 0
-    finally:
-        os.chdir(old)
-        if saved is not None:
-            os.environ["CHANGENOTE_DATABASE_URL"] = saved
     # what import will read: the 40 shipped changes under new ids (a teammate's export)
     import json
 

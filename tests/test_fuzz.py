@@ -45,7 +45,7 @@ from changenote.specs import (
     parse_manual_metric,
     parse_metric_line,
 )
-from tests.conftest import invoke
+from tests.conftest import inside, invoke
 
 FUZZ = settings(max_examples=300, deadline=None, database=None)
 #: The CLI runs in-process with a project fixture made once per test, not per example.
@@ -995,12 +995,10 @@ def test_read_note_gives_a_document_or_changenote_error(front: bytes, end: bytes
 @pytest.fixture(scope="module")
 def shipped_doc(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A real shipped change document: two runs, a command probe with output, manual metrics."""
-    root = tmp_path_factory.mktemp("shipped")
+    root = tmp_path_factory.mktemp("shipped") / "project"
+    root.mkdir()
     (root / "changenote.toml").write_text('service = "docs"\nruns = 3\nwarmup = 0\n')
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        mp.setenv("HOME", str(root / "home"))
-        mp.delenv("CHANGENOTE_DATABASE_URL", raising=False)
+    with inside(root):
         cmd = "echo 'changenote-metric: rows=5 count better=lower'; echo done"
         made = invoke(
             *("baseline", "Slow search", "--cmd", cmd, "--metric", "p95_ms=120ms"),
@@ -1196,12 +1194,10 @@ SEARCH_DAYS = st.one_of(
 @pytest.fixture(scope="module")
 def searchable(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The store URL of a project with one change in it."""
-    root = tmp_path_factory.mktemp("searchable")
+    root = tmp_path_factory.mktemp("searchable") / "project"
+    root.mkdir()
     (root / "changenote.toml").write_text('service = "docs"\n')
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        mp.setenv("HOME", str(root / "home"))
-        mp.delenv("CHANGENOTE_DATABASE_URL", raising=False)
+    with inside(root):
         made = invoke("baseline", "Slow search on docs", "--metric", "p95_ms=120ms")
         assert made.code == 0, made.stderr
         return load_config(root).store_url()

@@ -388,7 +388,7 @@ def test_a_bad_row_in_the_store_is_one_line_naming_the_change(
 def test_the_schema_is_shipped_documented_and_agrees_with_the_code():
     import jsonschema
 
-    from changenote.notebook import document, schema
+    from changenote.notebook import rules, schema
     from changenote.specs import MAX_RUNS, MAX_TIMEOUT, MAX_WARMUP
 
     shipped_schema = json.loads(schema.SCHEMA_PATH.read_text())
@@ -396,7 +396,7 @@ def test_the_schema_is_shipped_documented_and_agrees_with_the_code():
     assert docs_copy == shipped_schema
     jsonschema.Draft202012Validator.check_schema(shipped_schema)
     defs = shipped_schema["$defs"]
-    assert defs["time"]["pattern"].removesuffix("$") == document.TIME.pattern.removesuffix("\\Z")
+    assert defs["time"]["pattern"].removesuffix("$") == rules.TIME.pattern.removesuffix("\\Z")
     assert defs["time_or_null"]["pattern"] == defs["time"]["pattern"]
     for where in (defs["settings"]["properties"], defs["probe_spec"]["properties"]["settings"]
                   ["properties"]):  # fmt: skip
@@ -416,7 +416,7 @@ def test_the_validators_agree_with_the_reference(path: list[str | int], value: A
     import jsonschema
     import jsonschema_rs
 
-    from changenote.notebook import document, schema
+    from changenote.notebook import rules, schema
 
     bad = changed(shipped(2), path, value)
     reference = jsonschema.Draft202012Validator(schema.change_schema()).is_valid(bad)
@@ -424,7 +424,7 @@ def test_the_validators_agree_with_the_reference(path: list[str | int], value: A
     found = schema.problem(bad)
     assert (found is None) == reference
     if reference:
-        found = document.rules(bad)
+        found = rules.rules(bad)
     assert found is not None and found[0] == key
 
 

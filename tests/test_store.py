@@ -14,7 +14,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 
 from changenote.store.db import HEAD_REVISION, MIGRATIONS, Store, list_changes
-from tests.conftest import invoke
+from tests.conftest import invoke, store_with_an_old_change
 from tests.servers import TestServer
 
 pytestmark = pytest.mark.usefixtures("store_backend")
@@ -197,22 +197,12 @@ def test_models_match_migrations(new_store_url):
 
 def test_upgrade_from_every_revision_keeps_data(new_store_url, monkeypatch, project: Path):
     """Build each released schema, put a change in it, upgrade to head, read it back."""
-    import sqlalchemy as sa
 
     for revision in _revisions():
         url = new_store_url()
-        store = Store(url)
-        store.migrate(revision)
-        with store.engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO change (uid, slug, title, status, tags, probes, settings,"
-                    " base_dirty, base_dirty_files, comparison, warnings, created_at) VALUES"
-                    " ('u1', 'old-change', 'Old change', 'baseline', '[]', '[]', '{}', FALSE,"
-                    " '{}', '[]', '[]', '2026-01-01 00:00:00')"
-                )
-            )
+        store_with_an_old_change(url, revision)
         before = _snapshot(url)
+        store = Store(url)
         store.ensure_schema()
         store.close()
         assert [r["slug"] for r in list_changes(url)] == ["old-change"]

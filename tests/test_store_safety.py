@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from changenote.store.db import HEAD_REVISION, Store
-from tests.conftest import GIT_ENV, git, invoke
+from tests.conftest import inside, invoke, new_repository, store_with_an_old_change
 from tests.test_store import _revisions
 
 STORE = Path(".changenote") / "changenote.db"
@@ -119,17 +119,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project whose store holds a shipped change (tag ``zürich``) and an open one, and
     an export of another store's changes to import."""
     root = tmp_path_factory.mktemp("safety") / "template"
-    root.mkdir()
-    (root / "changenote.toml").write_text('service = "docs"\nowner = "Ada"\n')
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("CHANGENOTE_DATABASE_URL", raising=False)
-        mp.setenv("HOME", str(root.parent / "home"))
-        mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
-        for key, value in GIT_ENV.items():
-            mp.setenv(key, value)
-        git(root, "init", "-q")
-        git(root, "commit", "-q", "--allow-empty", "-m", "initial")
-        mp.chdir(root)
+    with inside(new_repository(root)):
         made = [
             invoke("baseline", "Brücke über 🚀", "--metric", "p95_ms=9ms", "--tag", "zürich"),
             invoke("ship", "--reason", "cache the bridge", "--metric", "p95_ms=5ms"),
@@ -214,22 +204,6 @@ def _on_mount(project: Path, mount: Mount) -> tuple[Path, str]:
 # -- 6. a store of a newer schema; one copy per upgrade step ------------------------------
 
 
-def _insert_change(url: str) -> None:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO change (uid, slug, title, status, tags, probes, settings,"
-                " base_dirty, base_dirty_files, comparison, warnings, created_at) VALUES"
-                " ('u1', 'old-change', 'Old change', 'baseline', '[]', '[]', '{}', FALSE,"
-                " '{}', '[]', '[]', '2026-01-01 00:00:00')"
-            )
-        )
-    engine.dispose()
-
-
 def _sql(url: str, *statements: str) -> list[Any]:
     """Run the statements in one transaction; the rows of each SELECT."""
     import sqlalchemy as sa
@@ -246,10 +220,7 @@ def _sql(url: str, *statements: str) -> list[Any]:
 
 def test_a_newer_schema_is_refused_without_copying_it(new_store_url, project: Path):
     url = new_store_url()
-    store = Store(url)
-    store.ensure_schema()
-    store.close()
-    _insert_change(url)
+    store_with_an_old_change(url)
     _sql(url, "UPDATE alembic_version SET version_num = '0099'")
     db = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite") else None
     before = files(db) if db else None
@@ -265,10 +236,7 @@ def test_a_newer_schema_is_refused_without_copying_it(new_store_url, project: Pa
 
 def test_an_upgrade_keeps_one_copy_per_step_however_often_it_is_tried(project: Path):
     db = project / STORE
-    store = Store(f"sqlite:///{db}")
-    store.migrate("0005")
-    store.close()
-    _insert_change(f"sqlite:///{db}")
+    store_with_an_old_change(f"sqlite:///{db}", "0005")
     # Something in the way of migration 0006 makes the upgrade fail (and change nothing).
     _sql(f"sqlite:///{db}", "CREATE TABLE change_fts (x)")
     for _ in range(2):
@@ -476,10 +444,7 @@ def test_a_read_only_store_is_read_and_not_written(copy: Path, mount: Mount):
 
 def test_a_read_only_store_that_needs_an_upgrade_says_so(tmp_path: Path, mount: Mount):
     old = tmp_path / "old.db"
-    store = Store(f"sqlite:///{old}")
-    store.migrate("0007")
-    store.close()
-    _insert_change(f"sqlite:///{old}")
+    store_with_an_old_change(f"sqlite:///{old}", "0007")
     db = mount.path / "changenote.db"
     shutil.copy(old, db)
     mount.read_only()
@@ -548,10 +513,7 @@ def test_an_sqlite_file_of_something_else_is_not_touched(copy: Path):
 
 def test_changenote_tables_without_their_version_are_not_touched(new_store_url, project: Path):
     url = new_store_url()
-    store = Store(url)
-    store.ensure_schema()
-    store.close()
-    _insert_change(url)
+    store_with_an_old_change(url)
     _sql(url, "DROP TABLE alembic_version")
     for ran in run_all(project, ALL, url):
         refused(ran, "holds changenote's tables but no alembic_version table")

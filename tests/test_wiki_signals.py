@@ -24,7 +24,7 @@ import pytest
 
 from changenote.wiki.sources import PARALLEL_MIN
 from changenote.wiki.state import STATE
-from tests.conftest import git, invoke
+from tests.conftest import inside, invoke, new_repository
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="watches worker processes in /proc"
@@ -43,14 +43,7 @@ def many(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from changenote.notebook import notes
 
     root = tmp_path_factory.mktemp("signals") / "project"
-    root.mkdir()
-    (root / "changenote.toml").write_text('service = "docs"\nowner = "Ada"\n')
-    git(root, "init", "-q")
-    git(root, "commit", "-q", "--allow-empty", "-m", "initial")
-    old = Path.cwd()
-    saved = os.environ.pop("CHANGENOTE_DATABASE_URL", None)
-    os.chdir(root)
-    try:
+    with inside(new_repository(root)):
         assert invoke("baseline", "slow search", "--metric", "p95_ms=9ms").code == 0
         assert invoke("ship", "--reason", "an index", "--metric", "p95_ms=5ms").code == 0
         config = load_config(root)
@@ -63,10 +56,6 @@ def many(tmp_path_factory: pytest.TempPathFactory) -> Path:
             (root / "notes" / name).write_text(notes.text(config, doc))
         imported = invoke("import", "notes")
         assert imported.code == 0, imported.stderr
-    finally:
-        os.chdir(old)
-        if saved is not None:
-            os.environ["CHANGENOTE_DATABASE_URL"] = saved
     done = _cli(root, "wiki", "--out", "clean")
     assert done.returncode == 0, done.stderr
     return root

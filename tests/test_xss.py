@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import GIT_ENV, git, invoke
+from tests.conftest import inside, invoke, new_service
 from tests.hostile import XSS_PAYLOADS
 from tests.test_wiki_browser import TIMEOUT_MS, browser  # noqa: F401  (a fixture)
 
@@ -42,21 +42,8 @@ def _payload(n: int) -> str:
 @pytest.fixture(scope="module")
 def hostile_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The hostile notebook, recorded once for the module (each test gets a copy)."""
-    root = tmp_path_factory.mktemp("hostile") / "service"
-    (root / "app").mkdir(parents=True)  # as the `project` fixture makes it
-    (root / "app" / "search.py").write_text("def search(q):\n    return slow(q)\n")
-    (root / "changenote.toml").write_text('service = "docs"\nowner = "Test Owner"\nruns = 8\n')
-    (root / ".gitignore").write_text(".changenote/\n")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("CHANGENOTE_DATABASE_URL", raising=False)
-        mp.setenv("HOME", str(root.parent / "home"))
-        mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
-        for key, value in GIT_ENV.items():
-            mp.setenv(key, value)
-        git(root, "init", "-q")
-        git(root, "add", "-A")
-        git(root, "commit", "-q", "-m", "initial")
-        mp.chdir(root)
+    root = new_service(tmp_path_factory.mktemp("hostile") / "service")
+    with inside(root) as mp:
         return _record_hostile(root, mp)
 
 

@@ -7,14 +7,12 @@ pure apart from the reading.
 
 from __future__ import annotations
 
-import functools
-import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from changenote.errors import NotFoundError, UnreadableChangeError
 from changenote.formatting import VERDICT_MARK, fmt_number
-from changenote.notebook.schema import show
+from changenote.notebook import rules
 from changenote.steps import STANDARD_CHECKLIST
 
 if TYPE_CHECKING:
@@ -23,13 +21,6 @@ if TYPE_CHECKING:
     from changenote.store.models import Change
 
 SCHEMA = "changenote/change@1"
-
-#: A time as the schema has it (``$defs/time``; a test holds the two equal): 1970 to
-#: 9999, ISO 8601. The documents' own form is ``2026-01-31T12:00:00Z``.
-TIME = re.compile(
-    r"^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
-    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?\Z"
-)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -59,7 +50,7 @@ def load(session: Session, change: Change) -> dict[str, Any]:
         doc = _document(session, change)
     except (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError) as exc:
         raise UnreadableChangeError(change.slug, _failure(exc)) from None
-    found = check(doc)
+    found = rules.check(doc)
     if found is not None:
         raise UnreadableChangeError(
             change.slug, f"{found[0]}: {found[1]}" if found[0] else found[1]
@@ -123,110 +114,6 @@ def unreadable_row(session: Session, change_id: int, exc: Exception) -> Unreadab
         except (ValueError, TypeError, OverflowError) as err:
             return UnreadableChangeError(name, f"{column.name}: {shorten(str(err))}")
     return UnreadableChangeError(name, shorten(str(exc)))
-
-
-def check(doc: dict[str, Any]) -> tuple[str, str] | None:
-    """The first way a document read from the store breaks what its readers rely on:
-    the schema's types and shapes (not its lengths and bounds: an old store may hold a
-    longer name than PostgreSQL would), then :func:`rules`."""
-    from changenote.notebook.schema import problem
-
-    return problem(doc, strict=False) or rules(doc)
-
-
-def rules(doc: dict[str, Any], times: bool = True) -> tuple[str, str] | None:
-    """The first rule of a change document that its JSON Schema cannot say and ``doc``
-    breaks, as ``(field, what is wrong)``; None when it keeps them all. ``doc`` has the
-    schema's types (import checks them first). ``times=False`` leaves out that every
-    time is a real one (import parses each as it writes it, and asks again when one
-    is not)."""
-    slug = doc["slug"]
-    if slug.isdigit():
-        return "slug", f"{show(slug)} is not a changenote slug: it would read as an id"
-    runs = doc.get("runs") or []
-    if times and not _times_fine(doc, runs):
-        found = _times_problem(doc, runs)
-        if found is not None:
-            return found
-    if doc["status"] == "shipped":
-        if doc.get("shipped_at") is None:
-            return "shipped_at", "a shipped change has the time it was shipped"
-        if doc.get("note_path") is None:  # ("" on import: the usual place)
-            return "note_path", "a shipped change has a note"
-        if not any(run["label"] == "after" for run in runs):
-            return "runs", "a shipped change has the run measured at ship (labelled 'after')"
-    elif doc.get("shipped_at") is not None:
-        return "shipped_at", f"a change not shipped has no ship time (status {show(doc['status'])})"
-    settings = doc.get("settings") or {}
-    if runs:
-        for key in ("runs", "warmup"):
-            if key not in settings:
-                return f"settings.{key}", "missing: a change with runs keeps how they were measured"
-    for i, run in enumerate(runs):
-        for j, metric in enumerate(run.get("metrics") or []):
-            count = len(metric.get("samples") or [])
-            if "n" in metric and metric["n"] != count:
-                return (
-                    f"runs[{i}].metrics[{j}].n",
-                    f"is {show(metric['n'])} but the metric has {count} sample(s)",
-                )
-    return None
-
-
-def _times_fine(doc: dict[str, Any], runs: list[dict[str, Any]]) -> bool:
-    """Whether every time in ``doc`` is one (each distinct text is checked once)."""
-    fine = _is_a_time
-    if not (fine(doc["created_at"]) and fine(doc.get("shipped_at"))):
-        return False
-    for run in runs:
-        if not (fine(run["started_at"]) and fine(run["finished_at"])):
-            return False
-    for item in doc.get("checklist") or ():
-        if not fine(item.get("done_at")):
-            return False
-    export = doc.get("export")
-    return not export or all(map(fine, export.get("command_times") or ()))
-
-
-def _is_a_time(when: str | None) -> bool:
-    return when is None or _time_problem(when) is None
-
-
-def _times_problem(doc: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[str, str] | None:
-    """The first time in ``doc`` that is none (its field is put together only then)."""
-    check = _time_problem
-    for key in ("created_at", "shipped_at"):
-        when = doc.get(key)
-        if when is not None and check(when) is not None:
-            return key, str(check(when))
-    for i, run in enumerate(runs):
-        for key in ("started_at", "finished_at"):
-            if check(run[key]) is not None:
-                return f"runs[{i}].{key}", str(check(run[key]))
-    for i, item in enumerate(doc.get("checklist") or []):
-        when = item.get("done_at")
-        if when is not None and check(when) is not None:
-            return f"checklist[{i}].done_at", str(check(when))
-    for i, when in enumerate((doc.get("export") or {}).get("command_times") or []):
-        if check(when) is not None:
-            return f"export.command_times[{i}]", str(check(when))
-    return None
-
-
-@functools.lru_cache(maxsize=1 << 12)
-def _time_problem(text: str) -> str | None:
-    """Why ``text`` is no time a store keeps, or None."""
-    from changenote.notebook.schema import show
-
-    if not TIME.match(text):
-        return f"{show(text)} is not a time from 1970 to 9999, ISO 8601 (2026-01-31T12:00:00Z)"
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        if moment.tzinfo is not None:
-            moment.astimezone(UTC)
-    except (ValueError, OverflowError) as exc:
-        return f"{show(text)} is not a time ({exc})"
-    return None
 
 
 def _spec_problem(spec: Any) -> str | None:

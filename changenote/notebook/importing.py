@@ -108,7 +108,7 @@ class Checker:
     """Checks each document before anything of it is written: the schema shipped with
     changenote (``export.schema.json``, its ``#/$defs/change``) through a validator
     compiled once per import, then the rules a schema cannot say
-    (:func:`changenote.notebook.document.rules`). A document that fails is one line,
+    (:func:`changenote.notebook.rules.rules`). A document that fails is one line,
     ``FILE:LINE: field: what is wrong``, the field a JSON path
     (``runs[0].metrics[2].samples[3]``), any value it quotes cut short."""
 
@@ -121,10 +121,10 @@ class Checker:
                 "pip install jsonschema-rs"
             ) from None
 
-        from changenote.notebook import document, schema
+        from changenote.notebook import rules, schema
 
         self.schema = schema
-        self.rules = document.rules
+        self.rules = rules.rules
         self.validator = jsonschema_rs.validator_for(schema.change_schema())
         self.valid = self.validator.is_valid
 
@@ -600,7 +600,7 @@ class _Rows:
         except RecursionError:
             raise UsageError(f"{where}: not a valid change document (nested too deeply)") from None
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
-            from changenote.notebook.document import rules
+            from changenote.notebook.rules import rules
 
             found = rules(doc)  # a time that is none (30 February): named
             if found is not None:

@@ -57,7 +57,7 @@ def _export_document(session: Any, change_id: int) -> dict[str, Any]:
     """A change's export line as a document: the change document and its ``export``."""
     from sqlmodel import col, select
 
-    from changenote.notebook import document
+    from changenote.notebook import document, rules
     from changenote.store.models import Change, CommandRecord, FileTouched
 
     doc = document.load_id(session, change_id)
@@ -85,7 +85,7 @@ def _export_document(session: Any, change_id: int) -> dict[str, Any]:
         "file_sources": [f.source for f in files],
         "command_times": [document._iso(c.recorded_at) for c in commands],
     }
-    found = document.rules(doc)  # the command times
+    found = rules.rules(doc)  # the command times
     if found is not None:
         raise UnreadableChangeError(change.slug, f"{found[0]}: {found[1]}")
     return doc

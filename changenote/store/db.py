@@ -18,13 +18,24 @@ import json
 import os
 import re
 import sqlite3
-import stat
 import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from changenote.errors import NotFoundError, StoreError
+from changenote.store.sqlite_file import (
+    file_size,
+    os_failure,
+    read_only_line,
+    readonly_uri,
+    remove_sqlite_files,
+    sidecar,
+    sqlite_failure,
+    sqlite_path,
+    store_file_exists,
+    writable,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -73,17 +84,6 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_S = 30.0
 
 
-def sqlite_path(url: str) -> Path | None:
-    """The file behind a ``sqlite:///`` URL, or None for other databases and memory."""
-    if not url.startswith("sqlite"):
-        return None
-    rest = url.split("///", 1)[1] if "///" in url else ""
-    rest = rest.split("?", 1)[0]
-    if not rest or rest == ":memory:":
-        return None
-    return Path(rest)
-
-
 def _json_text(value: Any) -> str:
     """JSON columns keep text as written (not \\u-escaped), so full-text search finds a
     tag like ``zürich``."""
@@ -101,178 +101,6 @@ def _prepare_folder(path: Path) -> None:
     ignore = folder / ".gitignore"
     if folder.name == ".changenote" and not ignore.exists():
         ignore.write_text("# created by changenote\n*\n")
-
-
-# -- the store file and what SQLite says about it ---------------------------------------
-#
-# Every line below names the store's path: what is wrong with the file itself (damaged,
-# empty, read-only, a dangling link, a full disk) is told before, or instead of, any
-# database message. Changenote never leaves a 0-byte store behind (a new store is built
-# under a temporary name and linked into place), so a 0-byte file lost its content.
-
-#: SQLite's primary result codes explained here (sqlite3.h).
-_READONLY, _IOERR, _CORRUPT, _CANTOPEN, _FULL, _NOTADB = 8, 10, 11, 14, 13, 26
-#: Less free space than this on the store's disk when SQLite fails to write is a full disk.
-_LOW_SPACE = 1 << 20
-
-
-def _sidecar(path: Path, suffix: str) -> Path:
-    """``NAME-wal``, ``NAME-shm``: SQLite's files next to the store."""
-    return path.with_name(path.name + suffix)
-
-
-def _size(path: Path) -> int:
-    """The size of a file, 0 when it is not there."""
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
-def store_file_exists(path: Path) -> bool:
-    """Whether the SQLite store file is there (False: nothing was recorded yet).
-
-    What is there but cannot be a store is refused, with a line saying what it is: a
-    symbolic link to nothing, a folder, a 0-byte file.
-    """
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        if path.is_symlink():
-            raise StoreError(
-                f"the store {path} is a symbolic link to {os.readlink(path)}, which does not "
-                "exist (a disk not mounted?): fix the link, or remove it to start a new store"
-            ) from None
-        return False
-    except NotADirectoryError:
-        raise StoreError(f"the store {path} cannot be: a part of its folder is a file") from None
-    except OSError as exc:
-        raise StoreError(f"cannot open the store {path}: {exc.strerror}") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise StoreError(f"the store {path} is a folder, not a file: give the path of a file")
-    if not stat.S_ISREG(info.st_mode):
-        raise StoreError(f"the store {path} is not a regular file")
-    if info.st_size == 0:
-        raise StoreError(
-            f"the store {path} is empty (0 bytes), so whatever it held is gone: restore it "
-            f"from a copy (changenote keeps one in {path.parent / 'backups'} before each "
-            "upgrade), or delete the file to start a new store"
-        )
-    return True
-
-
-def writable(path: Path) -> bool:
-    """Whether SQLite can write the store: the file, and its folder for the -wal and -shm
-    files (unless both are there already and writable). ``os.access`` also answers False
-    on a read-only mount and for an immutable file, even for root."""
-    if not os.access(path, os.W_OK):
-        return False
-    if os.access(path.parent, os.W_OK | os.X_OK):
-        return True
-    return all(os.access(_sidecar(path, s), os.W_OK) for s in ("-wal", "-shm"))
-
-
-def _readonly_uri(path: Path) -> str:
-    """An SQLite URI opening the store read-only.
-
-    In a folder that cannot be written no -shm file can be made, which WAL mode needs to
-    read; ``immutable=1`` reads without one, and is right there: no one can write the
-    store meanwhile either. Unless a -wal file holds changes not merged into the store
-    yet: those are read through the -shm file if there is one (else the open fails and
-    :func:`sqlite_failure` says why).
-    """
-    from urllib.parse import quote
-
-    uri = f"file:{quote(str(path.absolute()))}?mode=ro"
-    if not os.access(path.parent, os.W_OK) and _size(_sidecar(path, "-wal")) == 0:
-        uri += "&immutable=1"
-    return uri
-
-
-def _disk_full(path: Path) -> bool:
-    """Whether the store's disk has (next to) no space or no file left."""
-    try:
-        info = os.statvfs(path.parent)
-    except (OSError, AttributeError):  # pragma: no cover - no statvfs on this platform
-        return False
-    free = info.f_bfree if os.geteuid() == 0 else info.f_bavail
-    return free * info.f_frsize < _LOW_SPACE or bool(info.f_files and info.f_ffree == 0)
-
-
-def _printable(text: str, limit: int = 200) -> str:
-    """SQLite's message as one short printable line (a damaged store's may quote garbage)."""
-    clean = "".join(c if c.isprintable() else "?" for c in text.replace("\ufffd", "?"))
-    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
-
-
-def disk_full_line(path: Path) -> str:
-    return (
-        f"disk full: no space left for the store {path}; nothing was changed "
-        "(free some space and run the command again)"
-    )
-
-
-def read_only_line(path: Path) -> str:
-    return (
-        f"the store {path} is read-only (its file or its folder cannot be written); "
-        "nothing was changed"
-    )
-
-
-def sqlite_failure(exc: BaseException, path: Path) -> StoreError | None:
-    """What an SQLite error says about the store file itself, as a line naming it: damaged,
-    disk full, read-only, cannot be opened; None for any other error.
-
-    ``exc`` is the driver's error, or SQLAlchemy's around it. A ``UnicodeDecodeError``
-    is SQLite's message quoting the garbled text of a damaged schema.
-    """
-    error = getattr(exc, "orig", None) or exc
-    if isinstance(error, UnicodeDecodeError):
-        raw = error.object
-        message = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(error)
-        return StoreError(_damaged_line(path, message))
-    if not isinstance(error, sqlite3.Error):
-        return None
-    message = _printable(str(error).splitlines()[0] if str(error) else type(error).__name__)
-    code = getattr(error, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else None
-    if primary in (_CORRUPT, _NOTADB) or message.startswith("Could not decode to UTF-8"):
-        return StoreError(_damaged_line(path, message))
-    if primary == _FULL or (primary == _IOERR and _disk_full(path)):
-        return StoreError(disk_full_line(path))
-    if primary == _READONLY:
-        return StoreError(f"{read_only_line(path)} (SQLite: {message})")
-    if primary == _CANTOPEN:
-        wal = _sidecar(path, "-wal")
-        if _size(wal) and not os.access(path.parent, os.W_OK):
-            return StoreError(
-                f"the store {path} has changes in {wal.name} not merged into it yet, and its "
-                "folder is read-only, so they cannot be read: open the store once where its "
-                "folder can be written (or copy the folder elsewhere)"
-            )
-        return StoreError(f"cannot open the store {path} (SQLite: {message})")
-    if primary == _IOERR:
-        return StoreError(f"the disk failed on the store {path} (SQLite: {message})")
-    return None
-
-
-def _damaged_line(path: Path, message: str) -> str:
-    import shlex
-
-    return (
-        f"the store {path} is damaged (SQLite: {_printable(message)}); "
-        f"`sqlite3 {shlex.quote(str(path))} .recover` can save what is left"
-    )
-
-
-def _os_failure(exc: OSError, path: Path, doing: str) -> StoreError:
-    """An ``OSError`` met while ``doing`` something to the store, as one line."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return StoreError(disk_full_line(path))
-    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return StoreError(read_only_line(path))
-    where = f": {exc.filename}" if exc.filename else ""
-    return StoreError(f"{doing}: {exc.strerror or exc}{where}")
 
 
 def _known_revisions() -> set[str]:
@@ -294,7 +122,7 @@ def _peek(path: Path) -> tuple[str | None, set[str]]:
     """The schema revision of the SQLite store and its tables, through a read-only
     connection of the standard library's ``sqlite3``."""
     try:
-        conn = sqlite3.connect(_readonly_uri(path), uri=True, timeout=BUSY_TIMEOUT_S)
+        conn = sqlite3.connect(readonly_uri(path), uri=True, timeout=BUSY_TIMEOUT_S)
         try:
             rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
             tables = {row[0] for row in rows}
@@ -309,13 +137,6 @@ def _peek(path: Path) -> tuple[str | None, set[str]]:
         if failure is None:
             raise StoreError(f"cannot open the store {path}: {exc}") from None
         raise failure from None
-
-
-def _remove_sqlite_files(path: Path) -> None:
-    """Remove a file SQLite wrote and its -wal, -shm and -journal files."""
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with contextlib.suppress(FileNotFoundError):
-            _sidecar(path, suffix).unlink()
 
 
 #: What reading an SQLite store that was never made says.
@@ -368,7 +189,7 @@ class Store:
                 shown = self._shown or path
                 options: dict[str, Any] = {}
                 if self.read_only:
-                    uri = _readonly_uri(path)
+                    uri = readonly_uri(path)
                     options["creator"] = lambda: sqlite3.connect(
                         uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False
                     )
@@ -428,7 +249,7 @@ class Store:
                 "e.g. pip install 'psycopg[binary]' for postgresql+psycopg://"
             ) from None
         except OSError as exc:
-            raise _os_failure(exc, path or Path(), "cannot create the store folder") from None
+            raise os_failure(exc, path or Path(), "cannot create the store folder") from None
 
     # -- schema -----------------------------------------------------------------------
 
@@ -564,7 +385,7 @@ class Store:
                     backup = self._backup(path, current)
                 self.migrate()
         except OSError as exc:  # the lock file
-            raise _os_failure(exc, path or Path(), "cannot upgrade the store") from None
+            raise os_failure(exc, path or Path(), "cannot upgrade the store") from None
         if current is not None and NOTICE is not None:
             kept = f"; the store as it was is kept in {backup}" if backup else ""
             NOTICE(f"store upgraded from schema {current} to {HEAD_REVISION}{kept}")
@@ -580,13 +401,13 @@ class Store:
                 if path.exists() or path.is_symlink():
                     return  # another process made it meanwhile
                 temp = path.with_name(f".{path.name}.new.tmp")
-                _remove_sqlite_files(temp)
+                remove_sqlite_files(temp)
                 fresh = Store(f"sqlite:///{temp}")
                 fresh._shown = path
                 try:
                     fresh.migrate()
                     fresh.close()  # the last connection: what is in the -wal is merged
-                    if _size(_sidecar(temp, "-wal")):  # pragma: no cover
+                    if file_size(sidecar(temp, "-wal")):  # pragma: no cover
                         raise StoreError(f"cannot create the store {path}: its log was not merged")
                     try:
                         os.link(temp, path)
@@ -597,9 +418,9 @@ class Store:
                             os.replace(temp, path)
                 finally:
                     fresh.close()
-                    _remove_sqlite_files(temp)
+                    remove_sqlite_files(temp)
         except OSError as exc:
-            raise _os_failure(exc, path, f"cannot create the store {path}") from None
+            raise os_failure(exc, path, f"cannot create the store {path}") from None
 
     def _backup(self, path: Path, revision: str) -> Path:
         """A consistent copy of the SQLite store (the backup API, so WAL content is in).
@@ -629,7 +450,7 @@ class Store:
                     source.backup(copy)
                 os.replace(temp, target)
             except BaseException:
-                _remove_sqlite_files(temp)  # no half copy that looks like a backup
+                remove_sqlite_files(temp)  # no half copy that looks like a backup
                 raise
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -811,7 +632,7 @@ def read_fast(path: Path, sql: str, params: dict[str, Any] | None = None) -> lis
     file itself (damaged, full disk...) is a :class:`StoreError` naming it; other database
     errors propagate."""
     try:
-        conn = sqlite3.connect(_readonly_uri(path), uri=True, timeout=BUSY_TIMEOUT_S)
+        conn = sqlite3.connect(readonly_uri(path), uri=True, timeout=BUSY_TIMEOUT_S)
         try:
             version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
             if not version or version[0] != HEAD_REVISION:

@@ -14,7 +14,8 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from changenote.errors import StoreError, UsageError
-from changenote.store.db import Store, _list_row, _reason, read_fast, sqlite_path, store_file_exists
+from changenote.store.db import Store, _list_row, _reason, read_fast
+from changenote.store.sqlite_file import sqlite_path, store_file_exists
 
 _COLUMNS = (
     "change.id, change.slug, change.title, change.status, change.service, change.owner,"
