@@ -7,6 +7,7 @@ as a code span. The note, the wiki, the terminal and the check report all use th
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 VERDICT_MARK = {
@@ -69,3 +70,12 @@ def md_code(value: Any) -> str:
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") or not text else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, whatever the database handed back."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="seconds") + "Z"

@@ -156,3 +156,11 @@ def files_touched(
 def user_name(root: Path) -> str | None:
     out = _git(root, "config", "user.name")
     return out.strip() or None if out else None
+
+
+def author_name(root: Path) -> str | None:
+    """The name git would put on a commit made here (``GIT_AUTHOR_NAME``, else
+    ``user.name``); None when git has none."""
+    out = _git(root, "var", "GIT_AUTHOR_IDENT")
+    name = out.split(" <", 1)[0].strip() if out and " <" in out else ""
+    return name or None

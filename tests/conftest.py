@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -169,6 +170,17 @@ def store_with_an_old_change(url: str, revision: str | None = None) -> None:
             )
         )
     engine.dispose()
+
+
+#: The line a command acting on a change says before it starts (``ship #4 slow-search: ...``).
+ANNOUNCED = re.compile(r"(measure|ship|tick|watch|abandon|reopen|edit) #\d+ [a-z0-9-]+: ")
+
+
+def after_announcement(stderr: str) -> list[str]:
+    """The lines of ``stderr`` after the one naming the change (when it was said): a
+    failure met once the command has started is the one line that follows it."""
+    lines = stderr.strip().splitlines()
+    return lines[1:] if lines and ANNOUNCED.match(lines[0]) else lines
 
 
 @dataclass

@@ -93,6 +93,7 @@ def shipped(n: int) -> dict[str, Any]:
         "checklist": [{"key": "capture", "label": "capture the current behavior",
                        "done": True, "evidence": "baseline recorded", "done_at": WHEN}],
         "note_path": f"notes/2026-01-02-change-{n}.md", "created_at": WHEN, "shipped_at": WHEN,
+        "events": [],
         "export": {"schema": "changenote/export@1",
                    "probe_specs": [{"kind": "cmd", "target": "echo ok", "label": "$ echo ok"}],
                    "base_dirty_files": {}, "file_sources": ["git"], "command_times": [WHEN]},

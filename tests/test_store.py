@@ -115,6 +115,7 @@ def test_blank_database_gets_exact_schema(new_store_url):
             "evidence",
             "done_at",
         ],
+        "event": ["id", "change_id", "at", "by", "kind", "name", "old", "new", "note"],
         "command": [
             "id",
             "change_id",

@@ -26,7 +26,13 @@ from typing import Any
 import pytest
 
 from changenote.store.db import HEAD_REVISION, Store
-from tests.conftest import inside, invoke, new_repository, store_with_an_old_change
+from tests.conftest import (
+    after_announcement,
+    inside,
+    invoke,
+    new_repository,
+    store_with_an_old_change,
+)
 from tests.test_store import _revisions
 
 STORE = Path(".changenote") / "changenote.db"
@@ -83,7 +89,7 @@ def refused(ran: Ran, *fragments: str) -> str:
     """The one line a refused command printed, checked: non-zero exit, no traceback."""
     assert ran.code != 0, (ran.args, ran.stdout)
     assert "Traceback" not in ran.stdout + ran.stderr, (ran.args, ran.stderr)
-    lines = ran.stderr.strip().splitlines()
+    lines = after_announcement(ran.stderr)
     assert len(lines) == 1, (ran.args, ran.stderr)
     assert lines[0].startswith("changenote: error: "), (ran.args, lines[0])
     for fragment in fragments:
@@ -276,14 +282,13 @@ def _json_columns() -> dict[str, list[str]]:
     }
 
 
-def _escaped(value: Any) -> str:
-    return json.dumps(value)  # ensure_ascii, as stores written before 0008 may hold it
-
-
 def _fill_old_store(url: str, revision: str) -> None:
     """A change, a run with a metric and (since 0003) a check result, their JSON written
-    with ``\\u`` escapes, as an older changenote wrote it."""
+    as the changenote of ``revision`` wrote it: with ``\\u`` escapes before 0008."""
     import sqlalchemy as sa
+
+    def _escaped(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=revision < "0008")
 
     postgres = url.startswith("postgresql")
     j = (lambda name: f"CAST(:{name} AS json)") if postgres else (lambda name: f":{name}")

@@ -23,7 +23,13 @@ def notebook() -> Notebook:
     """The notebook of the project in the current folder."""
     from changenote.notebook.workflow import Notebook
 
-    return Notebook(config())
+    return Notebook(config(), announce=_say)
+
+
+def _say(line: str) -> None:
+    """A line on stderr saying what the command is about to do (stdout stays the result)."""
+    sys.stderr.write(f"{line}\n")
+    sys.stderr.flush()
 
 
 def progress_bar() -> Any:

@@ -153,6 +153,22 @@ def print_change(doc: dict[str, Any], kind: str, every_warning: bool = False) ->
         if doc["comparison"]:
             console.print(results_table(doc["comparison"], title, doc["probes"]))
         _print_expectations(console, doc)
+    elif kind == "edit":
+        console.print(f"edited: {head}")
+        latest = [e for e in doc["events"] if e["kind"] == "edit"]
+        stamp = latest[-1]["at"] if latest else None
+        for event in latest:
+            if event["at"] == stamp:
+                console.print(f"  {history_line(event)}")
+        if doc.get("note_path"):
+            console.print(f"note: {doc['note_path']}")
+    elif kind in ("abandon", "reopen"):
+        console.print(f"{'abandoned' if kind == 'abandon' else 'reopened'}: {head}")
+        for event in doc["events"][-1:]:
+            if event["note"]:
+                console.print(f"  why: {event['note']}")
+        if kind == "abandon":
+            console.print(f"to open it again: `changenote reopen {doc['slug']}`")
     else:
         console.print(f"{head}  {doc['title']}")
         for key in ("service", "owner", "route", "expected", "reason", "rollback"):
@@ -171,8 +187,22 @@ def print_change(doc: dict[str, Any], kind: str, every_warning: bool = False) ->
             mark = "x" if item["done"] else " "
             evidence = f" — {item['evidence']}" if item["evidence"] else ""
             console.print(f"  [{mark}] {item['key']}: {item['label']}{evidence}")
+    if kind == "show":
+        for event in doc.get("events") or []:
+            console.print(f"  {history_line(event)}")
     if doc.get("note_path") and kind in ("ship", "show", "tick"):
         console.print(f"note: {doc['note_path']}")
+
+
+def history_line(event: dict[str, Any]) -> str:
+    """``2026-12-02 05:10 abandon by Ada: measured on the wrong port``."""
+    when = event["at"].replace("T", " ")[:16]
+    what = event["kind"]
+    if event.get("name"):
+        what += f" {event['name']}: {event.get('old')!r} → {event.get('new')!r}"
+    by = f" by {event['by']}" if event.get("by") else ""
+    note = f": {event['note']}" if event.get("note") else ""
+    return f"{when} {what}{by}{note}"
 
 
 def _print_plan(console: Any, doc: dict[str, Any]) -> None:

@@ -10,8 +10,24 @@ from typing import Annotated
 
 import typer
 
+#: A change a command acts on: without one, the open change, when no other is open.
 Ref = Annotated[
-    str | None, typer.Argument(metavar="ID", help="Change id or slug (default: newest unshipped).")
+    str | None,
+    typer.Argument(
+        metavar="ID", help="Change id or slug (default: the open change, when only one is)."
+    ),
+]
+#: A change a command reads.
+ShowRef = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="ID", help="Change id or slug (default: the newest open change, else the newest)."
+    ),
+]
+#: The change whose note to render.
+RenderRef = Annotated[
+    str | None,
+    typer.Argument(metavar="ID", help="Change id or slug (default: every shipped change)."),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print the change document as JSON.")]
 ListJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from changenote.cli import common
-from changenote.cli.options import Json, Limit, ListJson, Ref
+from changenote.cli.options import Json, Limit, ListJson, RenderRef, ShowRef
 
 
 def list_(limit: Limit = None, as_json: ListJson = False) -> None:
@@ -41,7 +41,7 @@ def search(
 
 
 def show(
-    ref: Ref = None,
+    ref: ShowRef = None,
     warnings: Annotated[
         bool, typer.Option("--warnings", help="Show every warning, info ones too.")
     ] = False,
@@ -51,7 +51,7 @@ def show(
     common.emit(common.notebook().show(ref), as_json, "show", warnings)
 
 
-def render(ref: Ref = None) -> None:
+def render(ref: RenderRef = None) -> None:
     """Re-render notes from the store (all shipped changes without ID)."""
     skipped: list[Any] = []
     for path in common.notebook().render(ref, skipped):

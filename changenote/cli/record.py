@@ -176,6 +176,85 @@ def ship(
     common.gate(doc, fail_on_regression)
 
 
+By = Annotated[
+    str | None,
+    typer.Option(metavar="NAME", help="Who does this (default: your git author name, else login)."),
+]
+
+
+def abandon(
+    ref: Ref = None,
+    reason: Annotated[
+        str, typer.Option(metavar="TEXT", help="Why it is set aside (required).")
+    ] = "",
+    by: By = None,
+    as_json: Json = False,
+) -> None:
+    """Set an open change aside: kept with its runs, out of every default and of the
+    wiki's "waiting to ship"."""
+    from changenote.notebook.revising import abandon as do_abandon
+
+    doc = do_abandon(common.notebook(), ref, reason, by)
+    common.emit(doc, as_json, "abandon")
+
+
+def reopen(
+    ref: Annotated[str, typer.Argument(metavar="ID", help="Change id or slug.")],
+    reason: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="Why it is open again.")
+    ] = None,
+    by: By = None,
+    as_json: Json = False,
+) -> None:
+    """Open an abandoned change again, as it was when it was set aside."""
+    from changenote.notebook.revising import reopen as do_reopen
+
+    doc = do_reopen(common.notebook(), ref, reason, by)
+    common.emit(doc, as_json, "reopen")
+
+
+def edit(
+    ref: Annotated[str, typer.Argument(metavar="ID", help="Change id or slug.")],
+    title: Annotated[str | None, typer.Option(metavar="TEXT", help="A new title.")] = None,
+    reason: Annotated[str | None, typer.Option(metavar="TEXT", help="Why it was made.")] = None,
+    rollback: Annotated[str | None, typer.Option(metavar="TEXT", help="How to undo it.")] = None,
+    owner: Annotated[str | None, typer.Option(metavar="NAME", help="Who owns it.")] = None,
+    service: Annotated[str | None, typer.Option(metavar="NAME", help="The service.")] = None,
+    route: Annotated[str | None, typer.Option(metavar="ROUTE", help="The route involved.")] = None,
+    input_: Annotated[
+        str | None, typer.Option("--input", metavar="TEXT", help="The input that shows it.")
+    ] = None,
+    noticed: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="Where the user notices it.")
+    ] = None,
+    expect: Annotated[
+        str | None,
+        typer.Option(metavar="TEXT", help="The expected result (checked again when shipped)."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option(metavar="TAG", help="Add a tag (repeatable).")
+    ] = None,
+    untag: Annotated[
+        list[str] | None, typer.Option(metavar="TAG", help="Remove a tag (repeatable).")
+    ] = None,
+    by: By = None,
+    as_json: Json = False,
+) -> None:
+    """Correct a change's words, keeping who changed what, when, and the old value; a
+    shipped change's note is rendered again. Measurements are not editable. An empty
+    TEXT clears a field."""
+    from changenote.notebook.revising import edit as do_edit
+
+    given = {
+        "title": title, "reason": reason, "rollback": rollback, "owner": owner,
+        "service": service, "route": route, "input": input_, "noticed": noticed,
+        "expected": expect,
+    }  # fmt: skip
+    fields = {key: value for key, value in given.items() if value is not None}
+    doc = do_edit(common.notebook(), ref, fields, tag, untag, by)
+    common.emit(doc, as_json, "edit")
+
+
 def trust(
     ref: Annotated[str, typer.Argument(metavar="ID", help="Change id or slug.")],
     yes: Annotated[

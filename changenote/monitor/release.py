@@ -71,6 +71,9 @@ def watch_release(
             raise UsageError(f"--log {path}: not a file")
         if not path.exists():  # watching nothing would read as an all-clear
             raise UsageError(f"--log {path}: no such file; is the service logging elsewhere?")
+    what = [f"{len(paths)} log(s)"] if paths else []
+    what += [f"{len(configured)} check(s)"] if configured else []
+    notebook.acting_on("watch", change, f"watching {' and '.join(what)} for {duration:g} s")
     baseline = doc["runs"][0] if doc["runs"] else None
     probes = {}
     try:

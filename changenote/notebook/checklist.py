@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from changenote.errors import ChangenoteError, NotFoundError, UsageError
 from changenote.measure.probes import run_shell
 from changenote.notebook import notes
+from changenote.notebook.workflow import refuse_abandoned
 from changenote.store.db import resolve_change
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ def tick(
     store = notebook.store
     with store.read() as session:
         change = resolve_change(session, ref)
+        refuse_abandoned(change)
         items = session.exec(
             select(ChecklistItem)
             .where(ChecklistItem.change_id == change.id)
@@ -65,6 +67,7 @@ def tick(
         ).all()
         item = resolve_item(items, item_text)
         change_id, item_id = change.id, item.id
+        notebook.acting_on("tick", change, item.key + (", after its --cmd succeeds" if cmd else ""))
     evidence: list[str] = []
     if note:
         evidence.append(note.strip())

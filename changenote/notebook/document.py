@@ -7,12 +7,11 @@ pure apart from the reading.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from changenote.errors import NotFoundError, UnreadableChangeError
-from changenote.formatting import VERDICT_MARK, fmt_number
-from changenote.notebook import rules
+from changenote.formatting import VERDICT_MARK, fmt_number, iso
+from changenote.notebook import history, rules
 from changenote.steps import STANDARD_CHECKLIST
 
 if TYPE_CHECKING:
@@ -21,15 +20,6 @@ if TYPE_CHECKING:
     from changenote.store.models import Change
 
 SCHEMA = "changenote/change@1"
-
-
-def _iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, whatever the database handed back."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(timespec="seconds") + "Z"
 
 
 def load(session: Session, change: Change) -> dict[str, Any]:
@@ -77,7 +67,7 @@ def resolve(session: Session, ref: str | None, any_status: bool = False) -> Chan
     UnreadableChangeError instead of a traceback."""
     from sqlmodel import col, select
 
-    from changenote.store.db import resolve_change
+    from changenote.store.db import OPEN, resolve_change
     from changenote.store.models import Change
 
     try:
@@ -86,7 +76,7 @@ def resolve(session: Session, ref: str | None, any_status: bool = False) -> Chan
         query = select(Change.id).order_by(col(Change.id).desc())
         text = (ref or "").strip()
         if ref is None:
-            query = query.where(Change.status != "shipped") if not any_status else query
+            query = query.where(Change.status == OPEN) if not any_status else query
         elif text.isascii() and text.isdigit() and len(text) < 18:
             query = query.where(Change.id == int(text))
         else:
@@ -219,8 +209,8 @@ def _document(session: Session, change: Change) -> dict[str, Any]:
         "runs": [
             {
                 "label": r.label,
-                "started_at": _iso(r.started_at),
-                "finished_at": _iso(r.finished_at),
+                "started_at": iso(r.started_at),
+                "finished_at": iso(r.finished_at),
                 "git_commit": r.git_commit,
                 "git_dirty": r.git_dirty,
                 "probes": [p.get("label") for p in r.probes],
@@ -241,13 +231,14 @@ def _document(session: Session, change: Change) -> dict[str, Any]:
                 "label": i.label,
                 "done": i.done,
                 "evidence": i.evidence,
-                "done_at": _iso(i.done_at),
+                "done_at": iso(i.done_at),
             }
             for i in items
         ],
         "note_path": change.note_path,
-        "created_at": _iso(change.created_at),
-        "shipped_at": _iso(change.shipped_at),
+        "created_at": iso(change.created_at),
+        "shipped_at": iso(change.shipped_at),
+        "events": history.events(session, change.id or 0),
     }
 
 

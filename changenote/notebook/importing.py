@@ -196,6 +196,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "checklist_item": (
         "id", "change_id", "position", "key", "label", "done", "evidence", "done_at",
     ),
+    "event": ("id", "change_id", "at", "by", "kind", "name", "old", "new", "note"),
 }  # fmt: skip
 
 
@@ -218,6 +219,7 @@ def import_documents(
         Change,
         ChecklistItem,
         CommandRecord,
+        Event,
         FileTouched,
         Metric,
         Run,
@@ -225,7 +227,7 @@ def import_documents(
 
     tables = {
         str(m.__tablename__): m.__table__  # type: ignore[union-attr]
-        for m in (Change, Run, Metric, CommandRecord, FileTouched, ChecklistItem)
+        for m in (Change, Run, Metric, CommandRecord, FileTouched, ChecklistItem, Event)
     }
     result = ImportResult()
     change_t = tables["change"]
@@ -681,3 +683,11 @@ class _Rows:
                 bool(item.get("done")), redact(item.get("evidence")), when(item.get("done_at")),
             ))  # fmt: skip
             ids["checklist_item"] += 1
+        events = batch["event"]
+        for event in get("events") or []:
+            events.append((
+                ids["event"], change_id, when(event["at"]), redact(event.get("by")),
+                event["kind"], redact(event.get("name")), redact(event.get("old")),
+                redact(event.get("new")), redact(event.get("note")),
+            ))  # fmt: skip
+            ids["event"] += 1

@@ -163,6 +163,22 @@ def _pending(target: Path, uid: str) -> Path:
 _PENDING = re.compile(r"\.(.+\.md)\.([0-9a-f]{32})\.pending")
 
 
+def check_writable(config: Config) -> None:
+    """Refuse, before a long measurement, a notes folder no note can be written in: a
+    file in its place or above it, or a folder this user cannot write."""
+    folder = config.notes_path
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ChangenoteError(
+            f"cannot write notes in {folder}: {probe} is a file, not a folder "
+            "(move it, or set notes_dir in changenote.toml)"
+        )
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ChangenoteError(f"cannot write notes in {folder}: {probe} is not writable")
+
+
 class Staged:
     """Notes written with a store transaction: they appear only once it has committed.
 

@@ -81,6 +81,9 @@ def _times_fine(doc: dict[str, Any], runs: list[dict[str, Any]]) -> bool:
     for item in doc.get("checklist") or ():
         if not fine(item.get("done_at")):
             return False
+    for event in doc.get("events") or ():
+        if not fine(event["at"]):
+            return False
     export = doc.get("export")
     return not export or all(map(fine, export.get("command_times") or ()))
 
@@ -104,6 +107,9 @@ def _times_problem(doc: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[str
         when = item.get("done_at")
         if when is not None and check(when) is not None:
             return f"checklist[{i}].done_at", str(check(when))
+    for i, event in enumerate(doc.get("events") or []):
+        if check(event["at"]) is not None:
+            return f"events[{i}].at", str(check(event["at"]))
     for i, when in enumerate((doc.get("export") or {}).get("command_times") or []):
         if check(when) is not None:
             return f"export.command_times[{i}]", str(check(when))

@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 import orjson
 
 from changenote.errors import UnreadableChangeError, UsageError
+from changenote.formatting import iso
 
 if TYPE_CHECKING:
     from changenote.notebook.importing import ImportResult
@@ -83,7 +84,7 @@ def _export_document(session: Any, change_id: int) -> dict[str, Any]:
         "probe_specs": list(change.probes),
         "base_dirty_files": dict(dirty),
         "file_sources": [f.source for f in files],
-        "command_times": [document._iso(c.recorded_at) for c in commands],
+        "command_times": [iso(c.recorded_at) for c in commands],
     }
     found = rules.rules(doc)  # the command times
     if found is not None:

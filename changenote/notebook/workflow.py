@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import posixpath
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,9 +127,21 @@ def _iso_now(change: Any) -> str:
 class Notebook:
     """The actions on one project's notebook."""
 
-    def __init__(self, config: Config, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store | None = None,
+        announce: Callable[[str], None] | None = None,
+    ) -> None:
         self.config = config
         self.store = store or Store(config.store_url())
+        #: Where a command names the change it acts on before it starts (the CLI: stderr).
+        self.announce = announce
+
+    def acting_on(self, verb: str, change: Change, what: str) -> None:
+        """``ship #4 slow-search: measuring 1 probe, 8 runs each``, said before it starts."""
+        if self.announce is not None:
+            self.announce(f"{verb} #{change.id} {change.slug}: {what}")
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -325,6 +338,7 @@ class Notebook:
             document.load(session, change)  # one that cannot be read stops here, named
             if change.status == "shipped":
                 raise ChangenoteError(f"change {change.slug!r} is already shipped")
+            refuse_abandoned(change)
             trust.refuse_untrusted(change, self.config)
             specs = repeat.rerun_specs(change.probes, headers or [])
             settings = repeat.rerun_settings(change.settings, self.config)
@@ -333,6 +347,7 @@ class Notebook:
                 raise UsageError(f"change {change.slug!r} already has a run labelled {label!r}")
         if not specs and not manual:
             raise UsageError("this change has no probes to re-run; give --metric figures")
+        self.acting_on("measure", change, _measuring(specs, settings))
         git = gitinfo.state(self.config.root, self.config.own_paths())
         started = utcnow()
         outcomes = self._measure(specs, settings, progress)
@@ -401,10 +416,13 @@ class Notebook:
                     f"change {change.slug!r} is already shipped (use `changenote render` to "
                     "re-render its note)"
                 )
+            refuse_abandoned(change)
             trust.refuse_untrusted(change, self.config)
             specs = repeat.rerun_specs(change.probes, req.headers)
             settings = repeat.rerun_settings(change.settings, self.config)
             change_id = change.id
+        notes.check_writable(self.config)  # before the measurement, not after it
+        self.acting_on("ship", change, _measuring(specs, settings))
         git = gitinfo.state(self.config.root, self.config.own_paths())
         started = utcnow()
         outcomes = self._measure(specs, settings, progress)
@@ -560,3 +578,20 @@ class Notebook:
 
         with self.store.read() as session:
             return document.load(session, document.resolve(session, ref, any_status=True))
+
+
+def _measuring(specs: list[ProbeSpec], settings: MeasureSettings) -> str:
+    """What a measure or ship is about to do, in words."""
+    if not specs:
+        return "recording the figures given (no probes to run)"
+    probes = "1 probe" if len(specs) == 1 else f"{len(specs)} probes"
+    runs = "1 run" if settings.runs == 1 else f"{settings.runs} runs"
+    return f"measuring {probes}, {runs} each"
+
+
+def refuse_abandoned(change: Change) -> None:
+    """An abandoned change is measured, shipped or ticked again only once reopened."""
+    if change.status == "abandoned":
+        raise ChangenoteError(
+            f"change {change.slug!r} is abandoned: `changenote reopen {change.slug}` first"
+        )

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from changenote.errors import NotFoundError, StoreError
+from changenote.errors import NotFoundError, StoreError, UsageError
 from changenote.store.sqlite_file import (
     file_size,
     os_failure,
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from changenote.store.models import Change
 
 #: The newest migration; tests check it matches the migration scripts.
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 
 
 @contextlib.contextmanager
@@ -110,7 +110,16 @@ def _known_revisions() -> set[str]:
 
 #: changenote's own tables (and the full-text index's, on SQLite).
 OWN_TABLES = frozenset(
-    {"change", "run", "metric", "command", "file_touched", "checklist_item", "check_result"}
+    {
+        "change",
+        "run",
+        "metric",
+        "command",
+        "file_touched",
+        "checklist_item",
+        "check_result",
+        "event",
+    }
 )
 
 
@@ -532,21 +541,40 @@ def _reason(exc: Exception) -> str:
 # -- queries ----------------------------------------------------------------------------
 
 
-def resolve_change(session: Session, ref: str | None, any_status: bool = False) -> Change:
-    """The change named by id or slug; without ``ref``, the newest one not shipped yet.
+#: The status of a change measured but not shipped yet: the only one a command without
+#: an id may act on.
+OPEN = "baseline"
+#: How many open changes a refusal names before it counts the rest.
+NAMED = 6
 
-    With ``any_status``, no ``ref`` falls back to the newest change of all (for reading).
+
+def resolve_change(session: Session, ref: str | None, any_status: bool = False) -> Change:
+    """The change named by id or slug; without ``ref``, the open change, when exactly
+    one change is open (with several, a line naming them: the user says which).
+
+    With ``any_status`` (reading), no ``ref`` is the newest open change, else the newest
+    change of all.
     """
-    from sqlmodel import col, select
+    from sqlmodel import col, func, select
 
     from changenote.store.models import Change
 
     if ref is None:
-        found = session.exec(
-            select(Change).where(Change.status != "shipped").order_by(col(Change.id).desc())
-        ).first()
-        if found is None and any_status:
+        newest = session.exec(
+            select(Change.id, Change.slug)
+            .where(Change.status == OPEN)
+            .order_by(col(Change.id).desc())
+            .limit(NAMED)
+        ).all()
+        if len(newest) > 1 and not any_status:
+            count = session.exec(select(func.count()).where(Change.status == OPEN)).one()
+            raise UsageError(ambiguous_line(count, [(i, s) for i, s in reversed(newest)]))
+        if newest:
+            found = session.get(Change, newest[0][0])
+        elif any_status:
             found = session.exec(select(Change).order_by(col(Change.id).desc())).first()
+        else:
+            found = None
         if found is None:
             raise NotFoundError("no open change: give an id or slug, or start with a baseline")
         return found
@@ -558,6 +586,14 @@ def resolve_change(session: Session, ref: str | None, any_status: bool = False) 
     if found is None:
         raise NotFoundError(f"no change with id or slug {ref!r} (see `changenote list`)")
     return found
+
+
+def ambiguous_line(count: int, named: list[tuple[int | None, str]]) -> str:
+    """``3 changes are open: #4 slow-search, #5 ..., #7 ...; give an id``."""
+    listed = ", ".join(f"#{i} {slug}" for i, slug in named)
+    if count > len(named):
+        listed = f"{listed} and {count - len(named)} older (`changenote list`)"
+    return f"{count} changes are open: {listed}; give an id"
 
 
 def slugify(title: str, limit: int = 60) -> str:

@@ -22,6 +22,7 @@ __all__ = [
     "CheckRecord",
     "ChecklistItem",
     "CommandRecord",
+    "Event",
     "FileTouched",
 ]
 
@@ -177,6 +178,24 @@ class ChecklistItem(SQLModel, table=True):
     done: bool = False
     evidence: str | None = Field(default=None, sa_column=Column(Text))
     done_at: datetime | None = None
+
+
+class Event(SQLModel, table=True):
+    """Something done to a change besides measuring it, with when and who (since 0009):
+    ``abandon`` and ``reopen`` (``note``: why), ``edit`` (``name``: the field, ``old`` and
+    ``new``: its values)."""
+
+    __tablename__ = "event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    change_id: int = Field(foreign_key="change.id", index=True, ondelete="CASCADE")
+    at: datetime = Field(default_factory=utcnow)
+    by: str | None = Field(default=None, max_length=64)
+    kind: str = Field(max_length=24)
+    name: str | None = Field(default=None, max_length=40)
+    old: str | None = Field(default=None, sa_column=Column(Text))
+    new: str | None = Field(default=None, sa_column=Column(Text))
+    note: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class CheckRecord(SQLModel, table=True):

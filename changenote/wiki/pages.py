@@ -424,7 +424,8 @@ def _pages(
         everything,
         lambda: {
             "recent": [d["row"] for d in newest[:RECENT]],
-            "open": [d["row"] for d in newest if d["status"] != "shipped"],
+            "open": [d["row"] for d in newest if d["status"] == "baseline"],
+            "abandoned": [d["row"] for d in newest if d["status"] == "abandoned"],
             "verdicts": dict(sorted(verdicts.items())),
             "total": len(lights),
             "services": groups("service"),

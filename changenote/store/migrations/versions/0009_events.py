@@ -1,0 +1,46 @@
+"""Changes keep what was done to them besides measuring: abandoned, reopened, edited.
+
+Each event has its time and who did it; a change's history is its events in order.
+Existing changes have none (what they went through is in their runs, checklist and
+ship time, as before).
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "event",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column(
+            "change_id",
+            sa.Integer(),
+            sa.ForeignKey("change.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("by", sa.String(length=64), nullable=True),
+        sa.Column("kind", sa.String(length=24), nullable=False),
+        sa.Column("name", sa.String(length=40), nullable=True),
+        sa.Column("old", sa.Text(), nullable=True),
+        sa.Column("new", sa.Text(), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+    )
+    op.create_index("ix_event_change_id", "event", ["change_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_event_change_id", "event")
+    op.drop_table("event")

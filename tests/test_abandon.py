@@ -1,0 +1,296 @@
+"""Abandon and reopen (issue 14): a change set aside is kept with its runs, leaves every
+id-less default and the wiki's "waiting to ship", and comes back as it was."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import invoke
+
+
+def _open(*titles: str) -> None:
+    for title in titles:
+        made = invoke("baseline", title, "--metric", "p95_ms=9ms")
+        assert made.code == 0, made.stderr
+
+
+def _statuses() -> dict[str, str]:
+    return {row["slug"]: row["status"] for row in invoke("list", "--json").json()}
+
+
+def test_an_abandoned_change_keeps_its_runs_and_leaves_the_defaults(
+    project: Path, store_backend: str
+):
+    _open("Wrong port", "Slow search")
+    done = invoke(
+        "abandon", "wrong-port", "--reason", "measured port 8001, not the service", "--json"
+    )
+    assert done.code == 0, done.stderr
+    assert done.stderr == "abandon #1 wrong-port: setting it aside\n"
+    doc = done.json()
+    assert doc["status"] == "abandoned" and len(doc["runs"]) == 1
+    (event,) = doc["events"]
+    assert (event["kind"], event["note"], event["by"]) == (
+        "abandon", "measured port 8001, not the service", "Test Owner",
+    )  # fmt: skip
+    assert _statuses() == {"wrong-port": "abandoned", "slow-search": "baseline"}
+    # one change is open now: the id-less ship takes it, and says so first
+    shipped = invoke("ship", "--reason", "an index", "--metric", "p95_ms=5ms", "--json")
+    assert shipped.code == 0, shipped.stderr
+    assert shipped.json()["slug"] == "slow-search"
+    assert shipped.stderr.startswith("ship #2 slow-search: ")
+    # an abandoned change is not measured, shipped or ticked until reopened
+    for command in (
+        ["measure", "wrong-port", "--metric", "p95_ms=5ms"],
+        ["ship", "wrong-port", "--reason", "r", "--metric", "p95_ms=5ms"],
+        ["tick", "wrong-port", "backup"],
+    ):
+        refused = invoke(*command)
+        assert refused.code == 1, command
+        assert refused.stderr == (
+            "changenote: error: change 'wrong-port' is abandoned: "
+            "`changenote reopen wrong-port` first\n"
+        )
+    listed = invoke("list")
+    assert "abandoned" in listed.stdout
+
+
+def test_reopen_brings_it_back_as_it_was_with_its_history(project: Path, store_backend: str):
+    _open("Experiment")
+    before = invoke("show", "experiment", "--json").json()
+    assert invoke("abandon", "--reason", "reverted the experiment", "--by", "Ada").code == 0
+    again = invoke("reopen", "experiment", "--reason", "trying it once more", "--json")
+    assert again.code == 0, again.stderr
+    doc = again.json()
+    assert doc["status"] == "baseline"
+    assert [(e["kind"], e["by"], e["note"]) for e in doc["events"]] == [
+        ("abandon", "Ada", "reverted the experiment"),
+        ("reopen", "Test Owner", "trying it once more"),
+    ]
+    kept = {k: v for k, v in doc.items() if k != "events"}
+    assert kept == {k: v for k, v in before.items() if k != "events"}
+    shown = invoke("show", "experiment")
+    assert "abandon by Ada: reverted the experiment" in shown.stdout
+    assert "reopen by Test Owner: trying it once more" in shown.stdout
+
+
+E = "changenote: error: "
+
+
+@pytest.mark.parametrize(
+    "command, message",
+    [
+        (["abandon", "1"], E + "abandon needs --reason: say why the change is set aside"),
+        (["abandon", "1", "--reason", "  "],
+         E + "abandon needs --reason: say why the change is set aside"),
+        (["abandon", "1", "--reason", "x", "--by", " "], E + "--by cannot be empty"),
+        (["abandon", "1", "--reason", "x", "--by", "a" * 65],
+         E + "--by is limited to 64 characters, got 65"),
+        (["abandon", "shipped-one", "--reason", "x"],
+         E + "change 'shipped-one' is shipped: its note stands, it is not abandoned"),
+        (["reopen", "shipped-one"],
+         E + "change 'shipped-one' is not abandoned: it is shipped: a shipped change stays "
+         "shipped"),
+        (["reopen", "open-one"], E + "change 'open-one' is not abandoned: it is open"),
+        (["reopen", "open-one", "--reason", ""], E + "--reason cannot be empty"),
+        (["reopen", "nothing-here"],
+         E + "no change with id or slug 'nothing-here' (see `changenote list`)"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_line_and_writes_nothing(project: Path, command, message):
+    _open("Shipped one")
+    assert invoke("ship", "--reason", "r", "--metric", "p95_ms=5ms").code == 0
+    _open("Open one")
+    before = [invoke("show", ref, "--json").json() for ref in ("1", "2")]
+    done = invoke(*command)
+    assert done.code in (1, 2)
+    assert done.stderr == message + "\n"
+    assert [invoke("show", ref, "--json").json() for ref in ("1", "2")] == before
+
+
+def test_abandoning_twice_is_refused(project: Path):
+    _open("Once")
+    assert invoke("abandon", "once", "--reason", "gone").code == 0
+    twice = invoke("abandon", "once", "--reason", "gone again")
+    assert twice.code == 1
+    assert twice.stderr == "changenote: error: change 'once' is already abandoned\n"
+    assert len(invoke("show", "once", "--json").json()["events"]) == 1
+
+
+def test_secrets_in_the_reason_are_masked(project: Path):
+    _open("Leaky")
+    done = invoke("abandon", "leaky", "--reason", "token ghp_abcdefghijklmnopqrstuvwxyz0123456789")
+    assert done.code == 0, done.stderr
+    assert "ghp_abcdefghijklmnopqrstuvwxyz0123456789" not in done.stdout
+    store = sqlite3.connect(project / ".changenote" / "changenote.db")
+    try:
+        (note,) = store.execute("SELECT note FROM event").fetchone()
+    finally:
+        store.close()
+    assert note.startswith("token ") and "ghp_abcdefghijklmnopqrstuvwxyz0123456789" not in note
+
+
+def test_the_wiki_lists_abandoned_changes_apart(project: Path):
+    _open("Waiting one", "Set aside")
+    assert invoke("abandon", "set-aside", "--reason", "reverted").code == 0
+    built = invoke("wiki", "--out", "w")
+    assert built.code == 0, built.stderr
+    home = (project / "w" / "markdown" / "docs" / "index.md").read_text()
+    waiting = home.split("## Waiting to ship", 1)[1].split("##", 1)[0]
+    abandoned = home.split("## Abandoned", 1)[1].split("##", 1)[0]
+    assert "Waiting one" in waiting and "Set aside" not in waiting
+    assert "Set aside" in abandoned and "Waiting one" not in abandoned
+
+
+def test_export_and_import_carry_the_history(project: Path, store_backend: str, new_store_url):
+    _open("Experiment")
+    assert invoke("abandon", "--reason", "reverted", "--by", "Ada").code == 0
+    assert invoke("export", "--out", "all.jsonl").code == 0
+    (line,) = (project / "all.jsonl").read_text().splitlines()
+    exported = json.loads(line)
+    assert exported["status"] == "abandoned"
+    assert [(e["kind"], e["by"], e["note"]) for e in exported["events"]] == [
+        ("abandon", "Ada", "reverted")
+    ]
+    url = new_store_url()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CHANGENOTE_DATABASE_URL", url)
+        imported = invoke("import", "all.jsonl")
+        assert imported.code == 0, imported.stderr
+        assert invoke("export", "--out", "again.jsonl").code == 0
+    assert (project / "again.jsonl").read_text() == (project / "all.jsonl").read_text()
+
+
+def test_an_export_from_before_events_still_imports(project: Path):
+    _open("Old")
+    assert invoke("export", "--out", "all.jsonl").code == 0
+    doc = json.loads((project / "all.jsonl").read_text())
+    del doc["events"]  # as changenote wrote exports before schema 0009
+    doc["uid"] = doc["uid"][::-1]
+    doc["slug"] = "old-from-elsewhere"
+    (project / "old.jsonl").write_text(json.dumps(doc) + "\n")
+    imported = invoke("import", "old.jsonl")
+    assert imported.code == 0, imported.stderr
+    assert invoke("show", "old-from-elsewhere", "--json").json()["events"] == []
+
+
+# -- edit ---------------------------------------------------------------------------------
+
+
+def _ship_one(project: Path) -> dict:
+    _open("Slow search")
+    shipped = invoke("ship", "--reason", "batch teh queries", "--metric", "p95_ms=5ms", "--json")
+    assert shipped.code == 0, shipped.stderr
+    return shipped.json()
+
+
+def test_a_typo_in_the_reason_is_fixed_with_its_history_and_the_note_rerendered(
+    project: Path, store_backend: str
+):
+    doc = _ship_one(project)
+    note = project / doc["note_path"]
+    assert "batch teh queries" in note.read_text()
+    edited = invoke("edit", "slow-search", "--reason", "batch the queries", "--json")
+    assert edited.code == 0, edited.stderr
+    assert edited.stderr == "edit #1 slow-search: reason\n"
+    after = edited.json()
+    assert after["reason"] == "batch the queries"
+    assert after["note_path"] == doc["note_path"]  # same file, rendered again
+    text = note.read_text()
+    assert "batch the queries" in text and "batch teh queries" not in text.split("events:")[0]
+    (event,) = after["events"]
+    assert (event["kind"], event["name"], event["old"], event["new"], event["by"]) == (
+        "edit", "reason", "batch teh queries", "batch the queries", "Test Owner",
+    )  # fmt: skip
+    # what was measured is as it was
+    for key in ("runs", "comparison", "created_at", "shipped_at", "slug", "status"):
+        assert after[key] == doc[key], key
+    shown = invoke("show", "slow-search")
+    assert "edit reason: 'batch teh queries' → 'batch the queries' by Test Owner" in shown.stdout
+    found = invoke("search", "batch", "the", "--json")
+    assert [r["slug"] for r in found.json()] == ["slow-search"]
+
+
+def test_tags_and_fields_at_once_each_leave_an_event(project: Path):
+    _open("Slow search")
+    assert invoke("edit", "1", "--tag", "db", "--tag", "perf").code == 0
+    edited = invoke(
+        "edit", "1", "--untag", "db", "--owner", "Grace", "--route", "", "--by", "Ada", "--json"
+    )
+    assert edited.code == 0, edited.stderr
+    doc = edited.json()
+    assert doc["tags"] == ["perf"] and doc["owner"] == "Grace" and doc["route"] is None
+    assert [(e["name"], e["old"], e["new"], e["by"]) for e in doc["events"]] == [
+        ("tags", "", "db, perf", "Test Owner"),
+        ("owner", "Test Owner", "Grace", "Ada"),
+        ("tags", "db, perf", "perf", "Ada"),
+    ]
+
+
+def test_an_edit_that_changes_nothing_records_nothing(project: Path):
+    _open("Slow search")
+    same = invoke("edit", "1", "--title", "Slow search", "--json")
+    assert same.code == 0, same.stderr
+    assert same.json()["events"] == [] and same.stderr == ""
+
+
+def test_editing_the_expected_result_of_a_shipped_change_checks_it_again(project: Path):
+    _open("Slow search")
+    shipped = invoke("ship", "--reason", "r", "--metric", "p95_ms=5ms", "--json")
+    assert shipped.json()["expectations"] == []
+    edited = invoke("edit", "1", "--expect", "p95_ms < 4ms", "--json")
+    assert edited.code == 0, edited.stderr
+    (check,) = edited.json()["expectations"]
+    assert (check["expect"], check["met"], check["actual"]) == ("p95_ms < 4ms", False, 5)
+
+
+@pytest.mark.parametrize(
+    "command, message",
+    [
+        (["edit", "1"], E + "edit needs something to change: --title, --reason, --rollback, "
+         "--owner, --service, --route, --input, --noticed, --expect, --tag or --untag"),
+        (["edit", "1", "--title", " "], E + "--title cannot be empty"),
+        (["edit", "1", "--untag", "nope"], E + "change 'slow-search' has no tag 'nope'"),
+        (["edit", "1", "--tag", "a", "--untag", "a"], E + "--tag and --untag both name 'a'"),
+        (["edit", "1", "--tag", ""], E + "--tag cannot be empty"),
+        (["edit", "1", "--expect", "rows = 3"], None),
+        (["edit", "1", "--runs", "5"], None),
+        (["edit", "1", "--shipped-at", "2020-01-01"], None),
+    ],
+)  # fmt: skip
+def test_bad_edits_are_one_line_and_write_nothing(project: Path, command, message):
+    _ship_one(project)
+    before = invoke("show", "1", "--json").json()
+    note = (project / before["note_path"]).read_bytes()
+    done = invoke(*command)
+    assert done.code == 2, (done.code, done.stderr)
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(E), done.stderr
+    if message is not None:
+        assert done.stderr == message + "\n"
+    assert invoke("show", "1", "--json").json() == before
+    assert (project / before["note_path"]).read_bytes() == note
+
+
+def test_editing_a_change_that_is_not_there_writes_nothing(project: Path):
+    _open("Slow search")
+    done = invoke("edit", "9", "--owner", "x")
+    assert (done.code, done.stderr) == (
+        1, "changenote: error: no change with id or slug '9' (see `changenote list`)\n",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["edit", "1", "--owner", "x"], ["abandon", "--reason", "x"], ["reopen", "1"]],
+    ids=["edit", "abandon", "reopen"],
+)
+def test_correcting_an_empty_notebook_makes_no_store(project: Path, command: list[str]):
+    done = invoke(*command)
+    assert (done.code, done.stderr) == (
+        1, "changenote: error: the notebook is empty: start with `changenote baseline TITLE`\n",
+    )  # fmt: skip
+    assert not (project / ".changenote").exists()
