@@ -18,6 +18,11 @@ def _open(*titles: str) -> None:
         assert made.code == 0, made.stderr
 
 
+def _corrections(doc: dict) -> list[dict]:
+    """The events that correct the record (not those of measuring it)."""
+    return [e for e in doc["events"] if e["kind"] in ("abandon", "reopen", "edit")]
+
+
 def _statuses() -> dict[str, str]:
     return {row["slug"]: row["status"] for row in invoke("list", "--json").json()}
 
@@ -33,7 +38,7 @@ def test_an_abandoned_change_keeps_its_runs_and_leaves_the_defaults(
     assert done.stderr == "abandon #1 wrong-port: setting it aside\n"
     doc = done.json()
     assert doc["status"] == "abandoned" and len(doc["runs"]) == 1
-    (event,) = doc["events"]
+    (event,) = _corrections(doc)
     assert (event["kind"], event["note"], event["by"]) == (
         "abandon", "measured port 8001, not the service", "Test Owner",
     )  # fmt: skip
@@ -67,15 +72,15 @@ def test_reopen_brings_it_back_as_it_was_with_its_history(project: Path, store_b
     assert again.code == 0, again.stderr
     doc = again.json()
     assert doc["status"] == "baseline"
-    assert [(e["kind"], e["by"], e["note"]) for e in doc["events"]] == [
+    assert [(e["kind"], e["by"], e["note"]) for e in _corrections(doc)] == [
         ("abandon", "Ada", "reverted the experiment"),
         ("reopen", "Test Owner", "trying it once more"),
     ]
-    kept = {k: v for k, v in doc.items() if k != "events"}
-    assert kept == {k: v for k, v in before.items() if k != "events"}
+    kept = {k: v for k, v in doc.items() if k not in ("events", "timeline")}
+    assert kept == {k: v for k, v in before.items() if k not in ("events", "timeline")}
     shown = invoke("show", "experiment")
-    assert "abandon by Ada: reverted the experiment" in shown.stdout
-    assert "reopen by Test Owner: trying it once more" in shown.stdout
+    assert "UTC  abandon: reverted the experiment (Ada)\n" in shown.stdout
+    assert "UTC  reopen: trying it once more (Test Owner)\n" in shown.stdout
 
 
 E = "changenote: error: "
@@ -118,7 +123,7 @@ def test_abandoning_twice_is_refused(project: Path):
     twice = invoke("abandon", "once", "--reason", "gone again")
     assert twice.code == 1
     assert twice.stderr == "changenote: error: change 'once' is already abandoned\n"
-    assert len(invoke("show", "once", "--json").json()["events"]) == 1
+    assert len(_corrections(invoke("show", "once", "--json").json())) == 1
 
 
 def test_secrets_in_the_reason_are_masked(project: Path):
@@ -128,7 +133,7 @@ def test_secrets_in_the_reason_are_masked(project: Path):
     assert "ghp_abcdefghijklmnopqrstuvwxyz0123456789" not in done.stdout
     store = sqlite3.connect(project / ".changenote" / "changenote.db")
     try:
-        (note,) = store.execute("SELECT note FROM event").fetchone()
+        (note,) = store.execute("SELECT note FROM event WHERE kind = 'abandon'").fetchone()
     finally:
         store.close()
     assert note.startswith("token ") and "ghp_abcdefghijklmnopqrstuvwxyz0123456789" not in note
@@ -154,7 +159,8 @@ def test_export_and_import_carry_the_history(project: Path, store_backend: str, 
     exported = json.loads(line)
     assert exported["status"] == "abandoned"
     assert [(e["kind"], e["by"], e["note"]) for e in exported["events"]] == [
-        ("abandon", "Ada", "reverted")
+        ("baseline", "Test Owner", None),
+        ("abandon", "Ada", "reverted"),
     ]
     url = new_store_url()
     with pytest.MonkeyPatch.context() as mp:
@@ -169,13 +175,19 @@ def test_an_export_from_before_events_still_imports(project: Path):
     _open("Old")
     assert invoke("export", "--out", "all.jsonl").code == 0
     doc = json.loads((project / "all.jsonl").read_text())
-    del doc["events"]  # as changenote wrote exports before schema 0009
+    del doc["events"], doc["timeline"]  # as changenote wrote exports before schema 0009
     doc["uid"] = doc["uid"][::-1]
     doc["slug"] = "old-from-elsewhere"
     (project / "old.jsonl").write_text(json.dumps(doc) + "\n")
     imported = invoke("import", "old.jsonl")
     assert imported.code == 0, imported.stderr
-    assert invoke("show", "old-from-elsewhere", "--json").json()["events"] == []
+    shown = invoke("show", "old-from-elsewhere", "--json").json()
+    assert shown["events"] == []
+    # its timeline comes from what the document says, without names
+    assert [(e["kind"], e["by"], e["what"]) for e in shown["timeline"]] == [
+        ("baseline", None, None),
+        ("tick", None, "capture"),  # baseline ticks "capture"
+    ]
 
 
 # -- edit ---------------------------------------------------------------------------------
@@ -202,7 +214,7 @@ def test_a_typo_in_the_reason_is_fixed_with_its_history_and_the_note_rerendered(
     assert after["note_path"] == doc["note_path"]  # same file, rendered again
     text = note.read_text()
     assert "batch the queries" in text and "batch teh queries" not in text.split("events:")[0]
-    (event,) = after["events"]
+    (event,) = _corrections(after)
     assert (event["kind"], event["name"], event["old"], event["new"], event["by"]) == (
         "edit", "reason", "batch teh queries", "batch the queries", "Test Owner",
     )  # fmt: skip
@@ -210,7 +222,7 @@ def test_a_typo_in_the_reason_is_fixed_with_its_history_and_the_note_rerendered(
     for key in ("runs", "comparison", "created_at", "shipped_at", "slug", "status"):
         assert after[key] == doc[key], key
     shown = invoke("show", "slow-search")
-    assert "edit reason: 'batch teh queries' → 'batch the queries' by Test Owner" in shown.stdout
+    assert "edit: reason: 'batch teh queries' → 'batch the queries' (Test Owner)" in shown.stdout
     found = invoke("search", "batch", "the", "--json")
     assert [r["slug"] for r in found.json()] == ["slow-search"]
 
@@ -224,7 +236,7 @@ def test_tags_and_fields_at_once_each_leave_an_event(project: Path):
     assert edited.code == 0, edited.stderr
     doc = edited.json()
     assert doc["tags"] == ["perf"] and doc["owner"] == "Grace" and doc["route"] is None
-    assert [(e["name"], e["old"], e["new"], e["by"]) for e in doc["events"]] == [
+    assert [(e["name"], e["old"], e["new"], e["by"]) for e in _corrections(doc)] == [
         ("tags", "", "db, perf", "Test Owner"),
         ("owner", "Test Owner", "Grace", "Ada"),
         ("tags", "db, perf", "perf", "Ada"),
@@ -235,7 +247,7 @@ def test_an_edit_that_changes_nothing_records_nothing(project: Path):
     _open("Slow search")
     same = invoke("edit", "1", "--title", "Slow search", "--json")
     assert same.code == 0, same.stderr
-    assert same.json()["events"] == [] and same.stderr == ""
+    assert _corrections(same.json()) == [] and same.stderr == ""
 
 
 def test_editing_the_expected_result_of_a_shipped_change_checks_it_again(project: Path):
@@ -294,3 +306,34 @@ def test_correcting_an_empty_notebook_makes_no_store(project: Path, command: lis
         1, "changenote: error: the notebook is empty: start with `changenote baseline TITLE`\n",
     )  # fmt: skip
     assert not (project / ".changenote").exists()
+
+
+def test_the_timeline_has_every_step_with_who_in_show_json_and_the_note(
+    project: Path, store_backend: str
+):
+    _open("Slow search")
+    assert invoke("measure", "--label", "smallest change", "--metric", "p95_ms=6ms").code == 0
+    assert invoke("tick", "backup", "--note", "pg_dump").code == 0
+    shipped = invoke("ship", "--reason", "an index", "--metric", "p95_ms=5ms", "--json")
+    assert shipped.code == 0, shipped.stderr
+    assert invoke("edit", "1", "--rollback", "drop the index", "--by", "Ada").code == 0
+    doc = invoke("show", "1", "--json").json()
+    assert [(e["kind"], e["what"], e["by"]) for e in doc["timeline"]] == [
+        ("baseline", None, "Test Owner"),
+        ("measure", "smallest change", "Test Owner"),
+        ("tick", "backup", "Test Owner"),
+        ("ship", None, "Test Owner"),
+        ("edit", "rollback: — → 'drop the index'", "Ada"),
+    ]
+    assert [e["at"] for e in doc["timeline"]] == sorted(e["at"] for e in doc["timeline"])
+    note = (project / doc["note_path"]).read_text()
+    section = note.split("## Timeline", 1)[1]
+    lines = [line for line in section.splitlines() if line.startswith("- ")]
+    assert [line.split(" — ", 1)[1] for line in lines] == [
+        "baseline (Test Owner)",
+        "measure: smallest change (Test Owner)",
+        "tick: backup (Test Owner)",
+        "ship (Test Owner)",
+        "edit: rollback: — → 'drop the index' (Ada)",
+    ]
+    assert all(line[2:18] + " UTC" == line[2:22] for line in lines), lines

@@ -155,11 +155,11 @@ def print_change(doc: dict[str, Any], kind: str, every_warning: bool = False) ->
         _print_expectations(console, doc)
     elif kind == "edit":
         console.print(f"edited: {head}")
-        latest = [e for e in doc["events"] if e["kind"] == "edit"]
+        latest = [e for e in doc["timeline"] if e["kind"] == "edit"]
         stamp = latest[-1]["at"] if latest else None
-        for event in latest:
-            if event["at"] == stamp:
-                console.print(f"  {history_line(event)}")
+        for entry in latest:
+            if entry["at"] == stamp:
+                console.print(f"  {timeline_line(entry)}", markup=False, highlight=False)
         if doc.get("note_path"):
             console.print(f"note: {doc['note_path']}")
     elif kind in ("abandon", "reopen"):
@@ -187,22 +187,20 @@ def print_change(doc: dict[str, Any], kind: str, every_warning: bool = False) ->
             mark = "x" if item["done"] else " "
             evidence = f" — {item['evidence']}" if item["evidence"] else ""
             console.print(f"  [{mark}] {item['key']}: {item['label']}{evidence}")
-    if kind == "show":
-        for event in doc.get("events") or []:
-            console.print(f"  {history_line(event)}")
+    if kind == "show" and doc.get("timeline"):
+        console.print("timeline:")
+        for entry in doc["timeline"]:
+            console.print(f"  {timeline_line(entry)}", markup=False, highlight=False)
     if doc.get("note_path") and kind in ("ship", "show", "tick"):
         console.print(f"note: {doc['note_path']}")
 
 
-def history_line(event: dict[str, Any]) -> str:
-    """``2026-12-02 05:10 abandon by Ada: measured on the wrong port``."""
-    when = event["at"].replace("T", " ")[:16]
-    what = event["kind"]
-    if event.get("name"):
-        what += f" {event['name']}: {event.get('old')!r} → {event.get('new')!r}"
-    by = f" by {event['by']}" if event.get("by") else ""
-    note = f": {event['note']}" if event.get("note") else ""
-    return f"{when} {what}{by}{note}"
+def timeline_line(entry: dict[str, Any]) -> str:
+    """``2026-12-02 05:10 UTC  abandon: measured the wrong port (Ada)``, as the note has it."""
+    when = entry["at"].replace("T", " ")[:16]
+    what = f": {entry['what']}" if entry.get("what") else ""
+    by = f" ({entry['by']})" if entry.get("by") else ""
+    return f"{when} UTC  {entry['kind']}{what}{by}"
 
 
 def _print_plan(console: Any, doc: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from changenote.errors import UsageError
-from changenote.notebook import notes
+from changenote.notebook import history, notes
 from changenote.notebook.workflow import Notebook
 from changenote.store.db import resolve_change
 
@@ -100,10 +100,12 @@ def watch_release(
     said = watching.evidence(result)
     # Kept either way (it says what was and was not seen); ticked only when it saw.
     result["ticked"] = watching.is_evidence(result)
+    by = history.who(notebook.config, None)
     with notes.Staged(notebook.config) as staged, notebook.store.write() as session:
         change = resolve_change(session, str(change_id))
         change.watches = [*(change.watches or []), result]
         session.add(change)
+        history.record(session, change, "watch", by, note=notebook.redact_text(said))
         if result["ticked"]:
             notebook.tick_in(session, change, "watch", said, keep=True)
         session.flush()

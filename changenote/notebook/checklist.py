@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from changenote.errors import ChangenoteError, NotFoundError, UsageError
 from changenote.measure.probes import run_shell
-from changenote.notebook import notes
+from changenote.notebook import history, notes
 from changenote.notebook.workflow import refuse_abandoned
 from changenote.store.db import resolve_change
 
@@ -85,6 +85,7 @@ def tick(
         evidence.append(f"ran: {shown} (exit 0, {duration})")
     if not evidence:
         evidence.append("ticked by hand")
+    by = history.who(notebook.config, None)
     with notes.Staged(notebook.config) as staged, store.write() as session:
         change = resolve_change(session, str(change_id))
         target = session.get(ChecklistItem, item_id)
@@ -96,6 +97,7 @@ def tick(
         target.evidence = notebook.redact_text("; ".join([*earlier, *evidence]))
         target.done_at = utcnow()
         session.add(target)
+        history.record(session, change, "tick", by, name=target.key, at=target.done_at)
         if cmd:
             count = len(
                 session.exec(

@@ -45,6 +45,7 @@ def load(session: Session, change: Change) -> dict[str, Any]:
         raise UnreadableChangeError(
             change.slug, f"{found[0]}: {found[1]}" if found[0] else found[1]
         )
+    doc["timeline"] = history.timeline(doc)
     return doc
 
 

@@ -1,8 +1,14 @@
-"""What was done to a change besides measuring it, with when and who: its events.
+"""What was done to a change, with when and who: its events, and its timeline.
 
-``abandon`` and ``reopen`` keep why; an ``edit`` keeps the field and both values. The
-text is redacted like everything else before it is stored. ``by`` is who the user says
+Since schema 0009 every action leaves an event: ``baseline``, ``measure`` (``name``: the
+run's label), ``tick`` (``name``: the item), ``ship``, ``watch``, ``abandon`` and
+``reopen`` (``note``: why), ``edit`` (``name``: the field, ``old`` and ``new``). Text is
+redacted like everything else before it is stored. ``by`` is who the user says
 (``--by``), else the name git puts on their commits, else their login name.
+
+The timeline is the events in time order; for a change recorded before there were
+events (or imported from such a store) what its runs, checklist, ship time and watches
+say fills in, without a name.
 """
 
 from __future__ import annotations
@@ -12,13 +18,15 @@ from typing import TYPE_CHECKING, Any
 from changenote.errors import UsageError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from sqlmodel import Session
 
     from changenote.config import Config
     from changenote.store.models import Change
 
 #: What an event can be, in the order a change usually meets them.
-KINDS = ("abandon", "reopen", "edit")
+KINDS = ("baseline", "measure", "tick", "ship", "watch", "abandon", "reopen", "edit")
 #: The longest name ``--by`` takes (the column's width).
 BY_LIMIT = 64
 
@@ -48,16 +56,18 @@ def record(
     old: str | None = None,
     new: str | None = None,
     note: str | None = None,
+    at: datetime | None = None,
 ) -> None:
-    """Add an event to ``change`` (text already redacted), now, in the open transaction."""
+    """Add an event to ``change`` (text already redacted), at ``at`` (else now), in the
+    open transaction."""
     from changenote.store.models import Event, utcnow
 
     assert kind in KINDS, kind
     assert change.id is not None
     session.add(
         Event(
-            change_id=change.id, at=utcnow(), by=by, kind=kind, name=name, old=old, new=new,
-            note=note,
+            change_id=change.id, at=at or utcnow(), by=by, kind=kind, name=name, old=old,
+            new=new, note=note,
         )
     )  # fmt: skip
 
@@ -84,3 +94,52 @@ def events(session: Session, change_id: int) -> list[dict[str, Any]]:
         }
         for e in rows
     ]
+
+
+def timeline(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every event of the document in time order, as ``{at, by, kind, what}``; kinds the
+    events do not have are filled in from the rest of the document."""
+    stored = doc.get("events") or []
+    kinds = {e["kind"] for e in stored}
+    entries = [(e["at"], e.get("by"), e["kind"], _what(e)) for e in stored]
+    if "baseline" not in kinds and doc.get("created_at"):
+        entries.append((doc["created_at"], None, "baseline", None))
+    if "measure" not in kinds:
+        for run in (doc.get("runs") or [])[1:]:
+            if run["label"] != "after":
+                entries.append((run["started_at"], None, "measure", run["label"]))
+    if "tick" not in kinds:
+        for item in doc.get("checklist") or []:
+            if item.get("done") and item.get("done_at"):
+                entries.append((item["done_at"], None, "tick", item["key"]))
+    if "ship" not in kinds and doc.get("shipped_at"):
+        entries.append((doc["shipped_at"], None, "ship", None))
+    if "watch" not in kinds:
+        for watch in doc.get("watches") or []:
+            if watch.get("started_at"):
+                entries.append((_utc(watch["started_at"]), None, "watch", None))
+    entries.sort(key=lambda e: e[0])  # stable: events of one moment keep their order
+    return [{"at": at, "by": by, "kind": kind, "what": what} for at, by, kind, what in entries]
+
+
+def _what(event: dict[str, Any]) -> str | None:
+    if event["kind"] == "edit":
+        return f"{event.get('name')}: {_quoted(event.get('old'))} → {_quoted(event.get('new'))}"
+    return event.get("note") or event.get("name")
+
+
+def _quoted(value: str | None) -> str:
+    return "—" if value is None else repr(value)
+
+
+def _utc(text: str) -> str:
+    """A watch's local start time as the others are written (UTC, ``Z``)."""
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"

@@ -24,7 +24,7 @@ from changenote.measure.comparing import judge, run_warnings
 from changenote.measure.diagnostics import ranked
 from changenote.measure.probes import MeasureSettings, ProbeOutcome, Progress
 from changenote.measure.probes import measure as run_probes
-from changenote.notebook import notes, recording, repeat, trust
+from changenote.notebook import history, notes, recording, repeat, trust
 from changenote.redact import MASK, redact
 from changenote.specs import (
     MAX_RUNS,
@@ -237,6 +237,7 @@ class Notebook:
         repeat.refuse_unrepeatable(stored_probes, self.redact_text(settings.clear_cache))
         self.store.ensure_schema()  # fail on a bad store before measuring for minutes
         git = gitinfo.state(self.config.root, self.config.own_paths())
+        by = history.who(self.config, None)
         started = utcnow()
         outcomes = self._measure(specs, settings, progress)
         safe_title = self.redact_text(title) or title
@@ -281,6 +282,7 @@ class Notebook:
                     )
                 )
             session.flush()
+            history.record(session, change, "baseline", by, at=started)
             recording.add_run(
                 session,
                 change,
@@ -349,6 +351,7 @@ class Notebook:
             raise UsageError("this change has no probes to re-run; give --metric figures")
         self.acting_on("measure", change, _measuring(specs, settings))
         git = gitinfo.state(self.config.root, self.config.own_paths())
+        by = history.who(self.config, None)
         started = utcnow()
         outcomes = self._measure(specs, settings, progress)
         with self.store.write() as session:
@@ -356,6 +359,7 @@ class Notebook:
             if change.status == "shipped":
                 raise ChangenoteError(f"change {change.slug!r} was shipped meanwhile")
             run_label = (self.redact_text(label.strip()) if label else None) or _free_label(taken)
+            history.record(session, change, "measure", by, name=run_label, at=started)
             recording.add_run(
                 session,
                 change,
@@ -424,6 +428,7 @@ class Notebook:
         notes.check_writable(self.config)  # before the measurement, not after it
         self.acting_on("ship", change, _measuring(specs, settings))
         git = gitinfo.state(self.config.root, self.config.own_paths())
+        by = history.who(self.config, None)
         started = utcnow()
         outcomes = self._measure(specs, settings, progress)
         base = (change.base_commit, dict(change.base_dirty_files))
@@ -501,6 +506,7 @@ class Notebook:
             )
             self.tick_in(session, change, "note", f"note written to {change.note_path}")
             session.add(change)
+            history.record(session, change, "ship", by, at=change.shipped_at)
             session.flush()
             doc = document.load(session, change)
             # Written now, taken back if the commit fails: the note and the store agree.
