@@ -127,6 +127,8 @@ class Config:
     #: Whose recorded changes run here without ``changenote trust``: ``own`` (the user
     #: who recorded them) or ``store`` (anyone recording in this store: a team store).
     trust: str = "own"
+    #: Days after which a reviewed note is due for review again (None: never).
+    review_after_days: int | None = None
 
     def metric_rules(self) -> dict[str, dict[str, Any]]:
         """The per-metric settings a change keeps, so ship judges as baseline meant."""
@@ -353,6 +355,10 @@ def parse_config(raw: dict[str, Any], root: Path, source: Path | None) -> Config
         values["warmup"] = _positive_int(raw["warmup"], "warmup", where, 0, MAX_WARMUP)
     if "timeout" in raw:
         values["timeout"] = _timeout(raw["timeout"], where)
+    if "review_after_days" in raw:
+        values["review_after_days"] = _positive_int(
+            raw["review_after_days"], "review_after_days", where, 1, 36_500
+        )
     if "trust" in raw:
         trust = _expect(raw["trust"], str, "trust", where)
         if trust not in TRUST_LEVELS:

@@ -21,6 +21,8 @@ COMMANDS = [
     "abandon",
     "reopen",
     "edit",
+    "delete",
+    "review",
     "trust",
     "list",
     "search",

@@ -173,7 +173,9 @@ def store_with_an_old_change(url: str, revision: str | None = None) -> None:
 
 
 #: The line a command acting on a change says before it starts (``ship #4 slow-search: ...``).
-ANNOUNCED = re.compile(r"(measure|ship|tick|watch|abandon|reopen|edit) #\d+ [a-z0-9-]+: ")
+ANNOUNCED = re.compile(
+    r"(measure|ship|tick|watch|abandon|reopen|edit|delete|review) #\d+ [a-z0-9-]+: "
+)
 
 
 def after_announcement(stderr: str) -> list[str]:

@@ -264,7 +264,8 @@ def test_editing_the_expected_result_of_a_shipped_change_checks_it_again(project
     "command, message",
     [
         (["edit", "1"], E + "edit needs something to change: --title, --reason, --rollback, "
-         "--owner, --service, --route, --input, --noticed, --expect, --tag or --untag"),
+         "--owner, --service, --route, --input, --noticed, --expect, --tag, --untag or "
+         "--supersedes"),
         (["edit", "1", "--title", " "], E + "--title cannot be empty"),
         (["edit", "1", "--untag", "nope"], E + "change 'slow-search' has no tag 'nope'"),
         (["edit", "1", "--tag", "a", "--untag", "a"], E + "--tag and --untag both name 'a'"),
@@ -337,3 +338,155 @@ def test_the_timeline_has_every_step_with_who_in_show_json_and_the_note(
         "edit: rollback: — → 'drop the index' (Ada)",
     ]
     assert all(line[2:18] + " UTC" == line[2:22] for line in lines), lines
+
+
+# -- delete -------------------------------------------------------------------------------
+
+
+def test_delete_without_yes_says_what_goes_and_removes_nothing(project: Path):
+    doc = _ship_one(project)
+    note = project / doc["note_path"]
+    done = invoke("delete", "slow-search")
+    assert done.code == 2
+    assert done.stdout.splitlines() == [
+        "would delete: #1 slow-search (shipped, 2 run(s))",
+        f"  and its note {doc['note_path']}",
+        "  its wiki pages go at the next `changenote wiki`",
+    ]
+    assert done.stderr == (
+        "changenote: error: nothing deleted: `changenote delete slow-search --yes` removes it "
+        "for good\n"
+    )
+    assert note.is_file() and _statuses() == {"slow-search": "shipped"}
+
+
+def test_delete_removes_the_change_its_note_and_its_wiki_pages(project: Path, store_backend: str):
+    doc = _ship_one(project)
+    _open("Kept")
+    assert invoke("wiki", "--out", "w").code == 0
+    pages = {p.name for p in (project / "w").rglob("*slow-search*")}
+    assert pages, "the wiki had pages of the change"
+    done = invoke("delete", "slow-search", "--yes", "--json")
+    assert done.code == 0, done.stderr
+    assert done.stderr == "delete #1 slow-search: removing it\n"
+    assert done.json()["deleted"] is True and done.json()["note_removed"] is True
+    assert not (project / doc["note_path"]).exists()
+    assert list((project / "notes").iterdir()) == []  # nothing pending left either
+    assert _statuses() == {"kept": "baseline"}
+    assert invoke("search", "slow", "--json").json() == []
+    rebuilt = invoke("wiki", "--out", "w")
+    assert rebuilt.code == 0, rebuilt.stderr
+    assert not list((project / "w").rglob("*slow-search*"))
+
+
+def test_delete_leaves_a_note_it_did_not_write(project: Path):
+    doc = _ship_one(project)
+    note = project / doc["note_path"]
+    note.write_text("# my own words\n")
+    done = invoke("delete", "1", "--yes")
+    assert done.code == 0, done.stderr
+    assert note.read_text() == "# my own words\n"
+
+
+def test_a_failed_delete_puts_the_note_back(project: Path, monkeypatch: pytest.MonkeyPatch):
+    from changenote.errors import StoreError
+    from changenote.store.db import Store
+
+    doc = _ship_one(project)
+    note = project / doc["note_path"]
+    before = note.read_bytes()
+
+    def broken(self, *args, **kwargs):
+        raise StoreError("store write failed: disk I/O error")  # as Store.write says it
+
+    monkeypatch.setattr(Store, "write", broken)
+    done = invoke("delete", "1", "--yes")
+    assert done.code == 1 and done.stderr.endswith("store write failed: disk I/O error\n")
+    assert note.read_bytes() == before
+    assert [p.name for p in (project / "notes").iterdir()] == [note.name]
+
+
+# -- review and supersedes ----------------------------------------------------------------
+
+
+def test_a_shipped_note_starts_drafted_and_is_reviewed(project: Path, store_backend: str):
+    doc = _ship_one(project)
+    assert doc["review"] == {"status": "drafted", "by": None, "at": None}
+    note = project / doc["note_path"]
+    assert "Review: **drafted**." in note.read_text()
+    due = invoke("review", "--due", "--json")
+    assert due.code == 0 and [r["why"] for r in due.json()] == ["never reviewed"]
+    assert invoke("review", "--due", "--fail").code == 1
+    done = invoke("review", "1", "--status", "reviewed", "--by", "Grace", "--note", "ok", "--json")
+    assert done.code == 0, done.stderr
+    review = done.json()["review"]
+    assert (review["status"], review["by"]) == ("reviewed", "Grace") and review["at"]
+    text = note.read_text()
+    assert f"Review: **reviewed** by Grace, last reviewed {review['at'][:10]}." in text
+    assert invoke("review", "--due", "--json").json() == []
+    assert invoke("review", "--due", "--fail").code == 0
+    (entry,) = [e for e in done.json()["timeline"] if e["kind"] == "review"]
+    assert (entry["what"], entry["by"]) == ("ok", "Grace")
+
+
+def test_a_reviewed_note_is_due_again_after_review_after_days(project: Path):
+    with (project / "changenote.toml").open("a") as config:
+        config.write("review_after_days = 30\n")
+    _ship_one(project)
+    assert invoke("review", "1", "--status", "reviewed").code == 0
+    store = sqlite3.connect(project / ".changenote" / "changenote.db")
+    try:  # as if the review was 31 days ago
+        store.execute("UPDATE change SET reviewed_at = datetime('now', '-31 days')")
+        store.commit()
+    finally:
+        store.close()
+    (row,) = invoke("review", "--due", "--json").json()
+    assert row["why"].startswith("reviewed ") and row["why"].endswith("over 30 day(s) ago")
+
+
+def test_supersedes_links_both_notes_and_leaves_the_old_one_out_of_review(
+    project: Path, store_backend: str
+):
+    old = _ship_one(project)
+    _open("Slow search again")
+    new = invoke("ship", "--reason", "a cache", "--metric", "p95_ms=3ms", "--json").json()
+    done = invoke("edit", "slow-search-again", "--supersedes", "slow-search", "--json")
+    assert done.code == 0, done.stderr
+    assert done.json()["supersedes"] == [{"uid": old["uid"], "slug": "slow-search"}]
+    older = invoke("show", "slow-search", "--json").json()
+    assert older["superseded_by"] == {"uid": new["uid"], "slug": "slow-search-again"}
+    assert older["review"]["status"] == "superseded"
+    assert (
+        "Superseded by the change `slow-search-again`."
+        in (project / older["note_path"]).read_text()
+    )
+    assert "Supersedes the change `slow-search`." in (project / new["note_path"]).read_text()
+    assert [r["slug"] for r in invoke("review", "--due", "--json").json()] == ["slow-search-again"]
+    refused = invoke("review", "slow-search", "--status", "reviewed")
+    assert refused.code == 1 and "is superseded" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    "command, message",
+    [
+        (["review", "open-one", "--status", "reviewed"],
+         E + "change 'open-one' is not shipped: it has no note to review yet"),
+        (["review", "1", "--status", "approved"],
+         E + "--status 'approved': use one of drafted, in-review, reviewed, needs-update"),
+        (["review", "1"], E + "review needs ID and --status (or --due to list what is due)"),
+        (["review", "1", "--status", "reviewed", "--note", " "], E + "--note cannot be empty"),
+        (["review", "--fail"], E + "--fail goes with --due"),
+        (["edit", "1", "--supersedes", "1"], E + "change 'shipped-one' cannot supersede itself"),
+        (["edit", "1", "--supersedes", "open-one"],
+         E + "--supersedes 'open-one': only a shipped change is superseded (it is open)"),
+    ],
+)  # fmt: skip
+def test_bad_reviews_are_one_line_and_write_nothing(project: Path, command, message):
+    _open("Shipped one")
+    assert invoke("ship", "--reason", "r", "--metric", "p95_ms=5ms").code == 0
+    _open("Open one")
+    before = [invoke("show", ref, "--json").json() for ref in ("1", "2")]
+    done = invoke(*command)
+    assert done.code in (1, 2)
+    assert done.stderr == message + "\n"
+    assert [invoke("show", ref, "--json").json() for ref in ("1", "2")] == before

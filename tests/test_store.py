@@ -104,6 +104,10 @@ def test_blank_database_gets_exact_schema(new_store_url):
             "recorded_by",
             "trusted_by",
             "trusted_at",
+            "review_status",
+            "reviewed_by",
+            "reviewed_at",
+            "superseded_by",
         ],
         "checklist_item": [
             "id",

@@ -55,6 +55,8 @@ for _command, _name in (
     (record.abandon, None),
     (record.reopen, None),
     (record.edit, None),
+    (record.delete, None),
+    (record.review, None),
     (record.trust, None),
     (read.list_, "list"),
     (read.search, None),

@@ -162,6 +162,11 @@ def print_change(doc: dict[str, Any], kind: str, every_warning: bool = False) ->
                 console.print(f"  {timeline_line(entry)}", markup=False, highlight=False)
         if doc.get("note_path"):
             console.print(f"note: {doc['note_path']}")
+    elif kind == "review":
+        review = doc["review"]
+        console.print(f"reviewed: {head}: {review['status']} ({review['by']})", markup=False)
+        if doc.get("note_path"):
+            console.print(f"note: {doc['note_path']}")
     elif kind in ("abandon", "reopen"):
         console.print(f"{'abandoned' if kind == 'abandon' else 'reopened'}: {head}")
         for event in doc["events"][-1:]:
@@ -193,6 +198,29 @@ def print_change(doc: dict[str, Any], kind: str, every_warning: bool = False) ->
             console.print(f"  {timeline_line(entry)}", markup=False, highlight=False)
     if doc.get("note_path") and kind in ("ship", "show", "tick"):
         console.print(f"note: {doc['note_path']}")
+
+
+def print_deleted(plan: dict[str, Any]) -> None:
+    """What ``delete`` removed, or would remove."""
+    console = _console()
+    head = f"#{plan['id']} {plan['slug']} ({plan['status']}, {plan['runs']} run(s))"
+    console.print(f"{'deleted' if plan['deleted'] else 'would delete'}: {head}", markup=False)
+    if plan["note_removed"]:
+        console.print(f"  and its note {plan['note_path']}", markup=False)
+    elif plan["note_path"]:
+        console.print(f"  its note {plan['note_path']} is not there or not its own: left alone")
+    console.print("  its wiki pages go at the next `changenote wiki`")
+
+
+def print_due(rows: list[dict[str, Any]]) -> None:
+    """``review --due``: each note due, and why."""
+    console = _console()
+    if not rows:
+        console.print("no note is due for review")
+        return
+    for row in rows:
+        line = f"#{row['id']} {row['slug']}: {row['why']} ({row['note_path']})"
+        console.print(line, markup=False)
 
 
 def timeline_line(entry: dict[str, Any]) -> str:

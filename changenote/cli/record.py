@@ -237,6 +237,10 @@ def edit(
     untag: Annotated[
         list[str] | None, typer.Option(metavar="TAG", help="Remove a tag (repeatable).")
     ] = None,
+    supersedes: Annotated[
+        str | None,
+        typer.Option(metavar="OLD", help="A shipped change this one replaces (linked both ways)."),
+    ] = None,
     by: By = None,
     as_json: Json = False,
 ) -> None:
@@ -251,8 +255,81 @@ def edit(
         "expected": expect,
     }  # fmt: skip
     fields = {key: value for key, value in given.items() if value is not None}
-    doc = do_edit(common.notebook(), ref, fields, tag, untag, by)
+    doc = do_edit(common.notebook(), ref, fields, tag, untag, by, supersedes)
     common.emit(doc, as_json, "edit")
+
+
+def delete(
+    ref: Annotated[str, typer.Argument(metavar="ID", help="Change id or slug.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Delete it; without this, only say what goes.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what goes as JSON.")] = False,
+) -> None:
+    """Delete a change recorded by mistake: its runs, its note file and (at the next wiki
+    build) its pages. Without --yes it says what it would remove and exits 2."""
+    import sys
+
+    from changenote.cli import display
+    from changenote.notebook.revising import delete as do_delete
+
+    plan = do_delete(common.notebook(), ref, yes)
+    if as_json:
+        display.print_json(plan)
+    else:
+        display.print_deleted(plan)
+    if not plan["deleted"]:
+        sys.stderr.write(
+            f"changenote: error: nothing deleted: `changenote delete {plan['slug']} --yes` "
+            "removes it for good\n"
+        )
+        raise typer.Exit(2)
+
+
+def review(
+    ref: Annotated[
+        str | None, typer.Argument(metavar="ID", help="The shipped change whose note to review.")
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(metavar="STATUS", help="drafted, in-review, reviewed or needs-update."),
+    ] = None,
+    note: Annotated[str | None, typer.Option(metavar="TEXT", help="What the review found.")] = None,
+    by: By = None,
+    due: Annotated[
+        bool, typer.Option("--due", help="List the notes due for review instead.")
+    ] = False,
+    fail: Annotated[
+        bool, typer.Option("--fail", help="With --due: exit 1 when a note is due (for CI).")
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Record the review of a shipped change's note, or list the notes due for review
+    (never reviewed, in review, needing an update, or reviewed over review_after_days
+    ago)."""
+    from changenote.cli import display
+    from changenote.errors import UsageError
+    from changenote.notebook import revising
+
+    if due:
+        if ref is not None or status is not None or note is not None or by is not None:
+            raise UsageError(
+                "review --due lists what is due; it takes no ID, --status, --note or --by"
+            )
+        rows = revising.due(common.notebook())
+        if as_json:
+            display.print_json(rows)
+        else:
+            display.print_due(rows)
+        if fail and rows:
+            raise typer.Exit(1)
+        return
+    if fail:
+        raise UsageError("--fail goes with --due")
+    if ref is None or status is None:
+        raise UsageError("review needs ID and --status (or --due to list what is due)")
+    doc = revising.review(common.notebook(), ref, status, by, note)
+    common.emit(doc, as_json, "review")
 
 
 def trust(

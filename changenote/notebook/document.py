@@ -239,6 +239,12 @@ def _document(session: Session, change: Change) -> dict[str, Any]:
         "note_path": change.note_path,
         "created_at": iso(change.created_at),
         "shipped_at": iso(change.shipped_at),
+        "review": {
+            "status": change.review_status,
+            "by": change.reviewed_by,
+            "at": iso(change.reviewed_at),
+        },
+        **history.links(session, change),
         "events": history.events(session, change.id or 0),
     }
 

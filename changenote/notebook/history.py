@@ -26,7 +26,11 @@ if TYPE_CHECKING:
     from changenote.store.models import Change
 
 #: What an event can be, in the order a change usually meets them.
-KINDS = ("baseline", "measure", "tick", "ship", "watch", "abandon", "reopen", "edit")
+KINDS = (
+    "baseline", "measure", "tick", "ship", "watch", "abandon", "reopen", "edit", "review",
+)  # fmt: skip
+#: A note's review states, ``superseded`` being set by ``edit --supersedes`` only.
+REVIEW_STATES = ("drafted", "in-review", "reviewed", "needs-update")
 #: The longest name ``--by`` takes (the column's width).
 BY_LIMIT = 64
 
@@ -94,6 +98,27 @@ def events(session: Session, change_id: int) -> list[dict[str, Any]]:
         }
         for e in rows
     ]
+
+
+def links(session: Session, change: Change) -> dict[str, Any]:
+    """``superseded_by`` (the change that supersedes this one, or null) and
+    ``supersedes`` (those it supersedes), each as uid and slug; a uid this store does
+    not hold has a null slug."""
+    from sqlmodel import col, select
+
+    from changenote.store.models import Change as Row
+
+    newer = None
+    if change.superseded_by:
+        slug = session.exec(select(Row.slug).where(Row.uid == change.superseded_by)).first()
+        newer = {"uid": change.superseded_by, "slug": slug}
+    older = session.exec(
+        select(Row.uid, Row.slug).where(Row.superseded_by == change.uid).order_by(col(Row.id))
+    ).all()
+    return {
+        "superseded_by": newer,
+        "supersedes": [{"uid": uid, "slug": slug} for uid, slug in older],
+    }
 
 
 def timeline(doc: dict[str, Any]) -> list[dict[str, Any]]:

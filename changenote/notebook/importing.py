@@ -179,7 +179,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "noticed", "expected", "reason", "rollback", "tags", "probes", "settings",
         "base_commit", "base_dirty", "base_dirty_files", "head_commit", "comparison",
         "warnings", "expectations", "watches", "note_path", "created_at", "shipped_at",
-        "origin",
+        "origin", "review_status", "reviewed_by", "reviewed_at", "superseded_by",
     ),
     "run": (
         "id", "change_id", "position", "label", "started_at", "finished_at", "git_commit",
@@ -634,6 +634,8 @@ class _Rows:
             to_json(list(get("expectations") or [])), to_json(list(get("watches") or [])),
             get("note_path"), when(doc["created_at"]), when(get("shipped_at")),
             "imported",  # never trusted to run here until `changenote trust`
+            *_review(get("review"), doc["status"], redact, when),
+            (get("superseded_by") or {}).get("uid"),
         ))  # fmt: skip
         runs, metrics = batch["run"], batch["metric"]
         for position, run in enumerate(get("runs") or []):
@@ -691,3 +693,12 @@ class _Rows:
                 redact(event.get("new")), redact(event.get("note")),
             ))  # fmt: skip
             ids["event"] += 1
+
+
+def _review(
+    review: dict[str, Any] | None, status: str, redact: Any, when: Any
+) -> tuple[Any, Any, Any]:
+    """The review columns of a document; a shipped one from before reviews is drafted."""
+    review = review or {}
+    state = review.get("status") or ("drafted" if status == "shipped" else None)
+    return state, redact(review.get("by")), when(review.get("at"))

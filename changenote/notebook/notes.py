@@ -35,7 +35,7 @@ def _relative(config: Config, path: Path) -> str:
         return str(path)
 
 
-def _absolute(config: Config, note_path: str) -> Path:
+def absolute(config: Config, note_path: str) -> Path:
     target = Path(note_path)
     return target if target.is_absolute() else config.root / target
 
@@ -64,7 +64,7 @@ def _free(config: Config, note_path: str, uid: str, taken: Container[str | None]
     has it, and the file there is missing or already this change's note."""
     if note_path in taken:
         return False
-    target = _absolute(config, note_path)
+    target = absolute(config, note_path)
     return not os.path.lexists(target) or note_uid(target) == uid
 
 
@@ -93,7 +93,7 @@ def place(config: Config, doc: dict[str, Any], taken: Container[str | None]) -> 
         return None
     if isinstance(given, str) and given.endswith(".md") and "\x00" not in given:
         try:
-            resolved = _absolute(config, given).resolve()
+            resolved = absolute(config, given).resolve()
             if config.notes_path.resolve() in resolved.parents:
                 # as relpath gives it: relative to the root, no `..`, no machine's own path
                 hint = _relative(config, resolved)
@@ -124,7 +124,7 @@ def text(config: Config, doc: dict[str, Any], with_record: bool = True) -> str:
 
 def _target(config: Config, doc: dict[str, Any]) -> Path:
     """The note file of ``doc``: inside the notes folder, and not someone else's file."""
-    target = _absolute(config, doc["note_path"])
+    target = absolute(config, doc["note_path"])
     folder = config.notes_path
     if folder not in target.resolve().parents:
         raise ChangenoteError(f"refusing to write a note outside {folder}: {target}")
@@ -156,7 +156,7 @@ def _why(exc: OSError) -> str:
     return "disk full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else str(exc.strerror)
 
 
-def _pending(target: Path, uid: str) -> Path:
+def pending_name(target: Path, uid: str) -> Path:
     return target.with_name(f".{target.name}.{uid}.pending")
 
 
@@ -202,7 +202,7 @@ class Staged:
         from changenote.files import write_atomic
 
         target = _target(self.config, doc)
-        pending = _pending(target, doc["uid"])
+        pending = pending_name(target, doc["uid"])
         try:
             write_atomic(pending, text(self.config, doc))
         except OSError as exc:
@@ -254,7 +254,7 @@ def settle(config: Config, store: Store) -> list[Path]:
             target = pending.with_name(match.group(1))
             change = session.exec(select(Change).where(Change.uid == match.group(2))).first()
             if change is not None and change.note_path:
-                mine = _absolute(config, change.note_path)
+                mine = absolute(config, change.note_path)
                 if mine.resolve() == target.resolve():
                     written.append(write(config, document.load(session, change)))
             with contextlib.suppress(OSError):

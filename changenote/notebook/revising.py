@@ -83,21 +83,25 @@ def edit(
     tag: list[str] | None = None,
     untag: list[str] | None = None,
     by: str | None = None,
+    supersedes: str | None = None,
 ) -> dict[str, Any]:
     """Change the words of a change: each field that differs becomes an ``edit`` event
     (old and new value, redacted); a shipped change's note is rendered again, in place.
 
     ``fields`` maps a name of :data:`EDITABLE` to its new text; an empty text clears
     it (the title cannot be cleared). Tags are added and removed by name.
+    ``supersedes`` names a shipped change this one replaces: it becomes ``superseded``
+    and both notes link to each other.
     """
     from changenote.measure import expectations
     from changenote.notebook import document
 
     tag, untag = tag or [], untag or []
-    if not fields and not tag and not untag:
+    if not fields and not tag and not untag and supersedes is None:
         raise UsageError(
             "edit needs something to change: --title, --reason, --rollback, --owner, "
-            "--service, --route, --input, --noticed, --expect, --tag or --untag"
+            "--service, --route, --input, --noticed, --expect, --tag, --untag or "
+            "--supersedes"
         )
     wanted: dict[str, str | None] = {}
     for key, value in fields.items():
@@ -134,6 +138,9 @@ def edit(
         if tags != sorted(change.tags):
             edits.append(("tags", ", ".join(sorted(change.tags)), ", ".join(tags)))
             change.tags = tags
+        older = _superseded(session, change, supersedes) if supersedes is not None else None
+        if older is not None:
+            edits.append(("supersedes", None, older.slug))
         if not edits:
             return before
         notebook.acting_on("edit", change, ", ".join(key for key, _, _ in edits))
@@ -145,11 +152,41 @@ def edit(
         session.add(change)
         for key, was, now in edits:
             history.record(session, change, "edit", name, name=key, old=was, new=now)
+        if older is not None:
+            was_by = older.superseded_by
+            older.superseded_by, older.review_status = change.uid, "superseded"
+            session.add(older)
+            history.record(
+                session, older, "edit", name, name="superseded_by", old=was_by, new=change.slug
+            )
         session.flush()
         doc = document.load(session, change)
         if change.note_path:
             staged.write(doc)
+        if older is not None and older.note_path:
+            staged.write(document.load(session, older))
         return doc
+
+
+def _superseded(session: Any, change: Any, ref: str) -> Any:
+    """The shipped change ``ref`` that ``change`` replaces; None when it already does."""
+    from changenote.notebook import document
+
+    older = document.resolve(session, ref)
+    if older.id == change.id:
+        raise UsageError(f"change {change.slug!r} cannot supersede itself")
+    if older.status != "shipped":
+        raise UsageError(
+            f"--supersedes {older.slug!r}: only a shipped change is superseded (it is "
+            f"{'open' if older.status == 'baseline' else older.status})"
+        )
+    if older.superseded_by == change.uid:
+        return None
+    if older.superseded_by is not None:
+        raise UsageError(f"--supersedes {older.slug!r}: it is superseded by another change")
+    if change.superseded_by == older.uid:
+        raise UsageError(f"--supersedes {older.slug!r}: that change supersedes this one")
+    return older
 
 
 def _not_empty(notebook: Notebook) -> None:
@@ -159,3 +196,142 @@ def _not_empty(notebook: Notebook) -> None:
 
     if not notebook.store.exists():
         raise NotFoundError(EMPTY)
+
+
+def delete(notebook: Notebook, ref: str, yes: bool) -> dict[str, Any]:
+    """Remove a change recorded by mistake, its rows and its note file (its wiki pages go
+    at the next build). Without ``yes``, only what it would remove (``deleted`` false).
+
+    The note is moved to its pending name before the store commits and removed after;
+    a kill in between is settled by the next writer (restored if the change is still
+    there, removed if not). A change whose rows cannot be read can still be deleted.
+    """
+    import os
+
+    from sqlmodel import func, select
+
+    from changenote.store.db import resolve_change
+    from changenote.store.models import Run
+
+    _not_empty(notebook)
+    notes.settle(notebook.config, notebook.store)
+    with notebook.store.read() as session:
+        change = resolve_change(session, ref)
+        runs = session.exec(select(func.count()).where(Run.change_id == change.id)).one()
+        plan: dict[str, Any] = {
+            "id": change.id, "uid": change.uid, "slug": change.slug, "title": change.title,
+            "status": change.status, "runs": runs, "note_path": change.note_path,
+            "deleted": False,
+        }  # fmt: skip
+    note = notes.absolute(notebook.config, plan["note_path"]) if plan["note_path"] else None
+    if note is not None and notes.note_uid(note) != plan["uid"]:
+        note = None  # not there, or not this change's: not changenote's to remove
+    plan["note_removed"] = note is not None
+    if not yes:
+        return plan
+    notebook.acting_on("delete", change, "removing it")
+    pending = notes.pending_name(note, plan["uid"]) if note is not None else None
+    if note is not None and pending is not None:
+        os.replace(note, pending)
+    try:
+        with notebook.store.write() as session:
+            change = resolve_change(session, str(plan["id"]))
+            if change.uid != plan["uid"]:
+                raise ChangenoteError(f"change #{plan['id']} changed meanwhile; nothing deleted")
+            session.delete(change)  # the database removes its rows with it
+    except BaseException:
+        if note is not None and pending is not None:
+            os.replace(pending, note)
+        raise
+    if pending is not None:
+        pending.unlink(missing_ok=True)
+    plan["deleted"] = True
+    return plan
+
+
+def review(
+    notebook: Notebook,
+    ref: str,
+    status: str,
+    by: str | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """Set the review status of a shipped change's note; the note shows it."""
+    from changenote.notebook import document
+    from changenote.store.models import utcnow
+
+    if status not in history.REVIEW_STATES:
+        raise UsageError(f"--status {status!r}: use one of {', '.join(history.REVIEW_STATES)}")
+    said = note.strip() if note is not None else None
+    if note is not None and not said:
+        raise UsageError("--note cannot be empty")
+    name = history.who(notebook.config, by)
+    _not_empty(notebook)
+    with notes.Staged(notebook.config) as staged, notebook.store.write() as session:
+        change = document.resolve(session, ref)
+        document.load(session, change)
+        if change.status != "shipped":
+            raise ChangenoteError(
+                f"change {change.slug!r} is not shipped: it has no note to review yet"
+            )
+        if change.review_status == "superseded":
+            raise ChangenoteError(
+                f"change {change.slug!r} is superseded: review the change that supersedes it"
+            )
+        notebook.acting_on("review", change, status)
+        change.review_status = status
+        change.reviewed_by, change.reviewed_at = name, utcnow()
+        session.add(change)
+        history.record(
+            session, change, "review", name, name=status, note=notebook.redact_text(said),
+            at=change.reviewed_at,
+        )  # fmt: skip
+        session.flush()
+        doc = document.load(session, change)
+        if change.note_path:
+            staged.write(doc)
+        return doc
+
+
+def due(notebook: Notebook) -> list[dict[str, Any]]:
+    """Shipped notes that want a review: never reviewed, in review, needing an update, or
+    reviewed longer ago than ``review_after_days``; oldest first."""
+    from datetime import timedelta
+
+    from sqlmodel import col, select
+
+    from changenote.formatting import iso
+    from changenote.store.models import Change, utcnow
+
+    if not notebook.store.exists():
+        return []
+    days = notebook.config.review_after_days
+    now = utcnow()
+    rows = []
+    with notebook.store.read() as session:
+        shipped = session.exec(
+            select(Change).where(Change.status == "shipped").order_by(col(Change.shipped_at))
+        ).all()
+        for change in shipped:
+            state = change.review_status or "drafted"
+            if state == "superseded":
+                continue
+            reviewed = change.reviewed_at
+            if reviewed is not None and reviewed.tzinfo is None:
+                from datetime import UTC
+
+                reviewed = reviewed.replace(tzinfo=UTC)
+            if state == "reviewed":
+                if days is None or reviewed is None or now - reviewed < timedelta(days=days):
+                    continue
+                why = f"reviewed {(iso(reviewed) or '')[:10]}, over {days} day(s) ago"
+            else:
+                why = {"drafted": "never reviewed", "in-review": "in review",
+                       "needs-update": "needs an update"}[state]  # fmt: skip
+            rows.append({
+                "id": change.id, "slug": change.slug, "title": change.title,
+                "review": state, "reviewed_by": change.reviewed_by,
+                "reviewed_at": iso(change.reviewed_at), "why": why,
+                "note_path": change.note_path,
+            })  # fmt: skip
+    return rows

@@ -54,6 +54,8 @@ def rules(doc: dict[str, Any], times: bool = True) -> tuple[str, str] | None:
             return "runs", "a shipped change has the run measured at ship (labelled 'after')"
     elif doc.get("shipped_at") is not None:
         return "shipped_at", f"a change not shipped has no ship time (status {show(doc['status'])})"
+    if doc["status"] != "shipped" and (doc.get("review") or {}).get("status") is not None:
+        return "review.status", "a change not shipped has no note to review"
     settings = doc.get("settings") or {}
     if runs:
         for key in ("runs", "warmup"):
@@ -84,6 +86,8 @@ def _times_fine(doc: dict[str, Any], runs: list[dict[str, Any]]) -> bool:
     for event in doc.get("events") or ():
         if not fine(event["at"]):
             return False
+    if not fine((doc.get("review") or {}).get("at")):
+        return False
     export = doc.get("export")
     return not export or all(map(fine, export.get("command_times") or ()))
 
@@ -110,6 +114,9 @@ def _times_problem(doc: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[str
     for i, event in enumerate(doc.get("events") or []):
         if check(event["at"]) is not None:
             return f"events[{i}].at", str(check(event["at"]))
+    reviewed = (doc.get("review") or {}).get("at")
+    if reviewed is not None and check(reviewed) is not None:
+        return "review.at", str(check(reviewed))
     for i, when in enumerate((doc.get("export") or {}).get("command_times") or []):
         if check(when) is not None:
             return f"export.command_times[{i}]", str(check(when))

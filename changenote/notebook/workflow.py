@@ -482,6 +482,7 @@ class Notebook:
                     }
                 )
             change.status = "shipped"
+            change.review_status = "drafted"  # its note, until someone reviews it
             change.reason = self.redact_text(reason)
             change.rollback = self.redact_text(req.rollback.strip()) if req.rollback else None
             change.shipped_at = utcnow()

@@ -92,6 +92,13 @@ class Change(SQLModel, table=True):
     #: Who ran ``changenote trust`` on it, and when (since 0007).
     trusted_by: str | None = Field(default=None, max_length=64)
     trusted_at: datetime | None = None
+    #: The note's review (since 0009): ``drafted`` from ship, then ``in-review``,
+    #: ``reviewed``, ``needs-update``, or ``superseded`` (by the change ``superseded_by``).
+    review_status: str | None = Field(default=None, max_length=16)
+    reviewed_by: str | None = Field(default=None, max_length=64)
+    reviewed_at: datetime | None = None
+    #: The uid of the change that supersedes this one (uids hold across stores).
+    superseded_by: str | None = Field(default=None, max_length=32)
 
 
 class Run(SQLModel, table=True):

@@ -1,8 +1,9 @@
-"""Changes keep what was done to them besides measuring: abandoned, reopened, edited.
+"""Changes keep what was done to them, and their notes a review status.
 
 Each event has its time and who did it; a change's history is its events in order.
 Existing changes have none (what they went through is in their runs, checklist and
-ship time, as before).
+ship time, as before). A shipped change's note is ``drafted`` until reviewed; a change
+superseded by another keeps that one's uid.
 
 Revision ID: 0009
 Revises: 0008
@@ -39,8 +40,17 @@ def upgrade() -> None:
         sa.Column("note", sa.Text(), nullable=True),
     )
     op.create_index("ix_event_change_id", "event", ["change_id"])
+    with op.batch_alter_table("change") as batch:
+        batch.add_column(sa.Column("review_status", sa.String(length=16), nullable=True))
+        batch.add_column(sa.Column("reviewed_by", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("superseded_by", sa.String(length=32), nullable=True))
+    op.execute("UPDATE change SET review_status = 'drafted' WHERE status = 'shipped'")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("change") as batch:
+        for name in ("superseded_by", "reviewed_at", "reviewed_by", "review_status"):
+            batch.drop_column(name)
     op.drop_index("ix_event_change_id", "event")
     op.drop_table("event")
