@@ -23,6 +23,7 @@ COMMANDS = [
     "edit",
     "delete",
     "review",
+    "follow-up",
     "trust",
     "list",
     "search",

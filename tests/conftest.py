@@ -174,7 +174,7 @@ def store_with_an_old_change(url: str, revision: str | None = None) -> None:
 
 #: The line a command acting on a change says before it starts (``ship #4 slow-search: ...``).
 ANNOUNCED = re.compile(
-    r"(measure|ship|tick|watch|abandon|reopen|edit|delete|review) #\d+ [a-z0-9-]+: "
+    r"(measure|ship|tick|watch|abandon|reopen|edit|delete|review|follow-up) #\d+ [a-z0-9-]+: "
 )
 
 

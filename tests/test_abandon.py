@@ -490,3 +490,83 @@ def test_bad_reviews_are_one_line_and_write_nothing(project: Path, command, mess
     assert done.code in (1, 2)
     assert done.stderr == message + "\n"
     assert [invoke("show", ref, "--json").json() for ref in ("1", "2")] == before
+
+
+# -- follow-ups ---------------------------------------------------------------------------
+
+
+def test_follow_ups_are_numbered_done_and_shown_in_the_note_and_the_wiki(
+    project: Path, store_backend: str
+):
+    doc = _ship_one(project)
+    added = [
+        invoke("follow-up", "1", "index the title column", "--owner", "Grace", "--due",
+               "2020-01-31"),
+        invoke("follow-up", "1", "drop the old cache", "--due", "2999-12-31"),
+        invoke("follow-up", "1", "tell support", "--json"),
+    ]  # fmt: skip
+    assert [r.code for r in added] == [0, 0, 0], [r.stderr for r in added]
+    assert added[0].stderr == "follow-up #1 slow-search: adding #1\n"
+    items = added[2].json()["follow_ups"]
+    assert [(f["n"], f["text"], f["owner"], f["due"], f["done"]) for f in items] == [
+        (1, "index the title column", "Grace", "2020-01-31", False),
+        (2, "drop the old cache", None, "2999-12-31", False),
+        (3, "tell support", None, None, False),
+    ]
+    done = invoke("follow-up", "1", "--done", "2", "--note", "removed in #8", "--json")
+    assert done.code == 0, done.stderr
+    second = done.json()["follow_ups"][1]
+    assert second["done"] is True and second["note"] == "removed in #8" and second["done_at"]
+    note = (project / doc["note_path"]).read_text()
+    assert "- [ ] #1 index the title column — Grace, due 2020-01-31" in note
+    assert "- [x] #2 drop the old cache, due 2999-12-31 — done: removed in #8" in note
+    timeline = [(e["kind"], e["what"]) for e in done.json()["timeline"]]
+    assert ("follow-up", "#1 index the title column") in timeline
+    assert ("follow-up", "#2 done: removed in #8") in timeline
+    assert invoke("wiki", "--out", "w").code == 0
+    page = (project / "w" / "markdown" / "docs" / "follow-ups.md").read_text()
+    rows = [line for line in page.splitlines() if line.startswith("| ") and "#" in line]
+    assert [row.split(" | ")[1] for row in rows] == ["#1 index the title column", "#3 tell support"]
+    assert rows[0].startswith("| **overdue** 2020-01-31 |")  # overdue first
+    assert "(follow-ups.md)" in (project / "w" / "markdown" / "docs" / "index.md").read_text()
+
+
+def test_follow_ups_travel_through_export_and_import(project: Path, new_store_url):
+    _ship_one(project)
+    assert invoke("follow-up", "1", "index it", "--owner", "Grace", "--due", "2027-01-15").code == 0
+    assert invoke("follow-up", "1", "--done", "1").code == 0
+    assert invoke("export", "--out", "all.jsonl").code == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CHANGENOTE_DATABASE_URL", new_store_url())
+        assert invoke("import", "all.jsonl").code == 0
+        assert invoke("export", "--out", "again.jsonl").code == 0
+    assert (project / "again.jsonl").read_text() == (project / "all.jsonl").read_text()
+
+
+@pytest.mark.parametrize(
+    "command, message",
+    [
+        (["follow-up", "1"], E + 'follow-up needs its text: changenote follow-up ID "what to do"'),
+        (["follow-up", "1", "x", "--due", "2026-02-30"],
+         E + "--due '2026-02-30' is not a date: write it as 2026-12-31"),
+        (["follow-up", "1", "x", "--due", "next week"],
+         E + "--due 'next week' is not a date: write it as 2026-12-31"),
+        (["follow-up", "1", "--done", "4"], E + "change 'shipped-one' has no follow-up #4"),
+        (["follow-up", "1", "--done", "0"],
+         E + "--done takes a follow-up number (1, 2, ...), got 0"),
+        (["follow-up", "1", "x", "--note", "y"], E + "--note goes with --done N"),
+        (["follow-up", "1", "x", "--owner", " "], E + "--owner cannot be empty"),
+        (["follow-up", "1", "--done", "1", "--owner", "Ada"],
+         E + "follow-up --done N takes only --note (and --by)"),
+        (["follow-up", "1", "--done", "1", "--note", ""], E + "--note cannot be empty"),
+    ],
+)  # fmt: skip
+def test_bad_follow_ups_are_one_line_and_write_nothing(project: Path, command, message):
+    _open("Shipped one")
+    assert invoke("ship", "--reason", "r", "--metric", "p95_ms=5ms").code == 0
+    assert invoke("follow-up", "1", "first").code == 0
+    before = invoke("show", "1", "--json").json()
+    done = invoke(*command)
+    assert done.code == 2, (done.code, done.stderr)
+    assert done.stderr == message + "\n"
+    assert invoke("show", "1", "--json").json() == before

@@ -57,6 +57,7 @@ for _command, _name in (
     (record.edit, None),
     (record.delete, None),
     (record.review, None),
+    (record.follow_up, "follow-up"),
     (record.trust, None),
     (read.list_, "list"),
     (read.search, None),

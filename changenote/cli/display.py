@@ -162,6 +162,10 @@ def print_change(doc: dict[str, Any], kind: str, every_warning: bool = False) ->
                 console.print(f"  {timeline_line(entry)}", markup=False, highlight=False)
         if doc.get("note_path"):
             console.print(f"note: {doc['note_path']}")
+    elif kind == "follow-up":
+        console.print(f"follow-ups of {head}:", markup=False)
+        for item in doc["follow_ups"]:
+            console.print(f"  {follow_up_line(item)}", markup=False, highlight=False)
     elif kind == "review":
         review = doc["review"]
         console.print(f"reviewed: {head}: {review['status']} ({review['by']})", markup=False)
@@ -192,6 +196,10 @@ def print_change(doc: dict[str, Any], kind: str, every_warning: bool = False) ->
             mark = "x" if item["done"] else " "
             evidence = f" — {item['evidence']}" if item["evidence"] else ""
             console.print(f"  [{mark}] {item['key']}: {item['label']}{evidence}")
+    if kind == "show" and doc.get("follow_ups"):
+        console.print("follow-ups:")
+        for item in doc["follow_ups"]:
+            console.print(f"  {follow_up_line(item)}", markup=False, highlight=False)
     if kind == "show" and doc.get("timeline"):
         console.print("timeline:")
         for entry in doc["timeline"]:
@@ -221,6 +229,15 @@ def print_due(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         line = f"#{row['id']} {row['slug']}: {row['why']} ({row['note_path']})"
         console.print(line, markup=False)
+
+
+def follow_up_line(item: dict[str, Any]) -> str:
+    """``[ ] #2 add an index (Grace, due 2026-12-31)``."""
+    who = [item["owner"]] if item.get("owner") else []
+    who += [f"due {item['due']}"] if item.get("due") else []
+    extra = f" ({', '.join(who)})" if who else ""
+    done = f" — done: {item['note']}" if item.get("done") and item.get("note") else ""
+    return f"[{'x' if item.get('done') else ' '}] #{item['n']} {item['text']}{extra}{done}"
 
 
 def timeline_line(entry: dict[str, Any]) -> str:

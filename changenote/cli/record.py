@@ -332,6 +332,32 @@ def review(
     common.emit(doc, as_json, "review")
 
 
+def follow_up(
+    ref: Annotated[str, typer.Argument(metavar="ID", help="Change id or slug.")],
+    text: Annotated[
+        str | None, typer.Argument(metavar="[TEXT]", help="What is to be done.", show_default=False)
+    ] = None,
+    owner: Annotated[str | None, typer.Option(metavar="NAME", help="Who does it.")] = None,
+    due: Annotated[
+        str | None, typer.Option(metavar="DATE", help="When it is due: 2026-12-31.")
+    ] = None,
+    done: Annotated[
+        int | None, typer.Option(metavar="N", help="Mark follow-up N of the change done.")
+    ] = None,
+    note: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="With --done: how it was done.")
+    ] = None,
+    by: By = None,
+    as_json: Json = False,
+) -> None:
+    """Add a follow-up to a change (TEXT, --owner, --due), or mark one done (--done N);
+    follow-ups are listed in the note, in `status` and on the wiki."""
+    from changenote.notebook.revising import follow_up as do_follow_up
+
+    doc = do_follow_up(common.notebook(), ref, text, owner, due, done, note, by)
+    common.emit(doc, as_json, "follow-up")
+
+
 def trust(
     ref: Annotated[str, typer.Argument(metavar="ID", help="Change id or slug.")],
     yes: Annotated[

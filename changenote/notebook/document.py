@@ -245,6 +245,7 @@ def _document(session: Session, change: Change) -> dict[str, Any]:
             "at": iso(change.reviewed_at),
         },
         **history.links(session, change),
+        "follow_ups": history.follow_ups(session, change.id or 0),
         "events": history.events(session, change.id or 0),
     }
 

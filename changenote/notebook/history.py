@@ -7,8 +7,8 @@ redacted like everything else before it is stored. ``by`` is who the user says
 (``--by``), else the name git puts on their commits, else their login name.
 
 The timeline is the events in time order; for a change recorded before there were
-events (or imported from such a store) what its runs, checklist, ship time and watches
-say fills in, without a name.
+events (no ``baseline`` event: an older store, or an import from one) what its runs,
+checklist, ship time and watches say fills in, without names.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 #: What an event can be, in the order a change usually meets them.
 KINDS = (
     "baseline", "measure", "tick", "ship", "watch", "abandon", "reopen", "edit", "review",
+    "follow-up",
 )  # fmt: skip
 #: A note's review states, ``superseded`` being set by ``edit --supersedes`` only.
 REVIEW_STATES = ("drafted", "in-review", "reviewed", "needs-update")
@@ -122,32 +123,41 @@ def links(session: Session, change: Change) -> dict[str, Any]:
 
 
 def timeline(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every event of the document in time order, as ``{at, by, kind, what}``; kinds the
-    events do not have are filled in from the rest of the document."""
+    """Every event of the document in time order, as ``{at, by, kind, what}``. A change
+    recorded before there were events (no ``baseline`` event) has its steps filled in
+    from the rest of the document, without names."""
     stored = doc.get("events") or []
-    kinds = {e["kind"] for e in stored}
     entries = [(e["at"], e.get("by"), e["kind"], _what(e)) for e in stored]
-    if "baseline" not in kinds and doc.get("created_at"):
-        entries.append((doc["created_at"], None, "baseline", None))
-    if "measure" not in kinds:
-        for run in (doc.get("runs") or [])[1:]:
-            if run["label"] != "after":
-                entries.append((run["started_at"], None, "measure", run["label"]))
-    if "tick" not in kinds:
-        for item in doc.get("checklist") or []:
-            if item.get("done") and item.get("done_at"):
-                entries.append((item["done_at"], None, "tick", item["key"]))
-    if "ship" not in kinds and doc.get("shipped_at"):
-        entries.append((doc["shipped_at"], None, "ship", None))
-    if "watch" not in kinds:
-        for watch in doc.get("watches") or []:
-            if watch.get("started_at"):
-                entries.append((_utc(watch["started_at"]), None, "watch", None))
+    if not any(e["kind"] == "baseline" for e in stored):
+        entries += _derived(doc)
     entries.sort(key=lambda e: e[0])  # stable: events of one moment keep their order
     return [{"at": at, "by": by, "kind": kind, "what": what} for at, by, kind, what in entries]
 
 
+def _derived(doc: dict[str, Any]) -> list[tuple[str, None, str, str | None]]:
+    """What the runs, checklist, ship time and watches of a change tell of its steps."""
+    entries: list[tuple[str, None, str, str | None]] = []
+    if doc.get("created_at"):
+        entries.append((doc["created_at"], None, "baseline", None))
+    for run in (doc.get("runs") or [])[1:]:
+        if run["label"] != "after":
+            entries.append((run["started_at"], None, "measure", run["label"]))
+    for item in doc.get("checklist") or []:
+        if item.get("done") and item.get("done_at"):
+            entries.append((item["done_at"], None, "tick", item["key"]))
+    if doc.get("shipped_at"):
+        entries.append((doc["shipped_at"], None, "ship", None))
+    for watch in doc.get("watches") or []:
+        if watch.get("started_at"):
+            entries.append((_utc(watch["started_at"]), None, "watch", None))
+    return entries
+
+
 def _what(event: dict[str, Any]) -> str | None:
+    if event["kind"] == "follow-up":  # name: "#2", new: "done" once done
+        if event.get("new") == "done":
+            return f"{event.get('name')} done" + (f": {event['note']}" if event.get("note") else "")
+        return f"{event.get('name')} {event.get('note') or ''}".rstrip()
     if event["kind"] == "edit":
         return f"{event.get('name')}: {_quoted(event.get('old'))} → {_quoted(event.get('new'))}"
     return event.get("note") or event.get("name")
@@ -168,3 +178,29 @@ def _utc(text: str) -> str:
     if moment.tzinfo is None:
         moment = moment.astimezone()
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+def follow_ups(session: Session, change_id: int) -> list[dict[str, Any]]:
+    """The change's follow-ups by number, as the document has them."""
+    from sqlmodel import col, select
+
+    from changenote.formatting import iso
+    from changenote.store.models import FollowUp
+
+    rows = session.exec(
+        select(FollowUp).where(FollowUp.change_id == change_id).order_by(col(FollowUp.number))
+    ).all()
+    return [
+        {
+            "n": f.number,
+            "text": f.text,
+            "owner": f.owner,
+            "due": f.due.isoformat() if f.due else None,
+            "done": f.done,
+            "done_at": iso(f.done_at),
+            "note": f.done_note,
+            "created_at": iso(f.created_at),
+            "by": f.created_by,
+        }
+        for f in rows
+    ]

@@ -197,6 +197,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "id", "change_id", "position", "key", "label", "done", "evidence", "done_at",
     ),
     "event": ("id", "change_id", "at", "by", "kind", "name", "old", "new", "note"),
+    "follow_up": (
+        "id", "change_id", "number", "text", "owner", "due", "done", "done_at", "done_note",
+        "created_at", "created_by",
+    ),
 }  # fmt: skip
 
 
@@ -221,14 +225,13 @@ def import_documents(
         CommandRecord,
         Event,
         FileTouched,
+        FollowUp,
         Metric,
         Run,
     )
 
-    tables = {
-        str(m.__tablename__): m.__table__  # type: ignore[union-attr]
-        for m in (Change, Run, Metric, CommandRecord, FileTouched, ChecklistItem, Event)
-    }
+    models = (Change, Run, Metric, CommandRecord, FileTouched, ChecklistItem, Event, FollowUp)
+    tables = {str(m.__tablename__): m.__table__ for m in models}  # type: ignore[union-attr]
     result = ImportResult()
     change_t = tables["change"]
     check = Checker()
@@ -693,6 +696,16 @@ class _Rows:
                 redact(event.get("new")), redact(event.get("note")),
             ))  # fmt: skip
             ids["event"] += 1
+        follow = batch["follow_up"]
+        for item in get("follow_ups") or []:
+            due = item.get("due")
+            follow.append((
+                ids["follow_up"], change_id, item["n"], redact(item["text"]) or "",
+                redact(item.get("owner")), _date(due) if due else None, bool(item.get("done")),
+                when(item.get("done_at")), redact(item.get("note")),
+                when(item.get("created_at") or doc["created_at"]), redact(item.get("by")),
+            ))  # fmt: skip
+            ids["follow_up"] += 1
 
 
 def _review(
@@ -702,3 +715,9 @@ def _review(
     review = review or {}
     state = review.get("status") or ("drafted" if status == "shipped" else None)
     return state, redact(review.get("by")), when(review.get("at"))
+
+
+def _date(text: str) -> Any:
+    from datetime import date
+
+    return date.fromisoformat(text)

@@ -335,3 +335,125 @@ def due(notebook: Notebook) -> list[dict[str, Any]]:
                 "note_path": change.note_path,
             })  # fmt: skip
     return rows
+
+
+#: The longest follow-up owner (the column's width).
+OWNER_LIMIT = 64
+
+
+def follow_up(
+    notebook: Notebook,
+    ref: str,
+    text: str | None = None,
+    owner: str | None = None,
+    due: str | None = None,
+    done: int | None = None,
+    note: str | None = None,
+    by: str | None = None,
+) -> dict[str, Any]:
+    """Add a follow-up to a change (``text``, with an owner and a due date), or mark
+    follow-up number ``done`` done (with a ``note``)."""
+    from datetime import date
+
+    from sqlmodel import func, select
+
+    from changenote.notebook import document
+    from changenote.store.models import FollowUp, utcnow
+
+    if done is None:
+        what = (text or "").strip()
+        if not what:
+            raise UsageError('follow-up needs its text: changenote follow-up ID "what to do"')
+        if note is not None:
+            raise UsageError("--note goes with --done N")
+    else:
+        if text is not None or owner is not None or due is not None:
+            raise UsageError("follow-up --done N takes only --note (and --by)")
+        if done < 1:
+            raise UsageError(f"--done takes a follow-up number (1, 2, ...), got {done}")
+    when = None
+    if due is not None:
+        try:
+            when = date.fromisoformat(due.strip())
+        except ValueError:
+            raise UsageError(f"--due {due!r} is not a date: write it as 2026-12-31") from None
+    who_owns = " ".join(owner.split()) if owner is not None else None
+    if owner is not None and not who_owns:
+        raise UsageError("--owner cannot be empty")
+    if who_owns is not None and len(who_owns) > OWNER_LIMIT:
+        raise UsageError(f"--owner is limited to {OWNER_LIMIT} characters")
+    said = note.strip() if note is not None else None
+    if note is not None and not said:
+        raise UsageError("--note cannot be empty")
+    name = history.who(notebook.config, by)
+    _not_empty(notebook)
+    with notes.Staged(notebook.config) as staged, notebook.store.write() as session:
+        change = document.resolve(session, ref)
+        document.load(session, change)
+        assert change.id is not None
+        if done is None:
+            count = session.exec(
+                select(func.max(FollowUp.number)).where(FollowUp.change_id == change.id)
+            ).one()
+            number = (count or 0) + 1
+            notebook.acting_on("follow-up", change, f"adding #{number}")
+            item = FollowUp(
+                change_id=change.id, number=number, text=notebook.redact_text(what) or "",
+                owner=notebook.redact_text(who_owns), due=when, created_at=utcnow(),
+                created_by=name,
+            )  # fmt: skip
+            session.add(item)
+            history.record(session, change, "follow-up", name, name=f"#{number}", note=item.text)
+        else:
+            found = session.exec(
+                select(FollowUp).where(FollowUp.change_id == change.id, FollowUp.number == done)
+            ).first()
+            if found is None:
+                raise UsageError(f"change {change.slug!r} has no follow-up #{done}")
+            item = found
+            if item.done:
+                raise ChangenoteError(f"follow-up #{done} of {change.slug!r} is already done")
+            notebook.acting_on("follow-up", change, f"#{done} done")
+            item.done, item.done_at = True, utcnow()
+            item.done_note = notebook.redact_text(said)
+            session.add(item)
+            history.record(
+                session, change, "follow-up", name, name=f"#{done}", new="done",
+                note=item.done_note, at=item.done_at,
+            )  # fmt: skip
+        session.flush()
+        doc = document.load(session, change)
+        if change.note_path:
+            staged.write(doc)
+        return doc
+
+
+def open_follow_ups(notebook: Notebook) -> list[dict[str, Any]]:
+    """Every follow-up not done yet, overdue first, then by due date (none last)."""
+    from datetime import date
+
+    from sqlmodel import select
+
+    from changenote.store.models import Change, FollowUp
+
+    if not notebook.store.exists():
+        return []
+    today = date.today()
+    with notebook.store.read() as session:
+        rows = session.exec(
+            select(FollowUp, Change.id, Change.slug, Change.title)
+            .join(Change, Change.id == FollowUp.change_id)  # type: ignore[arg-type]
+            .where(FollowUp.done == False)  # noqa: E712 - SQL, not Python
+        ).all()
+    items = [
+        {
+            "change": cid, "slug": slug, "title": title, "n": f.number, "text": f.text,
+            "owner": f.owner, "due": f.due.isoformat() if f.due else None,
+            "overdue": f.due is not None and f.due < today,
+        }
+        for f, cid, slug, title in rows
+    ]  # fmt: skip
+    items.sort(
+        key=lambda i: (not i["overdue"], i["due"] is None, i["due"] or "", i["change"], i["n"])
+    )
+    return items

@@ -88,6 +88,11 @@ def _times_fine(doc: dict[str, Any], runs: list[dict[str, Any]]) -> bool:
             return False
     if not fine((doc.get("review") or {}).get("at")):
         return False
+    for item in doc.get("follow_ups") or ():
+        if not (fine(item.get("done_at")) and fine(item.get("created_at"))):
+            return False
+        if item.get("due") is not None and _date_problem(item["due"]) is not None:
+            return False
     export = doc.get("export")
     return not export or all(map(fine, export.get("command_times") or ()))
 
@@ -117,6 +122,13 @@ def _times_problem(doc: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[str
     reviewed = (doc.get("review") or {}).get("at")
     if reviewed is not None and check(reviewed) is not None:
         return "review.at", str(check(reviewed))
+    for i, item in enumerate(doc.get("follow_ups") or []):
+        for key in ("done_at", "created_at"):
+            when = item.get(key)
+            if when is not None and check(when) is not None:
+                return f"follow_ups[{i}].{key}", str(check(when))
+        if item.get("due") is not None and _date_problem(item["due"]) is not None:
+            return f"follow_ups[{i}].due", str(_date_problem(item["due"]))
     for i, when in enumerate((doc.get("export") or {}).get("command_times") or []):
         if check(when) is not None:
             return f"export.command_times[{i}]", str(check(when))
@@ -134,4 +146,15 @@ def _time_problem(text: str) -> str | None:
             moment.astimezone(UTC)
     except (ValueError, OverflowError) as exc:
         return f"{show(text)} is not a time ({exc})"
+    return None
+
+
+def _date_problem(text: str) -> str | None:
+    """Why ``text`` is no calendar date (2026-02-30), or None."""
+    from datetime import date
+
+    try:
+        date.fromisoformat(text)
+    except ValueError as exc:
+        return f"{show(text)} is not a date ({exc})"
     return None

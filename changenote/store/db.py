@@ -119,6 +119,7 @@ OWN_TABLES = frozenset(
         "checklist_item",
         "check_result",
         "event",
+        "follow_up",
     }
 )
 

@@ -8,7 +8,7 @@ is assigned to any of these fields.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, String, Text
@@ -24,6 +24,7 @@ __all__ = [
     "CommandRecord",
     "Event",
     "FileTouched",
+    "FollowUp",
 ]
 
 
@@ -203,6 +204,25 @@ class Event(SQLModel, table=True):
     old: str | None = Field(default=None, sa_column=Column(Text))
     new: str | None = Field(default=None, sa_column=Column(Text))
     note: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class FollowUp(SQLModel, table=True):
+    """Something to do after the change, with an owner and a due date (since 0009)."""
+
+    __tablename__ = "follow_up"
+
+    id: int | None = Field(default=None, primary_key=True)
+    change_id: int = Field(foreign_key="change.id", index=True, ondelete="CASCADE")
+    #: Its number on the change: 1, 2, 3... (``follow-up ID --done N``).
+    number: int = 1
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    owner: str | None = Field(default=None, max_length=64)
+    due: date | None = None
+    done: bool = False
+    done_at: datetime | None = None
+    done_note: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by: str | None = Field(default=None, max_length=64)
 
 
 class CheckRecord(SQLModel, table=True):

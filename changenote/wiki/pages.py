@@ -22,7 +22,7 @@ ALL_PER_PAGE = 500
 RECENT = 20
 RELATED = 5
 #: The shape of ``digest``: digests kept from a build with another shape are not reused.
-DIGEST_FORMAT = "4"
+DIGEST_FORMAT = "5"
 
 
 @dataclass
@@ -217,6 +217,12 @@ def digest(doc: dict[str, Any]) -> dict[str, Any]:
         "verdicts": [c["verdict"] for c in comparison],
         "points": _points(doc),
         "row": _summary_row(doc),
+        "review": (doc.get("review") or {}).get("status"),
+        "follow_ups": [
+            {k: f.get(k) for k in ("n", "text", "owner", "due")}
+            for f in doc.get("follow_ups") or []
+            if not f.get("done")
+        ],
         "search": _search_entry(doc),
         "note_hash": hashlib.sha256(whole.encode()).hexdigest(),
     }
@@ -269,6 +275,21 @@ def paged(first: str, count: int) -> list[str]:
     then ``first--2``... (a double dash: no page name of a group or metric has one)."""
     pages = max(1, -(-count // ALL_PER_PAGE))
     return [first, *(f"{first}--{n}" for n in range(2, pages + 1))]
+
+
+def open_follow_ups(lights: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every follow-up not done, overdue first, then by due date (none last)."""
+    from datetime import date
+
+    today = date.today().isoformat()
+    items = [
+        {**f, "title": d["title"], "page": d["row"]["page"],
+         "overdue": bool(f["due"]) and f["due"] < today}
+        for d in lights
+        for f in d.get("follow_ups") or []
+    ]  # fmt: skip
+    items.sort(key=lambda i: (not i["overdue"], not i["due"], i["due"] or "", i["title"], i["n"]))
+    return items
 
 
 def all_notes_pages(count: int) -> list[str]:
@@ -361,7 +382,7 @@ def build_pages(
     # each metric and how many notes have figures of it (the rows of its pages)
     metrics = {m: with_figures[m] for m in sorted({m for d in lights for m in d["metrics"]})}
     metric_pages = sum(len(paged(m, count)) for m, count in metrics.items())
-    total = (1 + len(all_notes_pages(len(lights))) + len(lights)
+    total = (2 + len(all_notes_pages(len(lights))) + len(lights)
              + sum(len(groups) for groups in by.values()) + metric_pages)  # fmt: skip
     return total, _pages(lights, newest, originals, by, verdicts, metrics, render, note_text,
                          salt, previous, dirty)  # fmt: skip
@@ -443,6 +464,13 @@ def _pages(
             functools.partial(_all_notes_context, newest, number),
             key=_rows_key,
         )
+    yield page(
+        "follow-ups",
+        "Open follow-ups",
+        "follow-ups.md.j2",
+        everything,
+        lambda: {"items": open_follow_ups(newest)},
+    )
     index: list[RelatedIndex] = []  # built on first use: a rebuild may need none
 
     def note_context(d: dict[str, Any]) -> dict[str, Any]:

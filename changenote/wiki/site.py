@@ -69,6 +69,7 @@ docs_dir: docs
 nav:
   - "Home": "index.md"
   - "All notes": "all-notes.md"
+  - "Open follow-ups": "follow-ups.md"
 """
 
 

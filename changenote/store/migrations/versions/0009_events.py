@@ -1,4 +1,4 @@
-"""Changes keep what was done to them, and their notes a review status.
+"""Changes keep what was done to them, their follow-ups, and their notes a review status.
 
 Each event has its time and who did it; a change's history is its events in order.
 Existing changes have none (what they went through is in their runs, checklist and
@@ -40,6 +40,26 @@ def upgrade() -> None:
         sa.Column("note", sa.Text(), nullable=True),
     )
     op.create_index("ix_event_change_id", "event", ["change_id"])
+    op.create_table(
+        "follow_up",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column(
+            "change_id",
+            sa.Integer(),
+            sa.ForeignKey("change.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("owner", sa.String(length=64), nullable=True),
+        sa.Column("due", sa.Date(), nullable=True),
+        sa.Column("done", sa.Boolean(), nullable=False),
+        sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("done_note", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=True),
+    )
+    op.create_index("ix_follow_up_change_id", "follow_up", ["change_id"])
     with op.batch_alter_table("change") as batch:
         batch.add_column(sa.Column("review_status", sa.String(length=16), nullable=True))
         batch.add_column(sa.Column("reviewed_by", sa.String(length=64), nullable=True))
@@ -52,5 +72,7 @@ def downgrade() -> None:
     with op.batch_alter_table("change") as batch:
         for name in ("superseded_by", "reviewed_at", "reviewed_by", "review_status"):
             batch.drop_column(name)
+    op.drop_index("ix_follow_up_change_id", "follow_up")
+    op.drop_table("follow_up")
     op.drop_index("ix_event_change_id", "event")
     op.drop_table("event")
