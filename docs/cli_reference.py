@@ -25,6 +25,7 @@ COMMANDS = [
     "review",
     "follow-up",
     "trust",
+    "status",
     "list",
     "search",
     "show",

@@ -570,3 +570,33 @@ def test_bad_follow_ups_are_one_line_and_write_nothing(project: Path, command, m
     assert done.code == 2, (done.code, done.stderr)
     assert done.stderr == message + "\n"
     assert invoke("show", "1", "--json").json() == before
+
+
+# -- status -------------------------------------------------------------------------------
+
+
+def test_status_names_each_open_change_its_next_step_and_what_is_due(
+    project: Path, store_backend: str
+):
+    assert invoke("status").stdout == "no open change\n"
+    _ship_one(project)
+    assert invoke("follow-up", "1", "index it", "--due", "2020-01-01", "--owner", "Grace").code == 0
+    assert invoke("follow-up", "1", "later", "--due", "2999-01-01").code == 0
+    _open("Slow login", "Slow export")
+    assert invoke("tick", "slow-login", "backup", "--note", "copied").code == 0
+    assert invoke("measure", "slow-login", "--metric", "p95_ms=8ms").code == 0
+    assert invoke("abandon", "slow-export", "--reason", "not ours").code == 0
+    _open("Slow report")
+    done = invoke("status")
+    assert done.code == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        '#2 slow-login: next, ship it: changenote ship slow-login --reason "..."',
+        "#4 slow-report: next, create a safe backup: "
+        'changenote tick slow-report backup --cmd "..."',
+        "follow-up #1 of slow-search overdue (2020-01-01, Grace): index it",
+        "review #1 slow-search: never reviewed: changenote review slow-search --status reviewed",
+    ]
+    found = invoke("status", "--json").json()
+    assert [r["slug"] for r in found["open"]] == ["slow-login", "slow-report"]
+    assert [f["n"] for f in found["follow_ups_due"]] == [1]
+    assert [r["slug"] for r in found["reviews_due"]] == ["slow-search"]

@@ -59,6 +59,7 @@ for _command, _name in (
     (record.review, None),
     (record.follow_up, "follow-up"),
     (record.trust, None),
+    (read.status, None),
     (read.list_, "list"),
     (read.search, None),
     (read.show, None),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sys
 from collections.abc import Iterator
@@ -218,6 +219,24 @@ def print_deleted(plan: dict[str, Any]) -> None:
     elif plan["note_path"]:
         console.print(f"  its note {plan['note_path']} is not there or not its own: left alone")
     console.print("  its wiki pages go at the next `changenote wiki`")
+
+
+def print_status(found: dict[str, Any]) -> None:
+    """``status``: open changes and their next step, follow-ups due, reviews due."""
+    console = _console()
+    say = functools.partial(console.print, markup=False, highlight=False)
+    if not found["open"]:
+        say("no open change")
+    for row in found["open"]:
+        say(f"#{row['id']} {row['slug']}: next, {row['next']}: {row['command']}")
+    for item in found["follow_ups_due"]:
+        late = "overdue" if item["overdue"] else "due today"
+        owner = f", {item['owner']}" if item.get("owner") else ""
+        say(f"follow-up #{item['n']} of {item['slug']} {late} ({item['due']}{owner}): "
+            f"{item['text']}")  # fmt: skip
+    for row in found["reviews_due"]:
+        say(f"review #{row['id']} {row['slug']}: {row['why']}: "
+            f"changenote review {row['slug']} --status reviewed")  # fmt: skip
 
 
 def print_due(rows: list[dict[str, Any]]) -> None:

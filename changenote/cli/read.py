@@ -57,3 +57,16 @@ def render(ref: RenderRef = None) -> None:
     for path in common.notebook().render(ref, skipped):
         typer.echo(str(path))
     common.skipped(skipped)
+
+
+def status(as_json: ListJson = False) -> None:
+    """What is open and what is due: each open change with its next step and the command
+    to run, the follow-ups due, the notes due for review."""
+    from changenote.cli import display
+    from changenote.notebook.status import status as what
+
+    found = what(common.notebook())
+    if as_json:
+        display.print_json(found)
+    else:
+        display.print_status(found)
