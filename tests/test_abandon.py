@@ -600,3 +600,38 @@ def test_status_names_each_open_change_its_next_step_and_what_is_due(
     assert [r["slug"] for r in found["open"]] == ["slow-login", "slow-report"]
     assert [f["n"] for f in found["follow_ups_due"]] == [1]
     assert [r["slug"] for r in found["reviews_due"]] == ["slow-search"]
+
+
+# -- list filters -------------------------------------------------------------------------
+
+
+def test_list_filters_by_status_service_owner_tag_since_and_review(
+    project: Path, store_backend: str
+):
+    _ship_one(project)  # slow-search: shipped, drafted, owner Test Owner, service docs
+    made = invoke("baseline", "Slow login", "--metric", "p95_ms=9ms", "--service", "auth",
+                  "--owner", "Grace", "--tag", "db")  # fmt: skip
+    assert made.code == 0, made.stderr
+    _open("Slow export")
+    assert invoke("abandon", "slow-export", "--reason", "not ours").code == 0
+
+    def slugs(*options: str) -> list[str]:
+        listed = invoke("list", *options, "--json")
+        assert listed.code == 0, listed.stderr
+        return [r["slug"] for r in listed.json()]
+
+    assert slugs() == ["slow-export", "slow-login", "slow-search"]
+    assert slugs("--status", "abandoned") == ["slow-export"]
+    assert slugs("--status", "baseline") == ["slow-login"]
+    assert slugs("--service", "auth") == ["slow-login"]
+    assert slugs("--owner", "Grace", "--tag", "db") == ["slow-login"]
+    assert slugs("--tag", "nope") == []
+    assert slugs("--review", "drafted") == ["slow-search"]
+    assert slugs("--since", "2000-01-01", "--status", "shipped") == ["slow-search"]
+    assert slugs("--since", "2999-01-01") == []
+    assert invoke("list", "--tag", "nope").stdout == "no change matches these filters\n"
+    bad = invoke("list", "--review", "approved")
+    assert (bad.code, bad.stderr) == (2, (
+        "changenote: error: --review 'approved': use one of drafted, in-review, reviewed, "
+        "needs-update, superseded\n"
+    ))  # fmt: skip

@@ -9,15 +9,46 @@ import typer
 from changenote.cli import common
 from changenote.cli.options import Json, Limit, ListJson, RenderRef, ShowRef
 
+#: What ``list --status`` and ``list --review`` take.
+STATUSES = ("baseline", "shipped", "abandoned")
+REVIEWS = ("drafted", "in-review", "reviewed", "needs-update", "superseded")
 
-def list_(limit: Limit = None, as_json: ListJson = False) -> None:
+
+def list_(
+    status: Annotated[
+        str | None, typer.Option(metavar="STATUS", help="Only baseline, shipped or abandoned.")
+    ] = None,
+    service: Annotated[str | None, typer.Option(metavar="NAME", help="Only this service.")] = None,
+    owner: Annotated[str | None, typer.Option(metavar="NAME", help="Only this owner.")] = None,
+    tag: Annotated[str | None, typer.Option(metavar="TAG", help="Only with this tag.")] = None,
+    since: Annotated[
+        str | None, typer.Option(metavar="DATE", help="Shipped (or started) on or after.")
+    ] = None,
+    review: Annotated[
+        str | None,
+        typer.Option(
+            metavar="STATUS",
+            help="Only notes drafted, in-review, reviewed, needs-update or superseded.",
+        ),
+    ] = None,
+    limit: Limit = None,
+    as_json: ListJson = False,
+) -> None:
     """List the changes in the notebook, newest first."""
     from changenote.errors import UsageError
     from changenote.store.db import list_changes
 
     if limit is not None and limit < 1:
         raise UsageError("--limit must be at least 1")
-    common.emit_rows(list_changes(common.config().store_url(), limit), as_json)
+    for option, value, allowed in (("--status", status, STATUSES), ("--review", review, REVIEWS)):
+        if value is not None and value not in allowed:
+            raise UsageError(f"{option} {value!r}: use one of {', '.join(allowed)}")
+    rows = list_changes(
+        common.config().store_url(), limit, status=status, service=service, owner=owner,
+        tag=tag, since=since, review=review,
+    )  # fmt: skip
+    filtered = any(v is not None for v in (status, service, owner, tag, since, review))
+    common.emit_rows(rows, as_json, "no change matches these filters" if filtered else None)
 
 
 def search(

@@ -20,6 +20,7 @@ import re
 import sqlite3
 import unicodedata
 from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -342,6 +343,8 @@ class Store:
             tables = self._tables() if tables is None else tables
             ours = sorted(t for t in tables if _own(t))
             others = sorted(t for t in tables if not _own(t) and not t.startswith("sqlite_"))
+            if ours and self._revision_and_tables(path)[0] is not None:
+                return  # another process made the schema between our two looks at it
             if ours:
                 raise StoreError(
                     f"the store{where} holds changenote's tables but no alembic_version table "
@@ -589,6 +592,50 @@ def resolve_change(session: Session, ref: str | None, any_status: bool = False) 
     return found
 
 
+def day_bound(text: str | None, what: str, end: bool = False) -> datetime | None:
+    """The first (or, with ``end``, the last) moment of the day ``text`` names."""
+    if text is None:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{what} {text!r}: expected a date such as 2026-11-28") from None
+    return datetime.combine(day, time.max if end else time.min, tzinfo=UTC)
+
+
+def filter_clauses(
+    service: str | None,
+    owner: str | None,
+    tag: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    tag_sql: str,
+    when: Any,
+    status: str | None = None,
+    review: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """`` AND ...`` clauses (and their parameters) keeping the changes that match: the
+    filters ``list`` and ``search`` share. ``tag_sql`` tests a tag in the database's
+    JSON; ``when`` turns a moment into what the driver compares."""
+    clauses, params = [], {}
+    for key, value in (
+        ("service", service), ("owner", owner), ("status", status), ("review_status", review)
+    ):  # fmt: skip
+        if value is not None:
+            clauses.append(f"change.{key} = :{key}")
+            params[key] = value
+    if tag is not None:
+        clauses.append(tag_sql)
+        params["tag"] = tag
+    if start is not None:
+        clauses.append("COALESCE(change.shipped_at, change.created_at) >= :start")
+        params["start"] = when(start)
+    if end is not None:
+        clauses.append("COALESCE(change.shipped_at, change.created_at) <= :end")
+        params["end"] = when(end)
+    return "".join(f" AND {c}" for c in clauses), params
+
+
 def ambiguous_line(count: int, named: list[tuple[int | None, str]]) -> str:
     """``3 changes are open: #4 slow-search, #5 ..., #7 ...; give an id``."""
     listed = ", ".join(f"#{i} {slug}" for i, slug in named)
@@ -626,8 +673,13 @@ def unique_slug(session: Session, title: str) -> str:
 
 _LIST_SQL = (
     "SELECT id, slug, title, status, service, owner, created_at, shipped_at, note_path,"
-    " comparison FROM change ORDER BY id DESC"
+    " comparison FROM change WHERE 1 = 1{where} ORDER BY id DESC"
 )
+#: How a tag is looked for in the stored JSON, by database.
+TAG_SQL = {
+    "sqlite": "EXISTS (SELECT 1 FROM json_each(change.tags) WHERE value = :tag)",
+    "postgresql": "change.tags::jsonb ? :tag",
+}
 
 
 def _stamp(value: Any) -> str | None:
@@ -684,15 +736,30 @@ def read_fast(path: Path, sql: str, params: dict[str, Any] | None = None) -> lis
         raise failure from None
 
 
-def list_changes(url: str, limit: int | None = None) -> list[dict[str, Any]]:
-    """Rows for ``changenote list``, newest first, without creating a missing store."""
-    sql = _LIST_SQL + (f" LIMIT {int(limit)}" if limit else "")
+def list_changes(url: str, limit: int | None = None, **filters: str | None) -> list[dict[str, Any]]:
+    """Rows for ``changenote list``, newest first, without creating a missing store.
+
+    ``filters``: ``status``, ``service``, ``owner``, ``tag``, ``review`` (each equal to
+    the value), ``since`` and ``until`` (dates: shipped, or started, on or after /
+    before), as ``search`` has them.
+    """
+    start = day_bound(filters.pop("since", None), "--since")
+    end = day_bound(filters.pop("until", None), "--until", end=True)
     path = sqlite_path(url)
+    where, params = filter_clauses(
+        filters.pop("service", None), filters.pop("owner", None), filters.pop("tag", None),
+        start, end, TAG_SQL["sqlite" if path is not None else "postgresql"],
+        (lambda moment: moment.strftime("%Y-%m-%d %H:%M:%S.%f")) if path is not None
+        else (lambda moment: moment),
+        status=filters.pop("status", None), review=filters.pop("review", None),
+    )  # fmt: skip
+    assert not filters, filters
+    sql = _LIST_SQL.format(where=where) + (f" LIMIT {int(limit)}" if limit else "")
     if path is not None:
         if not store_file_exists(path):
             return []
         try:
-            rows = read_fast(path, sql)
+            rows = read_fast(path, sql, params)
             if rows is not None:
                 return [_list_row(r) for r in rows]
         except sqlite3.DatabaseError:
@@ -705,7 +772,7 @@ def list_changes(url: str, limit: int | None = None) -> list[dict[str, Any]]:
 
         try:
             with store.engine.connect() as sa_conn:
-                return [_list_row(tuple(r)) for r in sa_conn.execute(text(sql))]
+                return [_list_row(tuple(r)) for r in sa_conn.execute(text(sql), params)]
         except SQLAlchemyError as exc:
             raise StoreError(f"store read failed: {_reason(exc)}") from None
     finally:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from typing import Any
 
 from changenote.errors import StoreError, UsageError
-from changenote.store.db import Store, _list_row, _reason, read_fast
+from changenote.store.db import Store, _list_row, _reason, day_bound, filter_clauses, read_fast
 from changenote.store.sqlite_file import sqlite_path, store_file_exists
 
 _COLUMNS = (
@@ -37,16 +37,6 @@ def fts_query(text: str) -> str:
     return " ".join(quoted)
 
 
-def _day(text: str | None, what: str, end: bool = False) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{what} {text!r}: expected a date such as 2026-11-28") from None
-    return datetime.combine(day, time.max if end else time.min, tzinfo=UTC)
-
-
 def search(
     url: str,
     query: str,
@@ -60,7 +50,7 @@ def search(
     """Changes matching ``query``, best first, with the filters applied."""
     if limit < 1:
         raise UsageError("--limit must be at least 1")
-    start, end = _day(since, "--since"), _day(until, "--until", end=True)
+    start, end = day_bound(since, "--since"), day_bound(until, "--until", end=True)
     path = sqlite_path(url)
     if path is not None:
         if not store_file_exists(path):
@@ -79,32 +69,6 @@ def search(
         store.close()
 
 
-def _filters(
-    service: str | None,
-    owner: str | None,
-    tag: str | None,
-    start: datetime | None,
-    end: datetime | None,
-    tag_sql: str,
-    when: Any,
-) -> tuple[str, dict[str, Any]]:
-    clauses, params = [], {}
-    for key, value in (("service", service), ("owner", owner)):
-        if value is not None:
-            clauses.append(f"change.{key} = :{key}")
-            params[key] = value
-    if tag is not None:
-        clauses.append(tag_sql)
-        params["tag"] = tag
-    if start is not None:
-        clauses.append("COALESCE(change.shipped_at, change.created_at) >= :start")
-        params["start"] = when(start)
-    if end is not None:
-        clauses.append("COALESCE(change.shipped_at, change.created_at) <= :end")
-        params["end"] = when(end)
-    return "".join(f" AND {c}" for c in clauses), params
-
-
 def _sqlite(
     path: Any,
     match: str,
@@ -116,7 +80,7 @@ def _sqlite(
     limit: int,
 ) -> list[dict[str, Any]] | None:
     """The search through the standard library; None when the store needs an upgrade."""
-    where, params = _filters(
+    where, params = filter_clauses(
         service,
         owner,
         tag,
@@ -160,7 +124,7 @@ def _postgres(
         raise UsageError("search needs at least one word")
     # the same reading as on SQLite: every word required, a trailing * a prefix
     tsquery = " & ".join(f"{t[:-1]}:*" if t.endswith("*") else t for t in terms)
-    where, params = _filters(
+    where, params = filter_clauses(
         service, owner, tag, start, end, "change.tags::jsonb ? :tag", lambda moment: moment
     )
     document = f"to_tsvector('english', {_PG_DOCUMENT})"
