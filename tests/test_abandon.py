@@ -426,7 +426,7 @@ def test_a_shipped_note_starts_drafted_and_is_reviewed(project: Path, store_back
     assert invoke("review", "--due", "--json").json() == []
     assert invoke("review", "--due", "--fail").code == 0
     (entry,) = [e for e in done.json()["timeline"] if e["kind"] == "review"]
-    assert (entry["what"], entry["by"]) == ("ok", "Grace")
+    assert (entry["what"], entry["by"]) == ("reviewed: ok", "Grace")
 
 
 def test_a_reviewed_note_is_due_again_after_review_after_days(project: Path):

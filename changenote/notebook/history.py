@@ -158,6 +158,8 @@ def _what(event: dict[str, Any]) -> str | None:
         if event.get("new") == "done":
             return f"{event.get('name')} done" + (f": {event['note']}" if event.get("note") else "")
         return f"{event.get('name')} {event.get('note') or ''}".rstrip()
+    if event["kind"] == "review":  # name: the status given
+        return f"{event.get('name')}" + (f": {event['note']}" if event.get("note") else "")
     if event["kind"] == "edit":
         return f"{event.get('name')}: {_quoted(event.get('old'))} → {_quoted(event.get('new'))}"
     return event.get("note") or event.get("name")
