@@ -94,7 +94,7 @@ def shipped(n: int) -> dict[str, Any]:
                        "done": True, "evidence": "baseline recorded", "done_at": WHEN}],
         "note_path": f"notes/2026-01-02-change-{n}.md", "created_at": WHEN, "shipped_at": WHEN,
         "review": {"status": "drafted", "by": None, "at": None},
-        "superseded_by": None, "supersedes": [], "events": [],
+        "superseded_by": None, "supersedes": [], "follow_ups": [], "events": [],
         "timeline": [  # derived from the rest, as export writes it
             {"at": WHEN, "by": None, "kind": "baseline", "what": None},
             {"at": WHEN, "by": None, "kind": "tick", "what": "capture"},
