@@ -72,8 +72,8 @@ def main() -> None:
         base = Path(folder)
         export = base / "all.jsonl"
         rng = random.Random(14)
-        export.write_text("".join(make_line(i, rng) for i in range(args.changes)))
-        db = base / "changenote.db"
+        export.write_text("".join(make_line(i, rng) + "\n" for i in range(args.changes)))
+        db = base / ".changenote" / "changenote.db"
         changenote_import(db, export)
         url = f"sqlite:///{db}"
         load_all(url)  # warm: imports, the page cache

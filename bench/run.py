@@ -11,9 +11,9 @@ Run it as ``python bench/run.py [--out FILE] [--against REF]`` with Python 3.11 
 3. compares the command probe's median for ``sleep 0.01`` with hyperfine's, the HTTP
    probe's median on a loopback ``/health`` with a plain ``http.client`` loop, and
    measures ``changenote ship``'s own overhead (its wall time minus its probe runs);
-4. runs ``bench/wiki.py``, ``bench/store.py``, ``bench/verdicts.py`` and
-   ``bench/honesty.py`` with the venv's interpreter at reduced sizes and reads their
-   ``--json`` figures;
+4. runs ``bench/wiki.py``, ``bench/store.py``, ``bench/verdicts.py``,
+   ``bench/document.py`` and ``bench/honesty.py`` with the venv's interpreter at reduced
+   sizes and reads their ``--json`` figures;
 5. prints the table as markdown (and writes it to ``--out``).
 
 About five minutes on 2 CPUs. A failed part becomes a row saying so; the script exits 0:
@@ -412,6 +412,20 @@ def verdict_rows(s: Setup, work: Path, pairs: int) -> list[Row]:
     ]
 
 
+def document_rows(s: Setup, work: Path, changes: int) -> list[Row]:
+    cmd = [str(s.bin_dir / "python"), str(BENCH / "document.py"), "--changes", str(changes),
+           "--json"]  # fmt: skip
+    fig = trailing_json(run_checked(cmd, work, s.env, 900))
+    return [
+        Row(
+            f"document loads of {fig['changes']:,} changes (export, render, wiki from the store)",
+            f"{fig['full_s']:.2f} s",
+            f"without issue 14's events, links, follow-ups, timeline {fig['reference_s']:.2f} s",
+            f"{fig['ratio']:.2f}x",
+        )
+    ]
+
+
 def honesty_rows(s: Setup, work: Path, checks: int, aa: int) -> list[Row]:
     cmd = [str(s.bin_dir / "python"), str(BENCH / "honesty.py"), "--checks", str(checks),
            "--aa", str(aa), "--json"]  # fmt: skip
@@ -483,6 +497,7 @@ def main() -> None:
     parser.add_argument("--wiki-notes", type=int, default=1000)
     parser.add_argument("--store-changes", type=int, default=20_000)
     parser.add_argument("--verdict-pairs", type=int, default=1000)
+    parser.add_argument("--document-changes", type=int, default=2000)
     parser.add_argument("--honesty-checks", type=int, default=30)
     parser.add_argument("--honesty-aa", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
@@ -511,6 +526,7 @@ def main() -> None:
             guarded(rows, "wiki", lambda: wiki_rows(s, work, args.wiki_notes))
             guarded(rows, "store", lambda: store_rows(s, work, args.store_changes))
             guarded(rows, "verdicts", lambda: verdict_rows(s, work, args.verdict_pairs))
+            guarded(rows, "documents", lambda: document_rows(s, work, args.document_changes))
             sizes = (args.honesty_checks, args.honesty_aa)
             guarded(rows, "honesty", lambda: honesty_rows(s, work, *sizes))
     finally:

@@ -78,44 +78,44 @@ def record(
 
 
 def events(session: Session, change_id: int) -> list[dict[str, Any]]:
-    """The change's events, oldest first, as the document has them."""
-    from sqlmodel import col, select
+    """The change's events, oldest first, as the document has them.
+
+    Read with SQLAlchemy Core, not the ORM: every document load runs this (and
+    :func:`links`, :func:`follow_ups`), so it must cost little (``bench/document.py``).
+    """
+    from sqlalchemy import select
 
     from changenote.formatting import iso
     from changenote.store.models import Event
 
-    rows = session.exec(
-        select(Event).where(Event.change_id == change_id).order_by(col(Event.id))
-    ).all()
+    t = Event.__table__.c  # type: ignore[attr-defined]
+    rows = session.connection().execute(
+        select(t.at, t.by, t.kind, t.name, t.old, t.new, t.note)
+        .where(t.change_id == change_id)
+        .order_by(t.id)
+    )
     return [
-        {
-            "at": iso(e.at),
-            "by": e.by,
-            "kind": e.kind,
-            "name": e.name,
-            "old": e.old,
-            "new": e.new,
-            "note": e.note,
-        }
-        for e in rows
-    ]
+        {"at": iso(at), "by": by, "kind": kind, "name": name, "old": old, "new": new,
+         "note": note}
+        for at, by, kind, name, old, new, note in rows
+    ]  # fmt: skip
 
 
 def links(session: Session, change: Change) -> dict[str, Any]:
     """``superseded_by`` (the change that supersedes this one, or null) and
     ``supersedes`` (those it supersedes), each as uid and slug; a uid this store does
     not hold has a null slug."""
-    from sqlmodel import col, select
+    from sqlalchemy import select
 
     from changenote.store.models import Change as Row
 
+    t = Row.__table__.c  # type: ignore[attr-defined]
+    conn = session.connection()
     newer = None
     if change.superseded_by:
-        slug = session.exec(select(Row.slug).where(Row.uid == change.superseded_by)).first()
+        slug = conn.execute(select(t.slug).where(t.uid == change.superseded_by)).scalar()
         newer = {"uid": change.superseded_by, "slug": slug}
-    older = session.exec(
-        select(Row.uid, Row.slug).where(Row.superseded_by == change.uid).order_by(col(Row.id))
-    ).all()
+    older = conn.execute(select(t.uid, t.slug).where(t.superseded_by == change.uid).order_by(t.id))
     return {
         "superseded_by": newer,
         "supersedes": [{"uid": uid, "slug": slug} for uid, slug in older],
@@ -183,26 +183,23 @@ def _utc(text: str) -> str:
 
 
 def follow_ups(session: Session, change_id: int) -> list[dict[str, Any]]:
-    """The change's follow-ups by number, as the document has them."""
-    from sqlmodel import col, select
+    """The change's follow-ups by number, as the document has them (Core, as
+    :func:`events`)."""
+    from sqlalchemy import select
 
     from changenote.formatting import iso
     from changenote.store.models import FollowUp
 
-    rows = session.exec(
-        select(FollowUp).where(FollowUp.change_id == change_id).order_by(col(FollowUp.number))
-    ).all()
+    t = FollowUp.__table__.c  # type: ignore[attr-defined]
+    rows = session.connection().execute(
+        select(t.number, t.text, t.owner, t.due, t.done, t.done_at, t.done_note,
+               t.created_at, t.created_by)
+        .where(t.change_id == change_id)
+        .order_by(t.number)
+    )  # fmt: skip
     return [
-        {
-            "n": f.number,
-            "text": f.text,
-            "owner": f.owner,
-            "due": f.due.isoformat() if f.due else None,
-            "done": f.done,
-            "done_at": iso(f.done_at),
-            "note": f.done_note,
-            "created_at": iso(f.created_at),
-            "by": f.created_by,
-        }
-        for f in rows
-    ]
+        {"n": n, "text": text, "owner": owner, "due": due.isoformat() if due else None,
+         "done": bool(done), "done_at": iso(done_at), "note": note,
+         "created_at": iso(created_at), "by": by}
+        for n, text, owner, due, done, done_at, note, created_at, by in rows
+    ]  # fmt: skip

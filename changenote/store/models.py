@@ -99,7 +99,7 @@ class Change(SQLModel, table=True):
     reviewed_by: str | None = Field(default=None, max_length=64)
     reviewed_at: datetime | None = None
     #: The uid of the change that supersedes this one (uids hold across stores).
-    superseded_by: str | None = Field(default=None, max_length=32)
+    superseded_by: str | None = Field(default=None, max_length=32, index=True)
 
 
 class Run(SQLModel, table=True):

@@ -66,9 +66,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("superseded_by", sa.String(length=32), nullable=True))
     op.execute("UPDATE change SET review_status = 'drafted' WHERE status = 'shipped'")
+    op.create_index("ix_change_superseded_by", "change", ["superseded_by"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_change_superseded_by", "change")
     with op.batch_alter_table("change") as batch:
         for name in ("superseded_by", "reviewed_at", "reviewed_by", "review_status"):
             batch.drop_column(name)
