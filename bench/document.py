@@ -1,7 +1,8 @@
 """Reading change documents: what issue 14's parts (events, review links, follow-ups,
 the timeline) add to every ``document.load``, against the same loads without them.
 
-Run it as ``python bench/document.py [--changes 2000] [--rounds 5] [--json]``. It imports
+Run it as ``python bench/document.py [--changes 2000] [--rounds 5] [--json | --metrics]``
+(``--metrics``: ``changenote-metric`` lines, for a ``--cmd`` probe). It imports
 that many generated changes (``bench/store.py``'s generator) into an SQLite store, then
 in this process loads every document in rounds that alternate between the full loader
 and the loader with the four issue-14 parts stubbed out (the reference): the ratio of the
@@ -67,6 +68,9 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--metrics", action="store_true", help="print changenote-metric lines (a --cmd probe)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder)
@@ -89,7 +93,11 @@ def main() -> None:
         "reference_s": round(statistics.median(reference), 3),
     }
     result["ratio"] = round(result["full_s"] / result["reference_s"], 2)
-    if args.json:
+    if args.metrics:
+        per_change = result["full_s"] * 1000 / args.changes
+        print(f"changenote-metric: load_ms={per_change:.4f} ms better=lower")
+        print(f"changenote-metric: overhead={result['ratio']} ratio better=lower")
+    elif args.json:
         print(json.dumps(result))
     else:
         print(
