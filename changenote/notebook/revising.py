@@ -55,9 +55,7 @@ def reopen(
     from changenote.notebook import document
     from changenote.store.db import OPEN, resolve_change
 
-    why = reason.strip() if reason is not None else None
-    if reason is not None and not why:
-        raise UsageError("--reason cannot be empty")
+    why = _optional(reason, "--reason")
     name = history.who(notebook.config, by)
     _not_empty(notebook)
     with notebook.store.write() as session:
@@ -189,6 +187,15 @@ def _superseded(session: Any, change: Any, ref: str) -> Any:
     return older
 
 
+def _optional(text: str | None, option: str) -> str | None:
+    """An optional option's text, stripped; given but blank is a usage error."""
+    if text is None:
+        return None
+    if not text.strip():
+        raise UsageError(f"{option} cannot be empty")
+    return text.strip()
+
+
 def _not_empty(notebook: Notebook) -> None:
     """A store that was never made is not made now: there is nothing to correct."""
     from changenote.errors import NotFoundError
@@ -262,9 +269,7 @@ def review(
 
     if status not in history.REVIEW_STATES:
         raise UsageError(f"--status {status!r}: use one of {', '.join(history.REVIEW_STATES)}")
-    said = note.strip() if note is not None else None
-    if note is not None and not said:
-        raise UsageError("--note cannot be empty")
+    said = _optional(note, "--note")
     name = history.who(notebook.config, by)
     _not_empty(notebook)
     with notes.Staged(notebook.config) as staged, notebook.store.write() as session:
@@ -382,9 +387,7 @@ def follow_up(
         raise UsageError("--owner cannot be empty")
     if who_owns is not None and len(who_owns) > OWNER_LIMIT:
         raise UsageError(f"--owner is limited to {OWNER_LIMIT} characters")
-    said = note.strip() if note is not None else None
-    if note is not None and not said:
-        raise UsageError("--note cannot be empty")
+    said = _optional(note, "--note")
     name = history.who(notebook.config, by)
     _not_empty(notebook)
     with notes.Staged(notebook.config) as staged, notebook.store.write() as session:
