@@ -98,7 +98,7 @@ def main() -> None:
         print(f"changenote-metric: load_ms={per_change:.4f} ms better=lower")
         print(f"changenote-metric: overhead={result['ratio']} ratio better=lower")
     elif args.json:
-        print(json.dumps(result))
+        print(json.dumps(result, indent=2))  # as bench/run.py reads it
     else:
         print(
             f"document.load of {args.changes:,} changes: {result['full_s']} s with issue 14's "

@@ -619,3 +619,23 @@ def test_list_filters_by_status_service_owner_tag_since_and_review(
         "changenote: error: --review 'approved': use one of drafted, in-review, reviewed, "
         "needs-update, superseded\n"
     ))  # fmt: skip
+
+
+def test_a_note_written_before_schema_0009_still_builds_a_wiki(project: Path):
+    """Front matter without review, links, follow-ups, events or timeline (as the
+    previous changenote wrote it) renders, with a timeline derived from the rest."""
+    import yaml
+
+    doc = _ship_one(project)
+    note = project / doc["note_path"]
+    text = note.read_text()
+    head, body = text[4:].split("\n---\n", 1)
+    record = yaml.safe_load(head)
+    for key in ("review", "superseded_by", "supersedes", "follow_ups", "events", "timeline"):
+        del record[key]
+    note.write_text("---\n" + yaml.safe_dump(record, allow_unicode=True) + "---\n" + body)
+    built = invoke("wiki", "--from-notes", "notes", "--out", "w")
+    assert built.code == 0, built.stderr
+    page = next((project / "w" / "markdown" / "docs").glob("note-slow-search*.md")).read_text()
+    assert "## Timeline" in page and "— baseline\n" in page and "— ship\n" in page
+    assert "Review:" not in page

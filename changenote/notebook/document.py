@@ -363,6 +363,12 @@ def note_context(doc: dict[str, Any], front_matter: str) -> dict[str, Any]:
     warnings, info = split(doc.get("warnings") or [])
     return {
         "no_git": any(w["code"] == "not-a-git-repository" for w in doc.get("warnings") or []),
+        # a note written before schema 0009 has none of these: its timeline is derived
+        "review": {"status": None, "by": None, "at": None, **(doc.get("review") or {})},
+        "superseded_by": doc.get("superseded_by"),
+        "supersedes": doc.get("supersedes") or [],
+        "follow_ups": doc.get("follow_ups") or [],
+        "timeline": doc["timeline"] if "timeline" in doc else history.timeline(doc),
         "warnings": warnings,
         "info_warnings": len(info),
         "single_probe": probes_seen.pop() if len(probes_seen) == 1 else None,
