@@ -639,3 +639,24 @@ def test_a_note_written_before_schema_0009_still_builds_a_wiki(project: Path):
     page = next((project / "w" / "markdown" / "docs").glob("note-slow-search*.md")).read_text()
     assert "## Timeline" in page and "— baseline\n" in page and "— ship\n" in page
     assert "Review:" not in page
+
+
+def test_the_notes_round_trip_carries_review_follow_ups_and_history(project: Path, new_store_url):
+    """Import the notes folder into a new store, render: the same notes, byte for byte."""
+    doc = _ship_one(project)
+    assert invoke("edit", "1", "--rollback", "drop the index", "--by", "Ada").code == 0
+    assert invoke("review", "1", "--status", "reviewed", "--by", "Grace").code == 0
+    assert invoke("follow-up", "1", "index it", "--owner", "Grace", "--due", "2027-01-15").code == 0
+    assert invoke("follow-up", "1", "--done", "1", "--note", "in #7").code == 0
+    note = project / doc["note_path"]
+    before = note.read_bytes()
+    shown = invoke("show", "1", "--json").json()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CHANGENOTE_DATABASE_URL", new_store_url())
+        imported = invoke("import", "notes")
+        assert imported.code == 0, imported.stderr
+        again = invoke("show", shown["slug"], "--json").json()
+        assert invoke("render").code == 0
+    assert note.read_bytes() == before
+    for key in ("review", "follow_ups", "events", "timeline", "supersedes", "superseded_by"):
+        assert again[key] == shown[key], key

@@ -117,3 +117,6 @@ def test_watch_names_the_change_it_watches(project: Path, tmp_path: Path):
     watched = invoke("watch", "--log", str(log), "--duration", "1s")
     assert watched.code == 1, watched.stderr  # the log stayed silent: no all-clear
     assert watched.stderr.splitlines()[0] == "watch #1 slow-search: watching 1 log(s) for 1 s"
+    timeline = invoke("show", "1", "--json").json()["timeline"]
+    assert [e["kind"] for e in timeline][-1] == "watch"
+    assert timeline[-1]["by"] == "Test Owner" and "no new lines" in timeline[-1]["what"]
