@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,26 @@ def test_operators_in_the_query_are_plain_words(notebook: Path, query: str):
 def test_bad_dates_and_limits(notebook: Path):
     assert "--since 'yesterday'" in invoke("search", "x", "--since", "yesterday").stderr
     assert "--limit must be at least 1" in invoke("search", "x", "--limit", "0").stderr
+
+
+@pytest.mark.sqlite_only
+def test_the_sqlite_tools_find_the_full_text_index(project: Path):
+    """``sqlite-utils search`` (and datasette, which looks the same way) sees the index:
+    it is declared with ``content="change"``, as those tools look for it."""
+    import shutil
+    import subprocess
+
+    import sqlite_utils
+
+    made = invoke("baseline", "Brücke über den Fluss", "--metric", "p95_ms=9ms", "--tag", "zürich")
+    assert made.code == 0, made.stderr
+    assert invoke("baseline", "Slow login", "--metric", "p95_ms=9ms").code == 0
+    db = project / ".changenote" / "changenote.db"
+    assert sqlite_utils.Database(db)["change"].detect_fts() == "change_fts"
+    tool = shutil.which("sqlite-utils") or str(Path(sys.executable).with_name("sqlite-utils"))
+    found = subprocess.run(
+        [tool, "search", str(db), "change", "zurich", "--csv", "-c", "slug"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.splitlines() == ["slug", "brucke-uber-den-fluss"]

@@ -5,6 +5,10 @@ Existing changes have none (what they went through is in their runs, checklist a
 ship time, as before). A shipped change's note is ``drafted`` until reviewed; a change
 superseded by another keeps that one's uid.
 
+On SQLite the full-text index is declared again with ``content="change"`` (0006 wrote
+``content='change'``, which the SQLite tools do not recognise: ``sqlite-utils search``
+said the table was not configured for full-text search), and rebuilt.
+
 Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-02
@@ -67,6 +71,25 @@ def upgrade() -> None:
         batch.add_column(sa.Column("superseded_by", sa.String(length=32), nullable=True))
     op.execute("UPDATE change SET review_status = 'drafted' WHERE status = 'shipped'")
     op.create_index("ix_change_superseded_by", "change", ["superseded_by"])
+    _search_the_tools_find()
+
+
+#: The full-text index as 0006 made it, with the content table named as the SQLite tools
+#: look for it.
+_FIELDS = ("title", "reason", "expected", "noticed", "route", "input", "rollback", "tags",
+           "service", "owner")  # fmt: skip
+_SEARCH = (
+    f'CREATE VIRTUAL TABLE change_fts USING fts5({", ".join(_FIELDS)}, content="change", '
+    "content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')"
+)
+
+
+def _search_the_tools_find() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    op.execute("DROP TABLE IF EXISTS change_fts")  # the triggers stay: they name no option
+    op.execute(_SEARCH)
+    op.execute("INSERT INTO change_fts(change_fts) VALUES ('rebuild')")
 
 
 def downgrade() -> None:
