@@ -57,3 +57,11 @@ Metrics = Annotated[
     ),
 ]
 Limit = Annotated[int | None, typer.Option(metavar="N", help="Show at most this many.")]
+
+#: The filters ``list`` and ``search`` share.
+Service = Annotated[str | None, typer.Option(metavar="NAME", help="Only this service.")]
+Owner = Annotated[str | None, typer.Option(metavar="NAME", help="Only this owner.")]
+TagFilter = Annotated[str | None, typer.Option(metavar="TAG", help="Only with this tag.")]
+Since = Annotated[
+    str | None, typer.Option(metavar="DATE", help="Shipped (or started) on or after.")
+]

@@ -7,23 +7,27 @@ from typing import Annotated, Any
 import typer
 
 from changenote.cli import common
-from changenote.cli.options import Json, Limit, ListJson, RenderRef, ShowRef
-
-#: What ``list --status`` and ``list --review`` take.
-STATUSES = ("baseline", "shipped", "abandoned")
-REVIEWS = ("drafted", "in-review", "reviewed", "needs-update", "superseded")
+from changenote.cli.options import (
+    Json,
+    Limit,
+    ListJson,
+    Owner,
+    RenderRef,
+    Service,
+    ShowRef,
+    Since,
+    TagFilter,
+)
 
 
 def list_(
     status: Annotated[
         str | None, typer.Option(metavar="STATUS", help="Only baseline, shipped or abandoned.")
     ] = None,
-    service: Annotated[str | None, typer.Option(metavar="NAME", help="Only this service.")] = None,
-    owner: Annotated[str | None, typer.Option(metavar="NAME", help="Only this owner.")] = None,
-    tag: Annotated[str | None, typer.Option(metavar="TAG", help="Only with this tag.")] = None,
-    since: Annotated[
-        str | None, typer.Option(metavar="DATE", help="Shipped (or started) on or after.")
-    ] = None,
+    service: Service = None,
+    owner: Owner = None,
+    tag: TagFilter = None,
+    since: Since = None,
     review: Annotated[
         str | None,
         typer.Option(
@@ -36,11 +40,13 @@ def list_(
 ) -> None:
     """List the changes in the notebook, newest first."""
     from changenote.errors import UsageError
-    from changenote.store.db import list_changes
+    from changenote.notebook.history import REVIEW_STATES
+    from changenote.store.db import STATUSES, list_changes
 
     if limit is not None and limit < 1:
         raise UsageError("--limit must be at least 1")
-    for option, value, allowed in (("--status", status, STATUSES), ("--review", review, REVIEWS)):
+    reviews = (*REVIEW_STATES, "superseded")
+    for option, value, allowed in (("--status", status, STATUSES), ("--review", review, reviews)):
         if value is not None and value not in allowed:
             raise UsageError(f"{option} {value!r}: use one of {', '.join(allowed)}")
     rows = list_changes(
@@ -53,12 +59,10 @@ def list_(
 
 def search(
     query: Annotated[list[str], typer.Argument(metavar="WORDS...", help="What to look for.")],
-    service: Annotated[str | None, typer.Option(metavar="NAME", help="Only this service.")] = None,
-    owner: Annotated[str | None, typer.Option(metavar="NAME", help="Only this owner.")] = None,
-    tag: Annotated[str | None, typer.Option(metavar="TAG", help="Only with this tag.")] = None,
-    since: Annotated[
-        str | None, typer.Option(metavar="DATE", help="Shipped (or started) on or after.")
-    ] = None,
+    service: Service = None,
+    owner: Owner = None,
+    tag: TagFilter = None,
+    since: Since = None,
     until: Annotated[str | None, typer.Option(metavar="DATE", help="... on or before.")] = None,
     limit: Annotated[int, typer.Option(metavar="N", help="Show at most this many.")] = 20,
     as_json: ListJson = False,

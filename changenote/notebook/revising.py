@@ -157,12 +157,9 @@ def edit(
             history.record(
                 session, older, "edit", name, name="superseded_by", old=was_by, new=change.slug
             )
-        session.flush()
-        doc = document.load(session, change)
-        if change.note_path:
-            staged.write(doc)
-        if older is not None and older.note_path:
-            staged.write(document.load(session, older))
+        doc = _rendered(session, change, staged)
+        if older is not None:
+            _rendered(session, older, staged)
         return doc
 
 
@@ -291,11 +288,7 @@ def review(
             session, change, "review", name, name=status, note=notebook.redact_text(said),
             at=change.reviewed_at,
         )  # fmt: skip
-        session.flush()
-        doc = document.load(session, change)
-        if change.note_path:
-            staged.write(doc)
-        return doc
+        return _rendered(session, change, staged)
 
 
 def due(notebook: Notebook) -> list[dict[str, Any]]:
@@ -424,11 +417,7 @@ def follow_up(
                 session, change, "follow-up", name, name=f"#{done}", new="done",
                 note=item.done_note, at=item.done_at,
             )  # fmt: skip
-        session.flush()
-        doc = document.load(session, change)
-        if change.note_path:
-            staged.write(doc)
-        return doc
+        return _rendered(session, change, staged)
 
 
 def open_follow_ups(notebook: Notebook) -> list[dict[str, Any]]:
@@ -460,3 +449,14 @@ def open_follow_ups(notebook: Notebook) -> list[dict[str, Any]]:
         key=lambda i: (not i["overdue"], i["due"] is None, i["due"] or "", i["change"], i["n"])
     )
     return items
+
+
+def _rendered(session: Any, change: Any, staged: notes.Staged) -> dict[str, Any]:
+    """The change's document after the edit, its note (if shipped) staged to match."""
+    from changenote.notebook import document
+
+    session.flush()
+    doc = document.load(session, change)
+    if change.note_path:
+        staged.write(doc)
+    return doc

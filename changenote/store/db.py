@@ -548,6 +548,8 @@ def _reason(exc: Exception) -> str:
 #: The status of a change measured but not shipped yet: the only one a command without
 #: an id may act on.
 OPEN = "baseline"
+#: Every status a change can have, in the order a change meets them.
+STATUSES = (OPEN, "shipped", "abandoned")
 #: How many open changes a refusal names before it counts the rest.
 NAMED = 6
 
