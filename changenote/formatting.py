@@ -40,24 +40,52 @@ def fmt_number(value: float | None, unit: str = "") -> str:
     return f"{text} {unit}".strip() if unit and unit not in ("count",) else text
 
 
+#: What could start markup in CommonMark/GFM (cmark-gfm, markdown-it) or in
+#: Python-Markdown (MkDocs), and how to make it inert in both. Backslash escapes only
+#: for the punctuation both accept (Python-Markdown shows ``\\<`` or ``\\|`` as is); an
+#: entity for the rest.
 _MD_ESCAPE = re.compile(
-    r"[\\`*\[\]<>|]"  # characters that can start markup anywhere
-    r"|^[#+=~-]"  # ... or only at the start of a line (headings, lists, rules)
+    r"[\\`*\[\]{]"  # markup anywhere: code, emphasis, links, attr_list
+    r"|<(?=[A-Za-z/!?])"  # an HTML tag or autolink (a lone "<" stays as it is)
+    r"|[|~]"  # table cell breaks, GFM strikethrough
     r"|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])"  # underscores that could open or close emphasis
     r"|&(?=#?[A-Za-z0-9]+;)"  # ampersands that would form an entity
+    r"|^(?:#|>|[-+](?= |$)|-(?=-)|\d+[.)](?= |$)|=)"  # headings, quotes, lists, rules
+    r"|#$"  # a closing heading sequence (Python-Markdown strips it even after a letter)
 )
+_ENTITY = {"<": "&lt;", "|": "&#124;", "~": "&#126;", "&": "&amp;", "=": "&#61;"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    text = match.group(0)
+    entity = _ENTITY.get(text)
+    if entity is not None:
+        return entity
+    if text[0].isdigit():  # "2024." at the start: escape the dot, not the digits
+        return text[:-1] + "\\" + text[-1]
+    return "\\" + text
 
 
 def md_inline(value: Any) -> str:
     """User text as inert inline markdown: no HTML, links, emphasis or table breaks.
 
-    Punctuation that could start markup is backslash-escaped (CommonMark shows it as
-    itself); ``snake_case`` words stay readable in the raw file.
+    Only what could start markup is escaped, so the text reads as itself in the raw
+    file and renders the same in GFM (GitHub, cmark-gfm), markdown-it and
+    Python-Markdown (MkDocs): a backslash before the punctuation all of them honour,
+    an entity for ``<`` before a letter, ``|``, ``~`` and ``&`` before an entity name.
+    ``snake_case`` words and ``a < b`` stay as they are.
     """
     if value is None:
         return ""
     text = " ".join(str(value).split())
-    return _MD_ESCAPE.sub(lambda m: "\\" + m.group(0), text)
+    return _MD_ESCAPE.sub(_escape, text)
+
+
+def md_cell_code(value: Any) -> str:
+    """A code span for a table cell; text holding ``|`` becomes inert plain text instead
+    (GFM splits cells at a pipe even inside a code span, Python-Markdown does not)."""
+    text = "" if value is None else str(value)
+    return md_inline(text) if "|" in text else md_code(text)
 
 
 def md_code(value: Any) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from changenote.errors import ChangenoteError
-from changenote.formatting import md_code, md_inline
+from changenote.formatting import md_cell_code, md_code, md_inline
 
 if TYPE_CHECKING:
     import jinja2
@@ -44,6 +44,7 @@ def _environment(override: str | None) -> jinja2.Environment:
     )
     env.filters["md"] = md_inline
     env.filters["code"] = md_code
+    env.filters["cell_code"] = md_cell_code
     from changenote.formatting import fmt_number
 
     env.filters["figure"] = fmt_number

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from changenote.notebook import note_yaml, notes
 from tests.conftest import invoke
 
 
@@ -223,7 +224,9 @@ def test_a_typo_in_the_reason_is_fixed_with_its_history_and_the_note_rerendered(
     assert after["reason"] == "batch the queries"
     assert after["note_path"] == doc["note_path"]  # same file, rendered again
     text = note.read_text()
-    assert "batch the queries" in text and "batch teh queries" not in text.split("events:")[0]
+    readable, record = text.split("## Timeline")[0], notes.read_note(note)
+    assert "batch the queries" in readable and "batch teh queries" not in readable
+    assert record is not None and record["reason"] == "batch the queries"
     (event,) = _corrections(after)
     assert (event["kind"], event["name"], event["old"], event["new"], event["by"]) == (
         "edit", "reason", "batch teh queries", "batch the queries", "Test Owner",
@@ -338,7 +341,7 @@ def test_the_timeline_has_every_step_with_who_in_show_json_and_the_note(
     ]
     assert [e["at"] for e in doc["timeline"]] == sorted(e["at"] for e in doc["timeline"])
     note = (project / doc["note_path"]).read_text()
-    section = note.split("## Timeline", 1)[1]
+    section = note.split("## Timeline", 1)[1].split(note_yaml.RECORD_MARK)[0]
     lines = [line for line in section.splitlines() if line.startswith("- ")]
     assert [line.split(" — ", 1)[1] for line in lines] == [
         "baseline (Test Owner)",
@@ -628,11 +631,13 @@ def test_a_note_written_before_schema_0009_still_builds_a_wiki(project: Path):
 
     doc = _ship_one(project)
     note = project / doc["note_path"]
-    text = note.read_text()
-    head, body = text[4:].split("\n---\n", 1)
-    record = yaml.safe_load(head)
+    record = notes.read_note(note)
+    assert record is not None
+    body = note.read_text().split("\n---\n", 1)[1].split(note_yaml.RECORD_MARK)[0]
     for key in ("review", "superseded_by", "supersedes", "follow_ups", "events", "timeline"):
         del record[key]
+    del record["note_path"]
+    # the whole record as front matter, no record block: how notes were written then
     note.write_text("---\n" + yaml.safe_dump(record, allow_unicode=True) + "---\n" + body)
     built = invoke("wiki", "--from-notes", "notes", "--out", "w")
     assert built.code == 0, built.stderr

@@ -1035,7 +1035,7 @@ def test_front_matter_written_by_the_renderer_reads_back(
     samples: list[float],
 ):
     from changenote.notebook import notes
-    from changenote.notebook.document import FRONT_MATTER_OUTPUT, _tail
+    from changenote.notebook.note_yaml import RECORD_OUTPUT, _tail
     from changenote.notebook.transfer import read_documents
 
     doc = copy.deepcopy(shipped_doc)
@@ -1047,7 +1047,7 @@ def test_front_matter_written_by_the_renderer_reads_back(
     expected = copy.deepcopy(doc)
     for run in expected["runs"]:
         for result in run["probe_results"]:
-            result["last_output"] = _tail(result.get("last_output") or "", FRONT_MATTER_OUTPUT)
+            result["last_output"] = _tail(result.get("last_output") or "", RECORD_OUTPUT)
 
     def same(a: Any, b: Any) -> bool:  # NaN included
         return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)

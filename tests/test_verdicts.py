@@ -137,7 +137,7 @@ def test_checkable_expectation_is_evaluated_and_gates(project: Path, server):
     assert code == 0, err
     assert all(e["met"] for e in doc["expectations"])
     note = (project / doc["note_path"]).read_text()
-    assert "met: time_ms p95 \\< 10ms (#1: p95" in note
+    assert "met: time_ms p95 < 10ms (#1: p95" in note
     assert "Expected result: 3 of 3 check(s) met." in note
 
 

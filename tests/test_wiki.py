@@ -155,7 +155,7 @@ def test_tags_files_commands_render_as_lists(project: Path, server):
     assert invoke("wiki", "--out", "w").code == 0
     page = (project / "w" / "html" / f"{page_name('note', 'lists')}.html").read_text()
     assert "<li><code>app/search.py</code></li>" in page
-    assert "<li><code>make deploy</code></li>" in page
+    assert "<li><code>make deploy</code> — given at ship; not run by changenote</li>" in page
     assert "['a', 'b']" not in page and "[&#39;a&#39;" not in page
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from changenote.notebook.notes import read_note
 from tests.conftest import git, invoke
 from tests.servers import TestServer
 
@@ -83,9 +84,12 @@ def test_faster_route_is_improved_and_note_has_everything(project: Path, server:
     ):
         assert expected in text, expected
     front = yaml.safe_load(text.split("---\n")[1])
-    assert front["slug"] == doc["slug"]
-    assert front["comparison"] == doc["comparison"]
-    assert front["runs"][0]["metrics"][0]["samples"]
+    assert front["slug"] == doc["slug"] and front["uid"] == doc["uid"]
+    assert front["verdicts"]["time_ms"].startswith("improved, -")
+    assert len(text.split("---\n")[1].splitlines()) <= 25  # what a reader scans, no more
+    record = read_note(project / doc["note_path"])
+    assert record is not None and record["comparison"] == doc["comparison"]
+    assert record["runs"][0]["metrics"][0]["samples"]
 
 
 def test_nothing_changed_is_not_significant(project: Path, server: TestServer):

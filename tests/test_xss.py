@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from changenote.notebook import note_yaml
 from tests.conftest import inside, invoke, new_service
 from tests.hostile import XSS_PAYLOADS
 from tests.test_wiki_browser import TIMEOUT_MS, browser  # noqa: F401  (a fixture)
@@ -132,6 +133,11 @@ def test_markdown_turns_no_payload_into_live_html(hostile_notebook: Path):
         text = path.read_text(encoding="utf-8")
         if text.startswith("---\n"):  # front matter: a table on GitHub, metadata for MkDocs
             text = text.split("\n---\n", 1)[1]
+        text, mark, record = text.partition(note_yaml.RECORD_MARK)
+        if mark:  # the record block: our <details>, and nothing live inside it
+            folded = _LiveMarkup()
+            folded.feed(md.render(record))
+            assert folded.found == ["<details>"], f"{path.name}: {folded.found}"
         parser = _LiveMarkup()
         parser.feed(md.render(text))
         problems += [f"{path.name}: {found}" for found in parser.found]

@@ -361,7 +361,16 @@ def note_context(doc: dict[str, Any], front_matter: str) -> dict[str, Any]:
     from changenote.measure.diagnostics import split
 
     warnings, info = split(doc.get("warnings") or [])
+    ship = next((r for r in reversed(doc["runs"]) if r["label"] == "after"), None)
     return {
+        "shipped": {
+            "at": ship["started_at"] or "",
+            "commit": ship.get("git_commit"),
+            "dirty": ship.get("git_dirty"),
+        }
+        if ship and doc["status"] == "shipped"
+        else None,
+        "commands": _commands_used(doc),
         "no_git": any(w["code"] == "not-a-git-repository" for w in doc.get("warnings") or []),
         # a note written before schema 0009 has none of these: its timeline is derived
         "review": {"status": None, "by": None, "at": None, **(doc.get("review") or {})},
@@ -386,48 +395,34 @@ def note_context(doc: dict[str, Any], front_matter: str) -> dict[str, Any]:
     }
 
 
+#: How a command came into the log, in words (probes are listed as probes, not here).
+_COMMAND_SOURCE = {
+    "tick": "ran for a checklist tick",
+    "ship": "given at ship; not run by changenote",
+    "import": "imported",
+}
+
+
+def _commands_used(doc: dict[str, Any]) -> list[dict[str, str]]:
+    """The commands the change used, apart from the probes that measured it."""
+    log = doc.get("command_log")
+    if not log:  # a document from before the log: only the commands
+        return [{"text": c, "how": ""} for c in doc.get("commands") or []]
+    used = []
+    for entry in log:
+        if entry.get("source") == "probe":
+            continue
+        how = _COMMAND_SOURCE.get(entry.get("source") or "", entry.get("source") or "")
+        if entry.get("exit_status") is not None:
+            how += f", exit {entry['exit_status']}"
+        used.append({"text": entry["command"], "how": how})
+    return used
+
+
 def note_filename(doc: dict[str, Any]) -> str:
     """``<date>-<slug>.md``, the date being the ship date (or the baseline's)."""
     date = (doc.get("shipped_at") or doc.get("created_at") or "0000-00-00")[:10]
     return f"{date}-{doc['slug']}.md"
-
-
-FRONT_MATTER_OUTPUT = 2048
-
-
-def _tail(text: str, limit: int) -> str:
-    return text if len(text) <= limit else "[...]" + text[-limit:]
-
-
-def front_matter(doc: dict[str, Any]) -> str:
-    """The whole record as YAML, lists of numbers on one line each."""
-    import yaml
-
-    base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-    class Dumper(base):  # type: ignore[valid-type,misc]
-        pass
-
-    def represent_list(dumper: Any, data: list[Any]) -> Any:
-        flow = bool(data) and all(
-            isinstance(x, (int, float)) and not isinstance(x, bool) for x in data
-        )
-        return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
-
-    Dumper.add_representer(list, represent_list)
-    record = {k: v for k, v in doc.items() if k != "note_path"}
-    # The output tail is kept whole in the store; a note carries only its end.
-    record["runs"] = [
-        {
-            **run,
-            "probe_results": [
-                {**p, "last_output": _tail(p.get("last_output") or "", FRONT_MATTER_OUTPUT)}
-                for p in run.get("probe_results", [])
-            ],
-        }
-        for run in doc.get("runs", [])
-    ]
-    return str(yaml.dump(record, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100))
 
 
 def gate_failures(doc: dict[str, Any]) -> str | None:

@@ -107,10 +107,13 @@ def place(config: Config, doc: dict[str, Any], taken: Container[str | None]) -> 
 def text(config: Config, doc: dict[str, Any], with_record: bool = True) -> str:
     """The rendered note of a change document (pure).
 
-    ``with_record=False`` leaves out the YAML front matter (the wiki shows only the
-    readable part, and dumping the record is the slowest step of a note).
+    The note is its short front matter, the readable part (the template), and the
+    whole document as a folded record block at the end (:mod:`note_yaml`).
+    ``with_record=False`` gives only the readable part: the wiki and the demo show
+    that, and dumping the record is the slowest step of a note. The record block is
+    added here, not by the template, so an overriding template cannot lose it.
     """
-    from changenote.notebook import document
+    from changenote.notebook import document, note_yaml
     from changenote.render import render
 
     override = config.templates_path
@@ -118,8 +121,11 @@ def text(config: Config, doc: dict[str, Any], with_record: bool = True) -> str:
         raise ChangenoteError(
             f"templates_dir {config.templates_dir!r} is not a folder ({override})"
         )
-    context = document.note_context(doc, document.front_matter(doc) if with_record else "")
-    return render("note.md.j2", context, override)
+    front = note_yaml.front_matter(doc) if with_record else ""
+    body = render("note.md.j2", document.note_context(doc, front), override)
+    if not with_record:
+        return body
+    return body.rstrip("\n") + "\n\n" + note_yaml.record_block(note_yaml.record(doc))
 
 
 def _target(config: Config, doc: dict[str, Any]) -> Path:
@@ -263,33 +269,40 @@ def settle(config: Config, store: Store) -> list[Path]:
 
 
 def read_note(path: Path) -> dict[str, Any] | None:
-    """The change document in a note's front matter; None for a file without one."""
-    import yaml
+    """The change document a note carries; None for a file that is not a note.
+
+    Today's notes carry it in the record block at their end (the front matter is a
+    summary, checked against it); notes written before carry it as their front matter.
+    """
+    from changenote.notebook import note_yaml
 
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ChangenoteError(f"{path.name}: not UTF-8 text ({exc.reason})") from None
-    if not text.startswith("---\n"):
+    front, record = note_yaml.split(text, path.name)
+    if front is None:
         return None
-    end = text.find("\n---\n", 4)
-    if end < 0:
-        raise ChangenoteError(f"{path.name}: front matter has no closing '---'")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        doc = yaml.load(text[4 : end + 1], Loader=loader)
-    except yaml.YAMLError as exc:
-        raise ChangenoteError(f"{path.name}: front matter is not valid YAML: {exc}") from None
-    except (ValueError, TypeError, LookupError, AttributeError, RecursionError) as exc:
-        # PyYAML's constructors leak these on bad values: "2024-13-45", "!!int x", "!!bool x"
-        raise ChangenoteError(
-            f"{path.name}: front matter is not valid YAML: {type(exc).__name__}: {exc}"
-        ) from None
+    summary = note_yaml.load(front, path.name, "front matter")
+    if record is None:
+        doc = summary
+    else:
+        doc = note_yaml.load(record, path.name, "the change record block")
+        if (
+            isinstance(summary, dict)
+            and isinstance(doc, dict)
+            and summary.get("uid") != doc.get("uid")
+        ):
+            raise ChangenoteError(
+                f"{path.name}: the front matter's uid and the change record's disagree "
+                "(was one pasted from another note?)"
+            )
     if (
         not isinstance(doc, dict)
         or not isinstance(doc.get("slug"), str)
         or not isinstance(doc.get("title"), str)
     ):
-        raise ChangenoteError(f"{path.name}: front matter is not a changenote record")
+        where = "front matter" if record is None else "change record block"
+        raise ChangenoteError(f"{path.name}: {where} is not a changenote record")
     doc.setdefault("note_path", path.name)
     return doc

@@ -63,14 +63,49 @@ def _markdown_renderer() -> Any:
 
 
 #: The MkDocs configuration: the home page and the index of all notes lead everywhere.
-MKDOCS_YML = """# written by changenote wiki
-site_name: changenote wiki
-docs_dir: docs
-nav:
-  - "Home": "index.md"
-  - "All notes": "all-notes.md"
-  - "Open follow-ups": "follow-ups.md"
-"""
+#: The Python-Markdown extensions that make the pages read as they do on GitHub (cmark-gfm):
+#: tables, task lists as checkboxes, heading anchors; attr_list because teams' MkDocs
+#: sites have it on (user text escapes ``{``, so it never applies attributes).
+MKDOCS_EXTENSIONS: list[Any] = [
+    "tables",
+    "attr_list",
+    {"toc": {"permalink": True}},
+    {"pymdownx.tasklist": {"custom_checkbox": True}},
+]
+#: Each kind of group page in the nav, and at most how many of its pages it lists.
+_NAV_GROUPS = (("Services", "service"), ("Owners", "owner"), ("Tags", "tag"))
+NAV_PER_GROUP = 50
+
+
+def mkdocs_yml(docs: list[dict[str, Any]]) -> str:
+    """``mkdocs.yml`` for the markdown wiki: Material, the extensions above, and a nav of
+    the pages people look for (home, all notes, follow-ups, each service, owner, tag)."""
+    from collections import Counter
+
+    from changenote.notebook import note_yaml
+    from changenote.wiki.pages import page_name
+
+    nav: list[Any] = [
+        {"Home": "index.md"},
+        {"All notes": "all-notes.md"},
+        {"Open follow-ups": "follow-ups.md"},
+    ]
+    for heading, kind in _NAV_GROUPS:
+        counts: Counter[str] = Counter()
+        for doc in docs:
+            names = doc.get("tags") or [] if kind == "tag" else [doc.get(kind)]
+            counts.update(n for n in names if isinstance(n, str) and n)
+        if counts:
+            top = sorted(counts, key=lambda n: (-counts[n], n))[:NAV_PER_GROUP]
+            nav.append({heading: [{n: f"{page_name(kind, n)}.md"} for n in sorted(top)]})
+    config = {
+        "site_name": "changenote wiki",
+        "docs_dir": "docs",
+        "theme": {"name": "material", "features": ["navigation.sections"]},
+        "markdown_extensions": MKDOCS_EXTENSIONS,
+        "nav": nav,
+    }
+    return "# written by changenote wiki (needs mkdocs-material)\n" + note_yaml.dump(config)
 
 
 def _templates_salt(config: Config) -> str:
@@ -153,7 +188,7 @@ def site_files(config: Config, docs: list[dict[str, Any]], fmt: str) -> dict[str
     made: dict[str, str] = {}
     override = config.templates_path
     if fmt in ("markdown", "both"):
-        made["markdown/mkdocs.yml"] = MKDOCS_YML
+        made["markdown/mkdocs.yml"] = mkdocs_yml(docs)
     if fmt in ("html", "both"):
         lights = [d if "note_hash" in d else digest(d) for d in docs]
         made["html/search.html"] = render.render("wiki/search.html.j2", {}, override)
