@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -990,6 +991,34 @@ def test_read_note_gives_a_document_or_changenote_error(front: bytes, end: bytes
         except ChangenoteError:
             return
     assert len(found) == (doc is not None)
+
+
+@FUZZ
+@given(FRONT_MATTER, FRONT_MATTER, st.sampled_from(["```", "````", "``"]))
+@example(b"uid: a", b"slug: a\ntitle: b\nuid: b", "```")
+@example(b"uid: a", b"slug: a\ntitle: b\nuid: a\n```\nx: 1", "```")
+def test_a_note_with_a_record_block_gives_its_document_or_one_error(
+    front: bytes, record: bytes, fence: str
+):
+    """Today's notes: a summary front matter and the record in a block at the end. Any
+    damage to either is one ChangenoteError naming the file, never a wrong document."""
+    from changenote.notebook import note_yaml
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "2026-12-02-note.md"
+        path.write_bytes(
+            b"---\n" + front + b"\n---\n\n# x\n\n" + note_yaml.RECORD_MARK.encode()
+            + b"\n<details>\n<summary>r</summary>\n\n" + fence.encode() + b"yaml\n"
+            + record + b"\n" + fence.encode() + b"\n\n</details>\n"
+        )  # fmt: skip
+        try:
+            doc = read_note(path)
+        except ChangenoteError as exc:
+            assert str(exc).startswith(path.name)
+            return
+        assert doc is not None and isinstance(doc["slug"], str)
+        summary = yaml.safe_load(front.decode("utf-8", "replace")) if front else None
+        assert isinstance(summary, dict) and summary.get("uid") == doc.get("uid")
 
 
 @pytest.fixture(scope="module")

@@ -288,11 +288,8 @@ def read_note(path: Path) -> dict[str, Any] | None:
         doc = summary
     else:
         doc = note_yaml.load(record, path.name, "the change record block")
-        if (
-            isinstance(summary, dict)
-            and isinstance(doc, dict)
-            and summary.get("uid") != doc.get("uid")
-        ):
+        mine = summary.get("uid") if isinstance(summary, dict) else None
+        if not isinstance(doc, dict) or mine is None or mine != doc.get("uid"):
             raise ChangenoteError(
                 f"{path.name}: the front matter's uid and the change record's disagree "
                 "(was one pasted from another note?)"
