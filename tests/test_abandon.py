@@ -644,6 +644,17 @@ def test_a_note_written_before_schema_0009_still_builds_a_wiki(project: Path):
     page = next((project / "w" / "markdown" / "docs").glob("note-slow-search*.md")).read_text()
     assert "## Timeline" in page and "— baseline\n" in page and "— ship\n" in page
     assert "Review:" not in page
+    # and it imports: into a new store, then `render` writes it in today's format
+    shown = invoke("show", "1", "--json").json()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CHANGENOTE_DATABASE_URL", f"sqlite:///{project / 'new.db'}")
+        imported = invoke("import", "notes")
+        assert imported.code == 0, imported.stderr
+        again = invoke("show", "slow-search", "--json").json()
+        assert invoke("render").code == 0
+    assert again["comparison"] == shown["comparison"] and again["runs"] == shown["runs"]
+    text = note.read_text()
+    assert note_yaml.RECORD_MARK in text and len(text.split("\n---\n")[0].splitlines()) < 25
 
 
 def test_the_notes_round_trip_carries_review_follow_ups_and_history(project: Path, new_store_url):

@@ -448,9 +448,15 @@ class _Writer:
         return self.result
 
 
+#: Bumped when the code that writes pages changes what they say (escaping, structure):
+#: a wiki written by an older changenote is then rewritten whole.
+PAGE_FORMAT = "2"
+
+
 def salt(config: Config, fmt: str) -> str:
-    """What every page depends on besides its data: the templates in use and the format."""
-    return f"{_templates_salt(config)}:{fmt}"
+    """What every page depends on besides its data: the templates in use, the format and
+    the version of the page-writing code."""
+    return f"{_templates_salt(config)}:{fmt}:{PAGE_FORMAT}"
 
 
 def build(
