@@ -267,7 +267,8 @@ def run_demo(
         "database query per result. Each step shows the command you would type.",
         indent="",
     )
-    say(f"Demo folder: {root} (nothing is written outside it)")
+    say("Demo folder (nothing is written outside it):")
+    say(f"   {root}")
     config = load_config(root)
     # The demo always uses the embedded default store, whatever the environment says.
     url = f"sqlite:///{root / STORE_DIR / STORE_FILE}"

@@ -26,16 +26,21 @@ def _quote(word: str) -> str:
 def command_lines(
     words: Sequence[str], options: Sequence[tuple[str, ...]], width: int, indent: str = "   "
 ) -> list[str]:
-    """``$ changenote ...`` as typed, continued with `` \\`` so no line passes ``width``;
-    an option stays on one line with its value."""
+    """``$ changenote ...`` as typed, continued with `` \\`` so no line passes ``width``
+    (unless one word is longer); an option stays on its value's line when they fit."""
     lines = [indent + "$ " + " ".join(_quote(w) for w in words)]
+    more = indent + "    "
     for option in options:
         piece = " ".join(_quote(w) for w in option)
         if len(lines[-1]) + 1 + len(piece) + 2 <= width:
             lines[-1] += " " + piece
-        else:
+        elif len(more) + len(piece) + 2 <= width or len(option) == 1:
             lines[-1] += " \\"
-            lines.append(indent + "    " + piece)
+            lines.append(more + piece)
+        else:  # the option, then its value on a line of its own
+            lines[-1] += " \\"
+            lines += [more + _quote(w) + " \\" for w in option[:-1]]
+            lines.append(more + _quote(option[-1]))
     return lines
 
 
