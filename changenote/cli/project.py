@@ -32,12 +32,15 @@ def demo(
         typer.Option(
             "--dir",
             metavar="DIR",
-            help="Build the demo here: a new or empty folder, or an earlier demo's.",
+            help="Build it here: a new or empty folder, or an earlier demo's.",
         ),
     ] = None,
     runs: Annotated[int, typer.Option(metavar="N", help="Measured runs per probe.")] = 15,
 ) -> None:
-    """Run the whole cycle on a bundled sample service, step by step, in a new folder."""
+    """Run the whole cycle on a sample service, step by step.
+
+    It builds in a new temporary folder (kept, its path printed) unless --dir names one.
+    """
     import shutil
     from pathlib import Path
 
