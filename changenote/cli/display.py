@@ -353,14 +353,6 @@ def print_list(rows: list[dict[str, Any]], empty: str | None = None) -> None:
     sys.stdout.write("\n".join(out) + "\n")
 
 
-def print_demo(doc: dict[str, Any], note: Any) -> None:
-    console = _console()
-    console.print(results_table(doc["comparison"], "after vs baseline", doc["probes"]))
-    _print_expectations(console, doc)
-    _print_warnings(console, doc)
-    console.print(f"note written: {note}")
-
-
 def watch_progress(seconds: float) -> Any:
     """A progress callback for ``watch``: a live line on a terminal, else one line a minute."""
     import time

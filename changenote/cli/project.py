@@ -30,14 +30,31 @@ def demo(
     folder: Annotated[
         str | None,
         typer.Option(
-            "--dir", metavar="DIR", help="Where to build the demo (default: a new folder)."
+            "--dir",
+            metavar="DIR",
+            help="Build it here: a new or empty folder, or an earlier demo's.",
         ),
     ] = None,
     runs: Annotated[int, typer.Option(metavar="N", help="Measured runs per probe.")] = 15,
 ) -> None:
-    """Run the whole cycle on a bundled sample service and print the note."""
-    from changenote.cli import display
-    from changenote.notebook.demo import run_demo
+    """Run the whole cycle on a sample service, step by step.
 
-    doc, note = run_demo(folder, runs, echo=typer.echo)
-    display.print_demo(doc, note)
+    It builds in a new temporary folder (kept, its path printed) unless --dir names one.
+    """
+    import shutil
+    from pathlib import Path
+
+    from changenote.config import Config
+    from changenote.notebook.demo import WIDTH, run_demo
+
+    def build_wiki(config: Config, out: Path) -> str:
+        from changenote.wiki.site import build
+
+        result = build(config, out)
+        return (
+            f"Wrote {result.pages} files: the HTML site starts at wiki/html/index.html; "
+            "the markdown (GitHub wiki, MkDocs) is in wiki/markdown/."
+        )
+
+    width = min(WIDTH, shutil.get_terminal_size((WIDTH, 24)).columns)
+    run_demo(folder, runs, say=typer.echo, build_wiki=build_wiki, width=width)

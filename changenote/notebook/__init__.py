@@ -5,7 +5,7 @@ show), the checklist and its ticks, turning measurements into rows (``recording`
 running a change's stored probes again (``repeat``), the change document behind
 ``--json`` and the notes (``document``, ``notes``), moving documents in and out
 (``transfer`` reads sources and exports, ``importing`` writes documents into the
-store) and the demo's whole cycle (``demo``). It may import the rooms below it,
-``measure``, ``store`` and ``service``, and the foundation; never ``cli``, ``wiki``
-or ``monitor``.
+store) and the demo's whole cycle (``demo``, its words for a terminal in
+``demo_text``). It may import the rooms below it, ``measure``, ``store`` and
+``service``, and the foundation; never ``cli``, ``wiki`` or ``monitor``.
 """
