@@ -15,7 +15,10 @@ def export(
         str | None, typer.Option("--out", metavar="FILE", help="Write here (default: stdout).")
     ] = None,
 ) -> None:
-    """Write every change as JSON Lines: whole change documents, oldest first."""
+    """Write every change as JSON Lines, oldest first.
+
+    Each line is a whole change document (docs/EXPORT.md); --schema prints the
+    JSON Schema those lines follow."""
     from pathlib import Path
 
     from changenote.notebook.transfer import export_to
@@ -35,7 +38,9 @@ def import_(
         ),
     ],
 ) -> None:
-    """Add changes from an export or from notes; those the store has (same uid) are skipped."""
+    """Add changes from an export or from notes.
+
+    Changes the store has already (same uid) are skipped."""
     from pathlib import Path
 
     from changenote.notebook.transfer import import_from

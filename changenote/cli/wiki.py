@@ -25,7 +25,10 @@ def wiki(
         ),
     ] = None,
 ) -> None:
-    """Build team wiki pages: markdown (GitHub wiki, MkDocs) and a static HTML site."""
+    """Build the team wiki pages from every note.
+
+    Markdown (for a GitHub wiki or MkDocs) and a static HTML site; pages that did
+    not change are not written again."""
     from pathlib import Path
 
     from changenote.wiki.site import build
