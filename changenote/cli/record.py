@@ -87,7 +87,7 @@ def baseline(
         clear_cache=clear_cache,
     )
     notebook = common.notebook()
-    with common.progress_bar() as progress:
+    with common.measuring(notebook) as progress:
         doc = notebook.baseline(request, progress)
     common.emit(doc, as_json, "baseline")
 
@@ -102,7 +102,7 @@ def measure(
 ) -> None:
     """Measure again: another run, compared with the baseline."""
     notebook = common.notebook()
-    with common.progress_bar() as progress:
+    with common.measuring(notebook) as progress:
         doc = notebook.measure(ref, label, header or [], metric or [], progress)
     common.emit(doc, as_json, "measure")
     common.gate(doc, fail_on_regression)
@@ -176,7 +176,7 @@ def ship(
         headers=header or [],
     )
     notebook = common.notebook()
-    with common.progress_bar() as progress:
+    with common.measuring(notebook) as progress:
         doc = notebook.ship(request, progress)
     common.emit(doc, as_json, "ship")
     common.gate(doc, fail_on_regression)
