@@ -180,14 +180,12 @@ def _run(command: Any, argv: list[str] | None, as_plugin: bool = False) -> None:
 def _main_or_help(command: Any, argv: list[str] | None) -> Any:
     """Run the command; ``changenote`` alone prints its help on stderr and exits 2, as
     Click and Typer apps do (not as one flattened error line)."""
-    from typer.exceptions import TyperException
-
     try:
         return command.main(args=argv, prog_name="changenote", standalone_mode=False)
-    except TyperException as exc:
+    except Exception as exc:  # Typer's own (0.2x) or Click's, by the name both give it
         if type(exc).__name__ != "NoArgsIsHelpError":
             raise
-        sys.stderr.write(exc.format_message().rstrip("\n") + "\n")
+        sys.stderr.write(str(getattr(exc, "format_message", exc.__str__)()).rstrip("\n") + "\n")
         sys.exit(2)
 
 

@@ -1,8 +1,8 @@
 """Help that reads like Click's: ``Usage: changenote baseline [OPTIONS] TITLE``.
 
 Typer (0.2x, without Rich markup) writes a required argument as ``{TITLE}``, adds the
-Python type to every argument line (``TITLE <str>``, ``ITEM <list[str]>``) and cuts
-each command's description in the command list at about 45 columns with "...". The
+Python type to every argument line (``TITLE <str>``, ``ITEM <list[str]>``), and the
+command list cuts each command's description with "..." where the line would wrap. The
 command and group classes here write usage and arguments the way Click and the tools
 built on it do (sqlite-utils, llm): ``TITLE`` when required, ``[ID]`` when optional,
 ``NAME...`` when repeated, the metavar as given when it already says so (``[ID] ITEM``),
