@@ -272,6 +272,7 @@ def test_wheel_ships_templates_and_runs_in_fresh_venv(tmp_path: Path) -> None:
     assert where.startswith(str(env_dir)), where
     temp = tmp_path / "tmp"
     temp.mkdir()
+    _installed_schema_checks_an_export(env_dir / "bin" / "changenote", tmp_path / "schema", env)
     done = subprocess.run(
         [env_dir / "bin" / "changenote", "demo", "--runs", "4"],
         cwd=work,
@@ -286,3 +287,30 @@ def test_wheel_ships_templates_and_runs_in_fresh_venv(tmp_path: Path) -> None:
     # a real process without a terminal, 80 columns: no line is wider
     wide = [line for line in done.stdout.splitlines() if len(line) > 80]
     assert [line for line in wide if str(temp) not in line] == []
+
+
+def _installed_schema_checks_an_export(changenote: Path, work: Path, env: dict[str, str]) -> None:
+    """``changenote export --schema`` from the installed wheel prints the shipped schema
+    byte for byte, and an export line of that install validates against it."""
+    import json
+
+    import jsonschema
+
+    work.mkdir()
+    shown = subprocess.run(
+        [changenote, "export", "--schema"], cwd=work, env=env, capture_output=True, check=True
+    )
+    assert shown.stdout == (ROOT / "changenote" / "notebook" / "export.schema.json").read_bytes()
+    schema = json.loads(shown.stdout)
+    made = subprocess.run(
+        [changenote, "baseline", "Wheel check", "--metric", "p95_ms=12ms", "--tag", "wheel"],
+        cwd=work, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    exported = subprocess.run(
+        [changenote, "export"], cwd=work, env=env, capture_output=True, text=True, check=True
+    )
+    (line,) = exported.stdout.splitlines()
+    jsonschema.validate(json.loads(line), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**json.loads(line), "title": 3}, schema)

@@ -20,6 +20,7 @@ from changenote.measure.probes import (
     OUTPUT_CAP,
     MeasureSettings,
     ProbeOutcome,
+    Step,
     cache_status,
     db_call_count,
     measure,
@@ -239,17 +240,18 @@ def test_probes_are_interleaved_and_progress_counts(tmp_path: Path):
     a = _cmd(f"echo a >> {log}")
     b = _cmd(f"echo b >> {log}", runs=1)  # one run fewer than the others
     c = _cmd(f"echo c >> {log}")
-    calls: list[tuple[int, int, str]] = []
-    outcomes = measure(
-        [a, b, c],
-        MeasureSettings(runs=2, warmup=1),
-        progress=lambda done, total, label: calls.append((done, total, label)),
-    )
+    calls: list[Step] = []
+    outcomes = measure([a, b, c], MeasureSettings(runs=2, warmup=1), progress=calls.append)
     assert log.read_text().split() == ["a", "b", "c", "a", "b", "c", "a", "c"]
     assert [o.attempts for o in outcomes] == [2, 1, 2]
-    assert [d for d, _, _ in calls] == list(range(1, 9))
-    assert {t for _, t, _ in calls} == {8}
-    assert [label for _, _, label in calls][:3] == [a.label, b.label, c.label]
+    assert [s.done for s in calls] == list(range(1, 9))
+    assert {(s.total, s.probes) for s in calls} == {(8, 3)}
+    assert [s.label for s in calls][:3] == [a.label, b.label, c.label]
+    # each probe's own counts: warm-up first, then its measured runs
+    assert [(s.probe, s.warmed, s.measured) for s in calls] == [
+        (0, 1, 0), (1, 1, 0), (2, 1, 0), (0, 1, 1), (1, 1, 1), (2, 1, 1), (0, 1, 2), (2, 1, 2),
+    ]  # fmt: skip
+    assert [s.runs for s in calls][:3] == [2, 1, 2]
 
 
 def test_measure_nothing():

@@ -111,7 +111,8 @@ class _LiveMarkup(HTMLParser):
         for name, value in attrs:
             if name.startswith("on"):
                 self.found.append(f"<{tag} {name}=...>")
-            if name == "style" and not re.fullmatch(r"text-align: ?(left|right|center);?", value or ""):
+            aligned = re.fullmatch(r"text-align: ?(left|right|center);?", value or "")
+            if name == "style" and not aligned:
                 self.found.append(f"<{tag} style={value!r}>")
             if name in ("href", "src", "background", "data", "action") and value is not None:
                 bare = re.sub(r"[\x00-\x20]+", "", value)

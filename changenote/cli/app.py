@@ -15,15 +15,17 @@ import typer
 
 from changenote import __version__
 from changenote.cli import monitor, project, read, record, transfer, wiki
+from changenote.cli.help import Command, Group
 
 app = typer.Typer(
     name="changenote",
+    cls=Group,
     help=(
         "A maintenance notebook for Python services: measure first, change one thing, "
         "measure again, write it down."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -45,6 +47,9 @@ def _root(
 ) -> None:
     """A maintenance notebook for Python services."""
 
+
+#: Short help for the command list where the docstring's first paragraph is not it.
+_SHORT_HELP = {"demo": "Run the whole cycle on a bundled sample service."}
 
 for _command, _name in (
     (project.init, None),
@@ -71,7 +76,8 @@ for _command, _name in (
     (transfer.import_, "import"),
     (project.demo, None),
 ):
-    app.command(_name)(_command)
+    _key = _name or _command.__name__
+    app.command(_name, cls=Command, short_help=_SHORT_HELP.get(_key))(_command)
 
 
 @functools.cache
@@ -148,7 +154,7 @@ def _run(command: Any, argv: list[str] | None, as_plugin: bool = False) -> None:
     from changenote.errors import ChangenoteError
 
     try:
-        code = command.main(args=argv, prog_name="changenote", standalone_mode=False)
+        code = _main_or_help(command, argv)
     except ChangenoteError as exc:
         _fail(str(exc), exc.exit_code, as_plugin)
     except TyperException as exc:
@@ -169,6 +175,18 @@ def _run(command: Any, argv: list[str] | None, as_plugin: bool = False) -> None:
     if code == 130:  # Typer turns Ctrl-C into exit code 130
         _fail("interrupted; nothing was recorded", 130, as_plugin)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _main_or_help(command: Any, argv: list[str] | None) -> Any:
+    """Run the command; ``changenote`` alone prints its help on stderr and exits 2, as
+    Click and Typer apps do (not as one flattened error line)."""
+    try:
+        return command.main(args=argv, prog_name="changenote", standalone_mode=False)
+    except Exception as exc:  # Typer's own (0.2x) or Click's, by the name both give it
+        if type(exc).__name__ != "NoArgsIsHelpError":
+            raise
+        sys.stderr.write(str(getattr(exc, "format_message", exc.__str__)()).rstrip("\n") + "\n")
+        sys.exit(2)
 
 
 def _stop_cleanly_on_signals() -> dict[int, Any]:

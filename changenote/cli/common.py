@@ -33,10 +33,18 @@ def _say(line: str) -> None:
 
 
 def progress_bar() -> Any:
-    """A Rich progress bar on stderr when it is a terminal, else nothing."""
+    """A Rich progress bar on stderr when it is a terminal, else nothing (the wiki's)."""
     from changenote.cli.display import progress_bar as bar
 
     return bar()
+
+
+def measuring(book: Notebook) -> Any:
+    """Progress of a measurement on stderr: a live line per probe with the time left on a
+    terminal, else a line per probe every few seconds (``cli.progress``)."""
+    from changenote.cli.progress import measuring as progress
+
+    return progress(book.redact_text)
 
 
 def emit(doc: dict[str, Any], as_json: bool, kind: str, every_warning: bool = False) -> None:

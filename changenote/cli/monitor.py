@@ -30,7 +30,9 @@ def check(
         bool, typer.Option("--record", help="Keep the results in the store for trends.")
     ] = False,
 ) -> None:
-    """Run checks once: is it up, slow, failing, changed since the last ship that measured it.
+    """Run the configured checks once, for cron or CI.
+
+    Is it up, slow, failing, changed since the last ship that measured it.
 
     Exit status follows the monitoring-plugin convention for every format but
     prometheus and openmetrics (which exit 0: the states are in the series): 0 OK,
@@ -81,7 +83,9 @@ def watch(
     ] = None,
     as_json: Json = False,
 ) -> None:
-    """Watch logs and checks after a release; record it on the change and tick "watch".
+    """Watch logs and checks after a release.
+
+    The watch is recorded on the change and ticks "watch".
 
     Ctrl-C ends the watch early and keeps what was measured.
     """

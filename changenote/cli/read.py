@@ -63,11 +63,16 @@ def search(
     owner: Owner = None,
     tag: TagFilter = None,
     since: Since = None,
-    until: Annotated[str | None, typer.Option(metavar="DATE", help="... on or before.")] = None,
+    until: Annotated[
+        str | None, typer.Option(metavar="DATE", help="Shipped (or started) on or before.")
+    ] = None,
     limit: Annotated[int, typer.Option(metavar="N", help="Show at most this many.")] = 20,
     as_json: ListJson = False,
 ) -> None:
-    """Find changes by their words (title, reason, expected result, tags...), best first."""
+    """Find changes by their words, best first.
+
+    The title, reason, expected result, tags and the other words of a change are
+    searched (docs/SEARCH.md)."""
     from changenote.store.search import search as find
 
     words = " ".join(query)
@@ -95,8 +100,10 @@ def render(ref: RenderRef = None) -> None:
 
 
 def status(as_json: ListJson = False) -> None:
-    """What is open and what is due: each open change with its next step and the command
-    to run, the follow-ups due, the notes due for review."""
+    """Show what is open and what is due.
+
+    Each open change with its next step and the command to run, the follow-ups due,
+    the notes due for review."""
     from changenote.cli import display
     from changenote.notebook.status import status as what
 

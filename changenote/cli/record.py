@@ -87,7 +87,7 @@ def baseline(
         clear_cache=clear_cache,
     )
     notebook = common.notebook()
-    with common.progress_bar() as progress:
+    with common.measuring(notebook) as progress:
         doc = notebook.baseline(request, progress)
     common.emit(doc, as_json, "baseline")
 
@@ -100,9 +100,9 @@ def measure(
     fail_on_regression: FailOnRegression = False,
     as_json: Json = False,
 ) -> None:
-    """Re-run the change's probes as another run, compared with the baseline."""
+    """Measure again: another run, compared with the baseline."""
     notebook = common.notebook()
-    with common.progress_bar() as progress:
+    with common.measuring(notebook) as progress:
         doc = notebook.measure(ref, label, header or [], metric or [], progress)
     common.emit(doc, as_json, "measure")
     common.gate(doc, fail_on_regression)
@@ -110,7 +110,7 @@ def measure(
 
 def tick(
     args: Annotated[
-        list[str], typer.Argument(metavar="[ID] ITEM", help="[ID] ITEM: the change, then the item.")
+        list[str], typer.Argument(metavar="[ID] ITEM", help="The change (optional), then the item.")
     ],
     note: Annotated[str | None, typer.Option(metavar="TEXT", help="Evidence in words.")] = None,
     cmd: Annotated[
@@ -121,10 +121,13 @@ def tick(
     ] = None,
     timeout: Annotated[
         float, typer.Option(metavar="SECONDS", help="Seconds the --cmd may take.")
-    ] = 3600.0,
+    ] = 3600,
     as_json: Json = False,
 ) -> None:
-    """Tick a checklist item (capture, backup, test, watch, note, or a prefix) with evidence."""
+    """Tick a checklist item with evidence.
+
+    ITEM is capture, backup, test, watch or note (or a unique prefix), or an item
+    the config adds."""
     from changenote.errors import UsageError
     from changenote.notebook.checklist import tick as do_tick
 
@@ -154,7 +157,10 @@ def ship(
     fail_on_regression: FailOnRegression = False,
     as_json: Json = False,
 ) -> None:
-    """Measure again, compare honestly, collect files and commands, write the note."""
+    """Measure again, compare honestly, write the note.
+
+    The after-run uses the baseline's probes and settings; the files touched come
+    from git since the baseline commit, beside --file and --command."""
     from changenote.errors import UsageError
     from changenote.notebook.workflow import ShipRequest
 
@@ -170,7 +176,7 @@ def ship(
         headers=header or [],
     )
     notebook = common.notebook()
-    with common.progress_bar() as progress:
+    with common.measuring(notebook) as progress:
         doc = notebook.ship(request, progress)
     common.emit(doc, as_json, "ship")
     common.gate(doc, fail_on_regression)
@@ -190,8 +196,9 @@ def abandon(
     by: By = None,
     as_json: Json = False,
 ) -> None:
-    """Set an open change aside: kept with its runs, out of every default and of the
-    wiki's "waiting to ship"."""
+    """Set an open change aside, kept with its runs.
+
+    It leaves every default and the wiki's "waiting to ship"."""
     from changenote.notebook.revising import abandon as do_abandon
 
     doc = do_abandon(common.notebook(), ref, reason, by)
@@ -244,9 +251,11 @@ def edit(
     by: By = None,
     as_json: Json = False,
 ) -> None:
-    """Correct a change's words, keeping who changed what, when, and the old value; a
-    shipped change's note is rendered again. Measurements are not editable. An empty
-    TEXT clears a field."""
+    """Correct a change's words; the old values are kept.
+
+    Who changed what, when, and the old value go into the change's history; a shipped
+    change's note is rendered again. Measurements are not editable. An empty TEXT
+    clears a field."""
     from changenote.notebook.revising import edit as do_edit
 
     given = {
@@ -266,8 +275,10 @@ def delete(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print what goes as JSON.")] = False,
 ) -> None:
-    """Delete a change recorded by mistake: its runs, its note file and (at the next wiki
-    build) its pages. Without --yes it says what it would remove and exits 2."""
+    """Delete a change recorded by mistake, with its note.
+
+    Its runs, its note file and (at the next wiki build) its pages go. Without --yes
+    it says what it would remove and exits 2."""
     import sys
 
     from changenote.cli import display
@@ -304,9 +315,10 @@ def review(
     ] = False,
     as_json: Json = False,
 ) -> None:
-    """Record the review of a shipped change's note, or list the notes due for review
-    (never reviewed, in review, needing an update, or reviewed over review_after_days
-    ago)."""
+    """Record a note's review, or list the notes due for review.
+
+    A shipped change's note is due when it was never reviewed, is in review, needs an
+    update, or was reviewed over review_after_days ago."""
     from changenote.cli import display
     from changenote.errors import UsageError
     from changenote.notebook import revising
@@ -350,8 +362,10 @@ def follow_up(
     by: By = None,
     as_json: Json = False,
 ) -> None:
-    """Add a follow-up to a change (TEXT, --owner, --due), or mark one done (--done N);
-    follow-ups are listed in the note, in `status` and on the wiki."""
+    """Add a follow-up to a change, or mark one done.
+
+    Add one with TEXT, --owner and --due; mark one done with --done N. Follow-ups are
+    listed in the note, in `status` and on the wiki."""
     from changenote.notebook.revising import follow_up as do_follow_up
 
     doc = do_follow_up(common.notebook(), ref, text, owner, due, done, note, by)
@@ -370,7 +384,9 @@ def trust(
         bool, typer.Option("--json", help="Print the trust record as JSON.")
     ] = False,
 ) -> None:
-    """Let an imported change's commands run here, after showing what they are."""
+    """Let an imported change's commands run here.
+
+    It shows what they are first, and asks (or takes --yes)."""
     import sys
 
     from changenote.cli import display

@@ -21,11 +21,14 @@ def wiki(
     from_notes: Annotated[
         str | None,
         typer.Option(
-            "--from-notes", metavar="DIR", help="Build from notes' front matter, no store."
+            "--from-notes", metavar="DIR", help="Build from the notes' change records, no store."
         ),
     ] = None,
 ) -> None:
-    """Build team wiki pages: markdown (GitHub wiki, MkDocs) and a static HTML site."""
+    """Build the team wiki pages from every note.
+
+    Markdown (for a GitHub wiki or MkDocs) and a static HTML site; pages that did
+    not change are not written again."""
     from pathlib import Path
 
     from changenote.wiki.site import build

@@ -479,7 +479,29 @@ def record(outcome: ProbeOutcome, attempt: Attempt) -> None:
         outcome.add(name, value, unit, better or defaults.get(name))
 
 
-Progress = Callable[[int, int, str], None]
+@dataclass(frozen=True)
+class Step:
+    """Where a measurement is after one attempt, as a progress callback sees it.
+
+    The callback decides what to show and when (the CLI throttles it); nothing here
+    prints or reads a clock for it."""
+
+    #: The probe that just ran: its index in the measurement (0 first) and its label
+    #: (not redacted: the caller redacts what it shows).
+    probe: int
+    label: str
+    #: That probe's measured runs done and planned, and its warm-up runs done and planned.
+    measured: int
+    runs: int
+    warmed: int
+    warmup: int
+    #: Attempts of every probe done and planned (warm-ups included), and how many probes.
+    done: int
+    total: int
+    probes: int
+
+
+Progress = Callable[[Step], None]
 
 
 @contextlib.contextmanager
@@ -511,7 +533,7 @@ def measure(
     done = 0
     with _opened(specs, per_probe) as probes:
         for i in range(rounds):
-            for probe, outcome, s in zip(probes, outcomes, per_probe, strict=True):
+            for n, (probe, outcome, s) in enumerate(zip(probes, outcomes, per_probe, strict=True)):
                 if i >= s.warmup + s.runs:
                     continue
                 measured = i >= s.warmup
@@ -522,5 +544,17 @@ def measure(
                     record(outcome, attempt)
                 done += 1
                 if progress is not None:
-                    progress(done, total, outcome.spec.label)
+                    progress(
+                        Step(
+                            probe=n,
+                            label=outcome.spec.label,
+                            measured=max(0, i + 1 - s.warmup),
+                            runs=s.runs,
+                            warmed=min(i + 1, s.warmup),
+                            warmup=s.warmup,
+                            done=done,
+                            total=total,
+                            probes=len(specs),
+                        )
+                    )
     return outcomes

@@ -44,6 +44,11 @@ def schema() -> dict[str, Any]:
     return loaded
 
 
+def schema_bytes() -> bytes:
+    """The schema file byte for byte, as shipped (``changenote export --schema``)."""
+    return SCHEMA_PATH.read_bytes()
+
+
 def change_schema() -> dict[str, Any]:
     """The schema of a document to import: ``#/$defs/change`` as a schema of its own."""
     root = schema()
