@@ -10,7 +10,7 @@ import pytest
 
 from changenote.config import load_config
 from changenote.store.db import Store
-from changenote.wiki import site
+from changenote.wiki import markup, site
 from changenote.wiki.pages import page_name
 from changenote.wiki.sources import documents_from_notes, documents_from_store
 from changenote.wiki.state import STATE
@@ -297,7 +297,7 @@ def test_long_tables_render_in_slices_exactly_as_whole(seed: int, monkeypatch):
     monkeypatch.setattr(site, "_LONG_PAGE", 0)
     monkeypatch.setattr(site, "_TABLE_ROWS", 3)
     rng = random.Random(seed)
-    md = site._markdown_renderer()
+    md = markup.renderer()
     pieces = [
         "# Title\n",
         "",
