@@ -24,7 +24,7 @@ WIDTH = 640  # of the file; the inline chart is as wide as the page
 X_FIRST, X_LAST = 18.0, 95.0
 PLOT_H = 170
 LEGEND_ROW = 18
-FONT_PX = 12
+FONT_PX = 13
 
 #: One colour per probe (Okabe-Ito, darkened: each >= 4.8:1 on white). style.css holds
 #: the lighter ones of the dark scheme.
