@@ -94,7 +94,7 @@ def trend_svg(metric: str, points: list[dict[str, Any]], inline: bool = False) -
     log, low, high = scale([v for p in points for v in (p["before"], p["after"])])
     top = 8 + LEGEND_ROW * len(probes) + 8
     bottom = top + PLOT_H
-    height = bottom + 44
+    height = bottom + 64
 
     def x(i: int) -> str:
         span = X_LAST - X_FIRST
@@ -174,9 +174,8 @@ def trend_svg(metric: str, points: list[dict[str, Any]], inline: bool = False) -
                 f'<text class="label" x="{where}" y="{bottom + 18}" text-anchor="{anchor}" '
                 f'fill="{TEXT}">{escape(order[i][0])}</text>'
             )
-    caption = f"{kind} · solid: after the change · dashed, hollow: before"
-    parts.append(
-        f'<text class="label" x="0" y="{bottom + 38}" fill="{TEXT}">{escape(caption)}</text>'
-    )
+    # two short lines: each fits a phone's width at this size
+    for at, words in ((bottom + 38, kind), (bottom + 56, "after: solid · before: dashed, hollow")):
+        parts.append(f'<text class="label" x="0" y="{at}" fill="{TEXT}">{words}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

@@ -157,8 +157,8 @@ def _search_entry(doc: dict[str, Any]) -> str:
         "page": page_name("note", doc["slug"]) + ".html",
         "title": doc["title"],
         "date": _when(doc)[:10],
-        # as written (search.js lowers it), so a result can quote it
-        "text": " ".join(" ".join(str(w).split()) for w in words if w),
+        # as written (search.js lowers it), so a result can quote it, fields apart
+        "text": " · ".join(" ".join(str(w).split()) for w in words if w),
     }
     return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
 
