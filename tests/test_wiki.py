@@ -10,7 +10,7 @@ import pytest
 
 from changenote.config import load_config
 from changenote.store.db import Store
-from changenote.wiki import site
+from changenote.wiki import markup, site
 from changenote.wiki.pages import page_name
 from changenote.wiki.sources import documents_from_notes, documents_from_store
 from changenote.wiki.state import STATE
@@ -297,7 +297,7 @@ def test_long_tables_render_in_slices_exactly_as_whole(seed: int, monkeypatch):
     monkeypatch.setattr(site, "_LONG_PAGE", 0)
     monkeypatch.setattr(site, "_TABLE_ROWS", 3)
     rng = random.Random(seed)
-    md = site._markdown_renderer()
+    md = markup.renderer()
     pieces = [
         "# Title\n",
         "",
@@ -379,3 +379,66 @@ def test_all_notes_are_listed_on_linked_pages_of_a_few_hundred(notebook: Path, m
     assert all("![p95" not in text for text in texts[1:])
     rows = [line for text in texts for line in text.splitlines() if "](note-" in line]
     assert len(rows) == 5 == len({line.split("](")[1] for line in rows})
+
+
+def _portable(text: str) -> list[str]:
+    """What in ``text`` would render differently in Python-Markdown (MkDocs) than in GFM."""
+    problems = []
+    lines = text.split("\n")
+    in_item = False
+    for i, line in enumerate(lines):
+        previous = lines[i - 1] if i else ""
+        if line.startswith("|") and previous.strip() and not previous.startswith("|"):
+            problems.append(f"no blank line before the table at line {i + 1}")
+        if line.startswith(("- ", "* ", "1. ")):
+            in_item = True
+        elif not line.strip():
+            in_item = False
+        elif in_item and line.lstrip().startswith("#"):
+            problems.append(f"a heading inside a list item at line {i + 1}")
+        indent = len(line) - len(line.lstrip(" "))
+        if line.lstrip().startswith("- ") and indent % 4:
+            problems.append(f"a nested list indented {indent} spaces at line {i + 1}")
+    return problems
+
+
+def test_the_home_page_shows_what_needs_attention_in_portable_markdown(notebook: Path):
+    """Regressed, waiting to ship, needing review, recent changes with their verdicts, as
+    tables GFM and MkDocs both see (a blank line before each); the HTML title is plain."""
+    from markdown_it import MarkdownIt
+
+    assert invoke("baseline", "Open one", "--metric", "p95_ms=9ms").code == 0
+    assert invoke("review", "slow-login", "--status", "reviewed", "--by", "Linus").code == 0
+    assert invoke("wiki", "--out", "wiki").code == 0
+    home = (notebook / "wiki" / "markdown" / "docs" / "index.md").read_text()
+    assert _portable(home) == []
+    html = MarkdownIt("commonmark").enable("table").render(home)
+    assert html.count("<table>") == home.count("\n|---") == 3  # waiting, review, recent
+    assert "No shipped change has a regressed verdict." in home
+    assert "| [Open one](note-open-one.md) | Test Owner | docs |" in home
+    review = home.split("## Needs review", 1)[1].split("##", 1)[0]
+    assert "Slow search" in review and "Search again" in review and "Slow login" not in review
+    recent = home.split("## Recent changes", 1)[1].split("##", 1)[0]
+    assert "| [Slow search](note-slow-search.md) | no test | p95_ms 9 ms → 5 ms" in recent
+    page = (notebook / "wiki" / "html" / "index.html").read_text()
+    assert "<title>Home · changenote wiki</title>" in page
+    assert '<span class="verdict verdict-no-test">no test</span>' in page
+    assert '<span class="review review-drafted">drafted</span>' in page
+
+
+def test_a_chart_draws_one_series_per_probe_and_a_log_axis_past_ten_times():
+    from changenote.wiki.charts import trend_svg
+
+    def point(n: int, probe: str, before: float, after: float) -> dict:
+        return {"date": f"2026-12-0{n}", "page": f"note-{n}", "title": f"<b>T{n}</b>",
+                "probe": probe, "before": before, "after": after, "unit": "ms"}  # fmt: skip
+
+    points = [point(1, "GET /a", 400, 380), point(2, "GET /b", 3, 2), point(3, "GET /a", 380, 390)]
+    svg = trend_svg("time_ms", points, inline=True)
+    assert "log scale" in svg and "viewBox" not in svg and 'width="100%"' in svg
+    assert svg.count('class="s0 key"') == 1 and svg.count('class="s1 key"') == 1
+    assert svg.count("<circle") == 6 and svg.count("<title>") == 7  # the chart's, each point's
+    assert "&lt;b&gt;T1&lt;/b&gt;" in svg and "<b>" not in svg
+    assert svg.count('<line class="s0 line"') == 2  # /a before and after, joined; /b alone
+    linear = trend_svg("time_ms", [point(1, "GET /a", 40, 38), point(2, "GET /a", 30, 20)])
+    assert "linear scale" in linear and 'viewBox="0 0 640 ' in linear

@@ -200,6 +200,23 @@ _DOM_PROBLEMS = """() => {
 }"""
 
 
+#: What an inline chart holds beyond the few plain shapes it is drawn with.
+_SVG_PROBLEMS = """() => {
+  const found = [];
+  const allowed = new Set(['svg', 'title', 'line', 'circle', 'text', 'rect']);
+  for (const svg of document.querySelectorAll('svg')) {
+    for (const el of [svg, ...svg.querySelectorAll('*')]) {
+      if (!allowed.has(el.localName)) found.push(`<${el.localName}> in a chart`);
+      for (const attr of el.getAttributeNames()) {
+        if (attr.startsWith('on') || attr.includes('href') || attr === 'style')
+          found.push(`<${el.localName} ${attr}> in a chart`);
+      }
+    }
+  }
+  return found;
+}"""
+
+
 @pytest.fixture
 def served(hostile_notebook: Path) -> Iterator[tuple[str, Path]]:
     html = hostile_notebook / "wiki" / "html"
@@ -237,14 +254,26 @@ def test_no_payload_runs_in_the_html_wiki(browser: Any, served: tuple[str, Path]
     pages = sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html"))
     assert len(pages) > 10 and "search.html" in pages
     text = ""
+    charts = 0
+    tooltips: list[str] = []
     for name in pages:
         page.goto(f"{base}/{name}")
         page.wait_for_load_state("load")
         page.mouse.move(5, 5)
         page.mouse.move(400, 300)  # hover over whatever is there (onmouseover payloads)
         ran += [f"{name}: {found}" for found in page.evaluate(_DOM_PROBLEMS)]
+        ran += [f"{name}: {found}" for found in page.evaluate(_SVG_PROBLEMS)]
         text += page.inner_text("body")
+        if name.startswith("metric-"):  # the chart inline, its tooltips the titles as text
+            charts += page.locator("main svg.trend").count()
+            tooltips += page.eval_on_selector_all(
+                "main svg.trend circle > title", "ts => ts.map(t => t.textContent)"
+            )
     assert ran == []
+    assert charts >= 1
+    # hostile titles with markup in them are in the charts' tooltips, as the text written
+    shown = [p for p in XSS_PAYLOADS if "<" in p and any(p in tip for tip in tooltips)]
+    assert shown, tooltips[:5]
     # the payloads are shown as the text people wrote
     assert "<IMG SRC=JaVaScRiPt:alert('XSS')>" in text
     assert "[click me](javascript:alert(1))" in text

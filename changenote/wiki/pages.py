@@ -20,9 +20,11 @@ from typing import Any
 #: HTML, and rendered again whenever any title changed).
 ALL_PER_PAGE = 500
 RECENT = 20
+#: The review states of a shipped note that the home page lists as needing a review.
+NEEDS_REVIEW = ("drafted", "needs-update")
 RELATED = 5
 #: The shape of ``digest``: digests kept from a build with another shape are not reused.
-DIGEST_FORMAT = "5"
+DIGEST_FORMAT = "6"
 
 
 @dataclass
@@ -35,6 +37,8 @@ class Page:
     markdown: str | None
     #: Extra files that belong to the page (charts), by file name.
     assets: dict[str, str] = field(default_factory=dict)
+    #: What the HTML page shows inline instead of an image of one of its assets.
+    embeds: dict[str, str] = field(default_factory=dict)
     #: A hash of everything the page is made from.
     input_hash: str = ""
 
@@ -105,20 +109,22 @@ class RelatedIndex:
 
 
 def _summary_row(doc: dict[str, Any]) -> dict[str, Any]:
-    from changenote.formatting import fmt_number
+    from changenote.formatting import VERDICT_MARK, fmt_number
     from changenote.notebook.document import fmt_change
 
     lead = next(
         (c for c in doc.get("comparison") or [] if c["metric"] == "time_ms"),
         (doc.get("comparison") or [None])[0],
     )
-    headline = ""
+    headline = figure = verdict = ""
     if lead:
-        headline = (
+        figure = (
             f"{lead['metric']} {fmt_number(lead['before'], lead['unit'])} → "
             f"{fmt_number(lead['after'], lead.get('unit_after', lead['unit']))} "
-            f"({fmt_change(lead, interval=False)}, {lead['verdict']})"
+            f"({fmt_change(lead, interval=False)})"
         )
+        headline = f"{figure[:-1]}, {lead['verdict']})"
+        verdict = VERDICT_MARK.get(lead["verdict"], lead["verdict"])
     return {
         "page": page_name("note", doc["slug"]),
         "title": doc["title"],
@@ -127,6 +133,9 @@ def _summary_row(doc: dict[str, Any]) -> dict[str, Any]:
         "service": doc.get("service"),
         "owner": doc.get("owner"),
         "headline": headline,
+        # the headline figure without its verdict, and the verdict as the note words it
+        "figure": figure,
+        "verdict": verdict,
     }
 
 
@@ -148,7 +157,8 @@ def _search_entry(doc: dict[str, Any]) -> str:
         "page": page_name("note", doc["slug"]) + ".html",
         "title": doc["title"],
         "date": _when(doc)[:10],
-        "text": " ".join(str(w) for w in words if w).lower(),
+        # as written (search.js lowers it), so a result can quote it, fields apart
+        "text": " · ".join(" ".join(str(w).split()) for w in words if w),
     }
     return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
 
@@ -215,6 +225,9 @@ def digest(doc: dict[str, Any]) -> dict[str, Any]:
         "when": _when(doc),
         "metrics": list(dict.fromkeys(c["metric"] for c in comparison)),
         "verdicts": [c["verdict"] for c in comparison],
+        "regressed": list(
+            dict.fromkeys(c["metric"] for c in comparison if c["verdict"] == "regressed")
+        ),
         "points": _points(doc),
         "row": _summary_row(doc),
         "review": (doc.get("review") or {}).get("status"),
@@ -388,6 +401,28 @@ def build_pages(
                          salt, previous, dirty)  # fmt: skip
 
 
+def _at_a_glance(newest: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the home page lists first: shipped changes that regressed a figure, and
+    shipped notes never reviewed or needing an update (the RECENT newest of each, with
+    how many there are)."""
+    regressed = [
+        {**d["row"], "metrics": d["regressed"]}
+        for d in newest
+        if d["status"] == "shipped" and d.get("regressed")
+    ]
+    review = [
+        {**d["row"], "review": d["review"]}
+        for d in newest
+        if d["status"] == "shipped" and d["review"] in NEEDS_REVIEW
+    ]
+    return {
+        "regressed": regressed[:RECENT],
+        "regressed_count": len(regressed),
+        "review": review[:RECENT],
+        "review_count": len(review),
+    }
+
+
 def _pages(
     lights: list[dict[str, Any]],
     newest: list[dict[str, Any]],
@@ -411,7 +446,7 @@ def _pages(
         context: Callable[[], dict[str, Any]],
         key: Callable[[dict[str, Any]], str] | None = None,
         fill: Callable[[], dict[str, Any]] | None = None,
-        assets: Callable[[], dict[str, str]] | None = None,
+        assets: Callable[[], tuple[dict[str, str], dict[str, str]]] | None = None,
     ) -> Page:
         """A page; computed only if its inputs may have changed, rendered only if they did."""
         old = previous(name) if previous is not None else None
@@ -423,11 +458,13 @@ def _pages(
             return Page(name, title, None, input_hash=input_hash)
         if fill is not None:
             values = {**values, **fill()}
+        files, embeds = assets() if assets else ({}, {})
         return Page(
             name,
             title,
             render(template, values),
-            assets=assets() if assets else {},
+            assets=files,
+            embeds=embeds,
             input_hash=input_hash,
         )
 
@@ -440,13 +477,15 @@ def _pages(
     everything = {"*"}
     yield page(
         "index",
-        "changenote wiki",
+        "Home",
         "home.md.j2",
         everything,
         lambda: {
             "recent": [d["row"] for d in newest[:RECENT]],
+            **_at_a_glance(newest),
             "open": [d["row"] for d in newest if d["status"] == "baseline"],
             "abandoned": [d["row"] for d in newest if d["status"] == "abandoned"],
+            "shipped": sum(1 for d in lights if d["status"] == "shipped"),
             "verdicts": dict(sorted(verdicts.items())),
             "total": len(lights),
             "services": groups("service"),
@@ -543,9 +582,13 @@ def _pages(
         chart = f"{page_name('metric', metric)}.svg" if number == 1 and context["rows"] else None
         return {"points": _expand(context["rows"]), "chart": chart}
 
-    def chart_files(metric: str) -> dict[str, str]:
+    def chart_files(metric: str) -> tuple[dict[str, str], dict[str, str]]:
+        """The chart as a file (for the markdown wiki's image) and as inline SVG."""
         points = _expand(metric_figures(metric))
-        return {f"{page_name('metric', metric)}.svg": trend_svg(metric, points)} if points else {}
+        if not points:
+            return {}, {}
+        name = f"{page_name('metric', metric)}.svg"
+        return {name: trend_svg(metric, points)}, {name: trend_svg(metric, points, inline=True)}
 
     for metric, count in metrics.items():
         for number, name in enumerate(paged(page_name("metric", metric), count), start=1):

@@ -18,10 +18,10 @@ from typing import Any
 
 from changenote.config import Config
 from changenote.errors import ChangenoteError
+from changenote.wiki.markup import TABLE_END
 from changenote.wiki.pages import Page
 
 FORMATS = ("markdown", "html", "both")
-SAFE_SCHEMES = ("http:", "https:", "mailto:")
 _STATIC = ("style.css", "search.js", "favicon.svg")
 
 
@@ -36,30 +36,6 @@ class BuildResult:
     unchanged: int = 0
     #: Changes left out because they cannot be read (UnreadableChangeError each).
     skipped: list[Any] = field(default_factory=list)
-
-
-def _safe_link(url: str) -> bool:
-    """Relative links and http(s)/mailto only: no javascript:, data:, file: or the like."""
-    text = url.strip().lower()
-    scheme = re.match(r"^[a-z][a-z0-9+.-]*:", text)
-    return scheme is None or text.startswith(SAFE_SCHEMES)
-
-
-def _markdown_renderer() -> Any:
-    from markdown_it import MarkdownIt
-
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-    md.enable("table")
-    md.validateLink = _safe_link  # type: ignore[method-assign]
-
-    def link_open(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
-        href = str(tokens[idx].attrGet("href") or "")
-        if href.endswith(".md") and "://" not in href and not href.startswith("/"):
-            tokens[idx].attrSet("href", href[:-3] + ".html")
-        return str(renderer.renderToken(tokens, idx, options, env))
-
-    md.add_render_rule("link_open", link_open)
-    return md
 
 
 #: The MkDocs configuration: the home page and the index of all notes lead everywhere.
@@ -217,11 +193,10 @@ _TABLE_ROWS = 400
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _DELIMITER = re.compile(r"^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
 _REFERENCE = re.compile(r"^ {0,3}\[[^\]]*\]:", re.MULTILINE)
-_TABLE_END = "</tbody>\n</table>\n"
 
 
-def _render_markdown(md: Any, text: str) -> str:
-    """``md.render(text)``, with long top-level tables rendered in slices of rows.
+def _render_markdown(md: Any, text: str, env: dict[str, Any] | None = None) -> str:
+    """``md.render(text, env)``, with long top-level tables rendered in slices of rows.
 
     A table is sliced only where that cannot change the result: it starts at the first
     column after a blank line (or at the top), outside any code fence, and ends at a
@@ -230,7 +205,7 @@ def _render_markdown(md: Any, text: str) -> str:
     the same HTML.
     """
     if len(text) < _LONG_PAGE or _REFERENCE.search(text):
-        return str(md.render(text))
+        return str(md.render(text, env))
     lines = text.split("\n")
     out: list[str] = []
     start = i = 0
@@ -264,13 +239,13 @@ def _render_markdown(md: Any, text: str) -> str:
             continue
         sliced = _table_html(md, lines[i], lines[i + 1], lines[i + 2 : end])
         if sliced is not None:
-            out.append(str(md.render("\n".join(lines[start:i]) + "\n")) if i > start else "")
+            out.append(str(md.render("\n".join(lines[start:i]) + "\n", env)) if i > start else "")
             out.append(sliced)
             start = end
         i = end
     if start == 0:
-        return str(md.render(text))
-    out.append(str(md.render("\n".join(lines[start:]))))
+        return str(md.render(text, env))
+    out.append(str(md.render("\n".join(lines[start:]), env)))
     return "".join(out)
 
 
@@ -282,25 +257,31 @@ def _table_html(md: Any, header: str, delimiter: str, rows: list[str]) -> str | 
     for k in range(0, len(rows), _TABLE_ROWS):
         html = str(md.render("\n".join([header, delimiter, *rows[k : k + _TABLE_ROWS]]) + "\n"))
         body = html.find("<tbody>\n")
-        if body < 0 or not html.endswith(_TABLE_END) or html.count("<table>") != 1:
+        if body < 0 or not html.endswith(TABLE_END) or html.count("<table>") != 1:
             return None
-        parts.append(html[: -len(_TABLE_END)] if k == 0 else html[body + 8 : -len(_TABLE_END)])
-    return "".join(parts) + _TABLE_END
+        parts.append(html[: -len(TABLE_END)] if k == 0 else html[body + 8 : -len(TABLE_END)])
+    return "".join(parts) + TABLE_END
 
 
-def _html_page(args: tuple[str, str, str, Path | None]) -> str:
+#: What a worker needs to make one page's HTML: its name, title, markdown, the
+#: template override folder and its inline charts (by the file name its markdown shows).
+_Job = tuple[str, str, str, Path | None, dict[str, str]]
+
+
+def _html_page(args: _Job) -> str:
     """One page's HTML: its markdown through markdown-it, inside the page template."""
     from changenote import render
+    from changenote.wiki.markup import renderer
 
     global _RENDERER
     if _RENDERER is None:  # one per process
-        _RENDERER = _markdown_renderer()
-    _, title, markdown, override = args
-    body = render.markup(_render_markdown(_RENDERER, markdown))
+        _RENDERER = renderer()
+    _, title, markdown, override, embeds = args
+    body = render.markup(_render_markdown(_RENDERER, markdown, {"embeds": embeds}))
     return render.render("wiki/page.html.j2", {"title": title, "body": body}, override)
 
 
-def _html_chunk(jobs: list[tuple[str, str, str, Path | None]]) -> list[str]:
+def _html_chunk(jobs: list[_Job]) -> list[str]:
     return [_html_page(job) for job in jobs]
 
 
@@ -339,8 +320,8 @@ def _with_html(
     parallel = False
     most = _AHEAD * (os.cpu_count() or 1)
 
-    def jobs(batch: list[Page]) -> list[tuple[str, str, str, Path | None]]:
-        return [(p.name, p.title, p.markdown or "", override) for p in batch]
+    def jobs(batch: list[Page]) -> list[_Job]:
+        return [(p.name, p.title, p.markdown or "", override, p.embeds) for p in batch]
 
     for page in pages:
         if page.markdown is None:
@@ -448,15 +429,16 @@ class _Writer:
         return self.result
 
 
-#: Bumped when the code that writes pages changes what they say (escaping, structure):
-#: a wiki written by an older changenote is then rewritten whole.
-PAGE_FORMAT = "2"
+#: The shape of what the Python side writes (escaping, charts, the HTML renderer's
+#: badges, tables and checkboxes): bumped when it changes, so a wiki written by an older
+#: changenote is rendered again, every page.
+RENDERING = "3"
 
 
 def salt(config: Config, fmt: str) -> str:
     """What every page depends on besides its data: the templates in use, the format and
-    the version of the page-writing code."""
-    return f"{_templates_salt(config)}:{fmt}:{PAGE_FORMAT}"
+    the renderer's own shape."""
+    return f"{_templates_salt(config)}:{fmt}:{RENDERING}"
 
 
 def build(
