@@ -72,7 +72,7 @@ def test_pages_for_home_notes_groups_metrics(notebook: Path):
     metric = (docs / f"{page_name('metric', 'p95_ms')}.md").read_text()
     assert metric.count("](note-") == 3 and "![p95_ms" in metric
     mkdocs = (notebook / "wiki" / "markdown" / "mkdocs.yml").read_text()
-    assert "docs_dir: docs" in mkdocs and '"Home": "index.md"' in mkdocs
+    assert "docs_dir: docs" in mkdocs and "- Home: index.md" in mkdocs
     html = notebook / "wiki" / "html"
     page = (html / "index.html").read_text()
     assert 'href="service-docs.html"' in page and '.md"' not in page
