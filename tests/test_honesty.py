@@ -219,5 +219,6 @@ def test_a_trend_is_drawn_per_probe_never_across_probes(project: Path):
     svg = next((project / "w").rglob(f"{name}.svg")).read_text()
     legend = re.findall(r"● ([^<]+)</text>", svg)
     assert legend == ["$ sleep 0.01", "$ true"]
-    lines = re.findall(r'<polyline points="[^"]+" fill="none" stroke="(#[0-9a-f]+)"', svg)
-    assert len(lines) == 4 and len(set(lines)) == 2  # before and after, per probe colour
+    # the segments joining the two changes: before and after, per probe colour
+    lines = re.findall(r'<line class="s\d line"[^>]* stroke="(#[0-9a-f]+)"', svg)
+    assert len(lines) == 4 and len(set(lines)) == 2

@@ -7,7 +7,8 @@ also has (so the two never say different things):
   become ``.html``;
 - every table in a wrapper that scrolls sideways, and inside cells, words that hold
   punctuation a browser may break at (``2026-12-01``, ``not-significant``, a URL)
-  kept whole, so a narrow screen scrolls the table instead of splitting words;
+  kept whole, so a narrow screen scrolls the table instead of splitting words; a
+  long cell's column is given room;
 - a cell of a ``verdict`` column that holds a verdict (``improved ✅``) as a
   coloured badge carrying its word; a ``review`` column's state likewise;
 - ``- [x]`` / ``- [ ]`` list items as disabled checkboxes (mdit-py-plugins' tasklists);
@@ -28,6 +29,9 @@ SAFE_SCHEMES = ("http:", "https:", "mailto:")
 #: A word with a character a browser may break a line after (UAX #14: hyphens and
 #: dashes, a slash, ``?``, ``!``, ``|``, a soft hyphen).
 _BREAKABLE = re.compile(r"\S*[-\u00ad\u2010-\u2015/?!|]\S*")
+#: A cell with more characters than this (of markdown) gets the class ``long``: its
+#: column is given room instead of being squeezed to a word a line.
+LONG_CELL = 24
 #: The state words that ``review`` columns show as badges.
 REVIEW_WORDS = ("drafted", "in-review", "reviewed", "needs-update", "superseded")
 
@@ -91,6 +95,8 @@ def _cells(state: Any) -> None:
                 headers.append(token.content.strip().lower())
             header = headers[column] if 0 <= column < len(headers) else ""
             content = token.content.strip()
+            if len(content) > LONG_CELL:  # its column gets room: a line holds a few words
+                tokens[i - 1].attrSet("class", "long")
             if header == "verdict" and content in verdicts:
                 replaced = badge("verdict", verdicts[content])
             elif header == "review" and content in REVIEW_WORDS:
