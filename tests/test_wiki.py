@@ -78,8 +78,13 @@ def test_pages_for_home_notes_groups_metrics(notebook: Path):
     assert 'href="service-docs.html"' in page and '.md"' not in page
     assert (html / "search-index.js").read_text().count('"page":') == 3
     assert "cache the session lookup" in (html / "search-index.js").read_text()
-    svg = (html / f"{page_name('metric', 'p95_ms')}.svg").read_text()
-    assert svg.startswith("<svg") and svg.count("<circle") == 6
+    svg = notebook / "wiki" / "markdown" / "docs" / f"{page_name('metric', 'p95_ms')}.svg"
+    assert svg.read_text().startswith("<svg") and svg.read_text().count("<circle") == 6
+    # the HTML page draws the chart inline: no file beside it
+    assert (
+        not (html / svg.name).exists()
+        and "<svg" in (html / svg.stem).with_suffix(".html").read_text()
+    )
 
 
 def test_from_notes_gives_the_same_pages(notebook: Path):

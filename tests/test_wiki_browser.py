@@ -269,7 +269,7 @@ def test_click_through_the_wiki_see_the_chart_and_search(
             ' and link it with <link rel="icon">)'
         )
     assert report == [], "\n".join(report) + hint
-    assert (html / f"{metric}.svg").is_file()
+    assert not (html / f"{metric}.svg").exists()  # drawn inline, no file beside the page
 
 
 WIDTHS = (390, 1280)

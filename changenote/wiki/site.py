@@ -150,7 +150,8 @@ def pages_and_files(
             if page_html is not None:
                 made[f"html/{page.name}.html"] = page_html
                 for asset, content in page.assets.items():
-                    made[f"html/{asset}"] = content
+                    if asset not in page.embeds:  # an inlined chart needs no file beside it
+                        made[f"html/{asset}"] = content
             yield page, made
 
     return total, files()
