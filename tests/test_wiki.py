@@ -447,3 +447,19 @@ def test_a_chart_draws_one_series_per_probe_and_a_log_axis_past_ten_times():
     assert svg.count('<line class="s0 line"') == 2  # /a before and after, joined; /b alone
     linear = trend_svg("time_ms", [point(1, "GET /a", 40, 38), point(2, "GET /a", 30, 20)])
     assert "linear scale" in linear and 'viewBox="0 0 640 ' in linear
+
+
+def test_a_chart_of_very_many_changes_shows_the_newest_and_says_so():
+    from changenote.wiki.charts import CHART_CHANGES, trend_svg
+
+    points = [
+        {"date": f"2026-{1 + n // 28 % 12:02d}-{1 + n % 28:02d}", "page": f"note-{n}",
+         "title": f"T{n}", "probe": "GET /a", "before": 10.0 + n, "after": 9.0, "unit": "ms"}
+        for n in range(CHART_CHANGES + 50)
+    ]  # fmt: skip
+    svg = trend_svg("time_ms", points, inline=True)
+    assert svg.count("<circle") == 2 * CHART_CHANGES
+    assert f"the newest {CHART_CHANGES} of {CHART_CHANGES + 50} changes" in svg
+    assert "T49," not in svg and f"T{CHART_CHANGES + 49}," in svg  # the oldest left out
+    few = trend_svg("time_ms", points[:CHART_CHANGES], inline=True)
+    assert "the newest" not in few and few.count("<circle") == 2 * CHART_CHANGES

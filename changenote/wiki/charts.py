@@ -75,6 +75,11 @@ def scale(values: list[float]) -> tuple[bool, float, float]:
     return False, 0.0, top * 1.1 if top > 0 else 1.0
 
 
+#: At most this many changes in a chart (the newest): more would make neither a
+#: readable chart nor a page a phone opens (1,000 points are 1.6 MB of inline SVG).
+CHART_CHANGES = 200
+
+
 def trend_svg(metric: str, points: list[dict[str, Any]], inline: bool = False) -> str:
     """Before and after medians of ``metric`` per shipped change, one series per probe.
 
@@ -89,12 +94,22 @@ def trend_svg(metric: str, points: list[dict[str, Any]], inline: bool = False) -
     unit = points[0]["unit"] if points else ""
     points = [p for p in points if p["unit"] == unit]
     order = list(dict.fromkeys((p["date"], p["page"]) for p in points))
+    captions = []
+    if len(order) > CHART_CHANGES:  # a readable chart, a page a phone can open
+        captions.append(
+            f"the newest {CHART_CHANGES} of {len(order):,} changes; the table lists every one"
+        )
+        order = order[-CHART_CHANGES:]
+        kept = set(order)
+        points = [p for p in points if (p["date"], p["page"]) in kept]
     slot = {key: i for i, key in enumerate(order)}
     probes = list(dict.fromkeys(p["probe"] for p in points))
     log, low, high = scale([v for p in points for v in (p["before"], p["after"])])
     top = 8 + LEGEND_ROW * len(probes) + 8
     bottom = top + PLOT_H
-    height = bottom + 64
+    kind = "log scale" if log else "linear scale"
+    captions = [kind, "after: solid · before: dashed, hollow", *captions]
+    height = bottom + 28 + 18 * len(captions)
 
     def x(i: int) -> str:
         span = X_LAST - X_FIRST
@@ -110,7 +125,6 @@ def trend_svg(metric: str, points: list[dict[str, Any]], inline: bool = False) -
             where = (max(v, 0.0) - low) / (high - low)
         return bottom - where * PLOT_H
 
-    kind = "log scale" if log else "linear scale"
     title = escape(f"{metric}: median before and after each shipped change, per probe ({kind})")
     size = (
         f'width="100%" height="{height}"'
@@ -175,7 +189,8 @@ def trend_svg(metric: str, points: list[dict[str, Any]], inline: bool = False) -
                 f'fill="{TEXT}">{escape(order[i][0])}</text>'
             )
     # two short lines: each fits a phone's width at this size
-    for at, words in ((bottom + 38, kind), (bottom + 56, "after: solid · before: dashed, hollow")):
-        parts.append(f'<text class="label" x="0" y="{at}" fill="{TEXT}">{words}</text>')
+    for n, words in enumerate(captions):
+        at = bottom + 38 + 18 * n
+        parts.append(f'<text class="label" x="0" y="{at}" fill="{TEXT}">{escape(words)}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
