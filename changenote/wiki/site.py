@@ -433,7 +433,7 @@ class _Writer:
 #: The shape of what the Python side writes (escaping, charts, the HTML renderer's
 #: badges, tables and checkboxes): bumped when it changes, so a wiki written by an older
 #: changenote is rendered again, every page.
-RENDERING = "3"
+RENDERING = "4"
 
 
 def salt(config: Config, fmt: str) -> str:
