@@ -147,7 +147,10 @@ def test_changenotes_own_files_do_not_make_a_clean_tree_dirty(project: Path):
     doc = _json(invoke("ship", "--reason", "cache", "--metric", "x=1", "--json"))
     assert doc["files_touched"] == ["app/search.py"]
     note = (project / doc["note_path"]).read_text()
-    assert "uncommitted changes" not in note
+    (measured,) = [line for line in note.splitlines() if line.startswith("- **Measured:**")]
+    assert "uncommitted changes" not in measured  # the baseline's tree was clean
+    # the after-run's tree was not (app/search.py changed, uncommitted), and it says so
+    assert "with uncommitted changes." in note.split("**Shipped:**")[1].split("\n")[0]
 
 
 def test_outside_git_the_note_says_files_could_not_be_collected(tmp_path: Path, monkeypatch):
