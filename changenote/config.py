@@ -54,6 +54,11 @@ class CheckConfig:
     http: str | None = None
     #: A shell command for a command check.
     cmd: str | None = None
+    #: A PromQL query for a Prometheus check, read over a window (docs/PROMETHEUS.md).
+    prom: str | None = None
+    #: The Prometheus check's window and step, as durations (``30m``, ``15s``).
+    window: str | None = None
+    step: str | None = None
     #: Headers sent with the HTTP check (``{"Authorization": "Bearer ${TOKEN}"}``).
     headers: dict[str, str] = field(default_factory=dict)
     #: Per-check overrides of the measuring settings.
@@ -75,10 +80,15 @@ class CheckConfig:
 
     def definition(self) -> dict[str, Any]:
         """What the check measures and expects, as stored with a change that used it."""
-        data: dict[str, Any] = {"http": self.http} if self.http else {"cmd": self.cmd}
+        data: dict[str, Any]
+        if self.prom:
+            data = {"prom": self.prom}
+        else:
+            data = {"http": self.http} if self.http else {"cmd": self.cmd}
         if self.headers:
             data["headers"] = sorted(self.headers)  # names only: values may be secrets
-        for key in ("runs", "warmup", "timeout", "clear_cache", "slow_ms", "max_error_rate"):
+        for key in ("runs", "warmup", "timeout", "clear_cache", "slow_ms", "max_error_rate",
+                    "window", "step"):  # fmt: skip
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
         if self.expect_status:
@@ -106,6 +116,8 @@ class Config:
     notes_dir: str = "notes"
     #: An SQLAlchemy URL; default ``sqlite:///<root>/.changenote/changenote.db``.
     database_url: str | None = None
+    #: The Prometheus server ``--prom`` probes ask (``CHANGENOTE_PROMETHEUS_URL`` wins).
+    prometheus_url: str | None = None
     #: A folder of templates that override the built-in ones, relative to the root.
     templates_dir: str | None = None
     #: Measured runs per probe.
@@ -233,20 +245,37 @@ def _parse_check(name: str, raw: Any, where: str) -> CheckConfig:
             raise _unknown(key, _CHECK_KEYS, here)
     http = raw.get("http")
     cmd = raw.get("cmd")
-    if (http is None) == (cmd is None):
-        raise ConfigError(f"{here}: give exactly one of 'http' or 'cmd'")
+    prom = raw.get("prom")
+    if sum(x is not None for x in (http, cmd, prom)) != 1:
+        raise ConfigError(f"{here}: give exactly one of 'http', 'cmd' or 'prom'")
     from changenote.errors import UsageError
-    from changenote.specs import parse_cmd, parse_header, parse_http
+    from changenote.specs import (
+        parse_cmd,
+        parse_header,
+        parse_http,
+        parse_prom,
+        parse_prom_duration,
+    )
 
     try:  # the same rules as on the command line, reported against the config
         if http is not None:
             parse_http(_expect(http, str, "http", here))
         if cmd is not None:
             parse_cmd(_expect(cmd, str, "cmd", here))
+        if prom is not None and parse_prom(_expect(prom, str, "prom", here)).settings.get("name"):
+            raise UsageError("--prom: a check's query is named by the check; drop 'NAME='")
+        if prom is None:
+            prom_only = [k for k in ("window", "step") if k in raw]
+            if prom_only:
+                raise UsageError(f"'{prom_only[0]}' applies to a Prometheus check only")
+        for key in ("window", "step"):
+            if key in raw:
+                parse_prom_duration(_expect(raw[key], str, key, here), key)
     except UsageError as exc:
-        raise ConfigError(
-            f"{here}: {str(exc).replace('--http', 'http').replace('--cmd', 'cmd')}"
-        ) from None
+        text = str(exc)
+        for flag in ("--http", "--cmd", "--prom"):
+            text = text.replace(flag, flag[2:])
+        raise ConfigError(f"{here}: {text}") from None
     headers: dict[str, str] = {}
     for hname, hvalue in _expect(raw.get("headers", {}), dict, "headers", here).items():
         _expect(hvalue, str, f"headers.{hname}", here)
@@ -260,10 +289,18 @@ def _parse_check(name: str, raw: Any, where: str) -> CheckConfig:
     http_only = [k for k in ("expect_status", "expect_json", "headers") if k in raw]
     if cmd is not None and http_only:
         raise ConfigError(f"{here}: '{http_only[0]}' applies to an HTTP check only")
+    if prom is not None:
+        wrong = [k for k in ("expect_status", "expect_json", "clear_cache", "runs", "warmup",
+                             "slow_ms", "max_error_rate", "better") if k in raw]  # fmt: skip
+        if wrong:
+            raise ConfigError(f"{here}: '{wrong[0]}' does not apply to a Prometheus check")
     return CheckConfig(
         name=name,
         http=_expect(http, str, "http", here) if http is not None else None,
         cmd=_expect(cmd, str, "cmd", here) if cmd is not None else None,
+        prom=prom,
+        window=raw.get("window"),
+        step=raw.get("step"),
         headers=headers,
         runs=_positive_int(raw["runs"], "runs", here, 1, MAX_RUNS) if "runs" in raw else None,
         warmup=_positive_int(raw["warmup"], "warmup", here, 0, MAX_WARMUP)
@@ -346,7 +383,7 @@ def parse_config(raw: dict[str, Any], root: Path, source: Path | None) -> Config
         if key not in _TOP_KEYS:
             raise _unknown(key, _TOP_KEYS, where)
     values: dict[str, Any] = {}
-    for key in ("service", "owner", "notes_dir", "database_url", "templates_dir"):
+    for key in ("service", "owner", "notes_dir", "database_url", "templates_dir", "prometheus_url"):
         if key in raw:
             values[key] = _expect(raw[key], str, key, where)
     if "runs" in raw:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -20,7 +21,7 @@ HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MAX_RUNS = 10_000
 MAX_WARMUP = 1_000
 MAX_TIMEOUT = 86_400  # a day
-ProbeKind = Literal["http", "cmd"]
+ProbeKind = Literal["http", "cmd", "prom"]
 Better = Literal["lower", "higher"]
 
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
@@ -42,7 +43,7 @@ class ProbeSpec:
     """One probe: what to run, as stored with the change and re-run at ship."""
 
     kind: ProbeKind
-    #: ``"METHOD URL"`` for HTTP, the shell command for ``cmd``.
+    #: ``"METHOD URL"`` for HTTP, the shell command for ``cmd``, the PromQL for ``prom``.
     target: str
     #: HTTP headers as (name, value) pairs; values may hold ``${ENV}`` references.
     headers: tuple[tuple[str, str], ...] = ()
@@ -63,6 +64,9 @@ class ProbeSpec:
     def label(self) -> str:
         """The name a probe is shown and matched by (before redaction)."""
         prefix = f"check {self.check}: " if self.check else ""
+        if self.kind == "prom":
+            name = None if self.check else self.settings.get("name")
+            return prefix + (f"prom {name}" if name else f"prom {self.target}")
         return prefix + (self.target if self.kind == "http" else f"$ {self.target}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -146,6 +150,30 @@ def parse_cmd(command: str) -> ProbeSpec:
     return ProbeSpec(kind="cmd", target=command)
 
 
+# ``NAME=`` before a query: PromQL has no lone "=" outside braces, so this cannot be
+# part of a query (``a == b`` and ``{x="y"}`` are not matched).
+_PROM_NAME_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.:-]{0,63})\s*=(?![=~])\s*")
+
+
+def parse_prom(text: str) -> ProbeSpec:
+    """Parse ``"[NAME=]PROMQL"`` into a Prometheus probe."""
+    name = None
+    match = _PROM_NAME_RE.match(text)
+    query = text
+    if match and "{" not in text[: match.end()]:
+        name, query = match.group(1), text[match.end() :]
+    query = query.strip()
+    if not query:
+        raise UsageError(
+            "--prom needs a PromQL query, e.g. --prom 'p95=histogram_quantile(0.95, "
+            "sum by (le) (rate(http_request_duration_seconds_bucket[1m])))'"
+        )
+    if any(c < " " and c not in "\t\n" for c in query):
+        raise UsageError("--prom: the query contains a control character")
+    settings = {"name": check_metric_name(name, "--prom")} if name else {}
+    return ProbeSpec(kind="prom", target=query, settings=settings)
+
+
 def parse_header(text: str) -> tuple[str, str]:
     """Parse ``"Name: value"``."""
     name, sep, value = text.partition(":")
@@ -207,3 +235,48 @@ def parse_duration(text: str, what: str = "duration") -> float:
     if not math.isfinite(value) or value <= 0:
         raise UsageError(f"{what} {text!r}: must be a finite number greater than 0")
     return value
+
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0, "w": 604_800.0}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+
+
+def parse_prom_duration(text: str, what: str) -> float:
+    """``30m``, ``1h30m``, ``15s``, ``500ms``, ``7d`` (Prometheus' syntax) in seconds."""
+    raw = text.strip()
+    if not raw or _DURATION.sub("", raw):
+        raise UsageError(f"{what}: {text!r} is not a duration (use e.g. 30s, 15m, 1h30m, 7d)")
+    seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(raw))
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise UsageError(f"{what} must be longer than 0s, got {text!r}")
+    return seconds
+
+
+def describe_duration(seconds: float) -> str:
+    """``30m``, ``1h30m``, ``15s``: a duration as the user would type it."""
+    left, parts = round(seconds), []
+    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)):
+        if left >= size:
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return "".join(parts) or f"{seconds * 1000:g}ms"
+
+
+def parse_time(text: str, now: datetime, what: str = "--live-at") -> datetime:
+    """An ISO time (``2026-12-01T14:05:00Z``; without a zone: this machine's) or a time
+    relative to now (``-20m``). A time in the future is refused."""
+    raw = text.strip()
+    if raw.startswith("-"):
+        when = now - timedelta(seconds=parse_prom_duration(raw[1:], what))
+    else:
+        try:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00") if raw else "?")
+        except ValueError:
+            raise UsageError(
+                f"{what}: {text!r} is neither an ISO time (2026-12-01T14:05:00Z) nor a "
+                "time ago (-20m)"
+            ) from None
+        when = parsed.astimezone(UTC)  # a naive time is this machine's local time
+    if when > now:
+        raise UsageError(f"{what} {text!r} is in the future")
+    return when

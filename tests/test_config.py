@@ -60,7 +60,7 @@ def test_environment_overrides_store(tmp_path: Path, monkeypatch: pytest.MonkeyP
         ("warmup = true", "must be a number"),
         ('redact_patterns = ["("]', "redact_patterns"),
         ('[checks.api]\nhtp = "http://x"', "unknown key 'htp'; did you mean 'http'?"),
-        ('[checks.api]\nhttp = "http://x"\ncmd = "true"', "exactly one of 'http' or 'cmd'"),
+        ('[checks.api]\nhttp = "http://x"\ncmd = "true"', "exactly one of 'http', 'cmd' or 'prom'"),
         ('[[checklist]]\nkey = "perm"', "needs both 'key' and 'label'"),
         ("min_efect = 3", "did you mean 'min_effect'?"),
     ],

@@ -65,3 +65,12 @@ TagFilter = Annotated[str | None, typer.Option(metavar="TAG", help="Only with th
 Since = Annotated[
     str | None, typer.Option(metavar="DATE", help="Shipped (or started) on or after.")
 ]
+
+Prometheus = Annotated[
+    str | None,
+    typer.Option(
+        metavar="URL",
+        help="The Prometheus server --prom probes ask [default: $CHANGENOTE_PROMETHEUS_URL, "
+        "else prometheus_url in the config].",
+    ),
+]

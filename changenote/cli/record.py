@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from changenote.cli import common
-from changenote.cli.options import FailOnRegression, Headers, Json, Metrics, Ref
+from changenote.cli.options import FailOnRegression, Headers, Json, Metrics, Prometheus, Ref
 
 
 def baseline(
@@ -62,6 +62,31 @@ def baseline(
         str | None,
         typer.Option(metavar="COMMAND", help="Shell command run before every measured run."),
     ] = None,
+    prom: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="'[NAME=]PROMQL'",
+            help="Prometheus probe: a query read over the window that ends now (repeatable).",
+        ),
+    ] = None,
+    prometheus: Prometheus = None,
+    prom_header: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="'NAME: VALUE'", help="Header sent to Prometheus; ${ENV} expands (repeatable)."
+        ),
+    ] = None,
+    window: Annotated[
+        str | None,
+        typer.Option(metavar="DURATION", help="Prometheus window, e.g. 30m [default: 30m]."),
+    ] = None,
+    step: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DURATION",
+            help="Prometheus step [default: the server's scrape interval, else 15s].",
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Create a change and measure its baseline; prints its id."""
@@ -85,6 +110,11 @@ def baseline(
         warmup=warmup,
         timeout=timeout,
         clear_cache=clear_cache,
+        proms=prom or [],
+        prometheus=prometheus,
+        prom_headers=prom_header or [],
+        window=window,
+        step=step,
     )
     notebook = common.notebook()
     with common.measuring(notebook) as progress:
@@ -98,12 +128,13 @@ def measure(
     header: Headers = None,
     metric: Metrics = None,
     fail_on_regression: FailOnRegression = False,
+    prometheus: Prometheus = None,
     as_json: Json = False,
 ) -> None:
     """Measure again: another run, compared with the baseline."""
     notebook = common.notebook()
     with common.measuring(notebook) as progress:
-        doc = notebook.measure(ref, label, header or [], metric or [], progress)
+        doc = notebook.measure(ref, label, header or [], metric or [], progress, prometheus)
     common.emit(doc, as_json, "measure")
     common.gate(doc, fail_on_regression)
 
@@ -155,6 +186,15 @@ def ship(
     metric: Metrics = None,
     header: Headers = None,
     fail_on_regression: FailOnRegression = False,
+    prometheus: Prometheus = None,
+    live_at: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TIME",
+            help="When the change went live (ISO time or -20m): Prometheus windows start "
+            "there [default: now].",
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Measure again, compare honestly, write the note.
@@ -174,6 +214,8 @@ def ship(
         commands=command or [],
         metrics=metric or [],
         headers=header or [],
+        prometheus=prometheus,
+        live_at=live_at,
     )
     notebook = common.notebook()
     with common.measuring(notebook) as progress:

@@ -7,6 +7,7 @@ through the probe this module builds, so each sees the same definition.
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 from changenote.config import CheckConfig, Config
 from changenote.errors import NotFoundError
@@ -32,6 +33,17 @@ def find_check(config: Config, name: str) -> CheckConfig:
 
 def check_spec(check: CheckConfig, headers: tuple[tuple[str, str], ...] = ()) -> ProbeSpec:
     """The probe a check runs, with what it expects and its whole definition kept."""
+    if check.prom:
+        from changenote.specs import parse_prom_duration
+
+        prom_settings: dict[str, Any] = {"name": check.name, "definition": check.definition()}
+        for key in ("window", "step"):
+            raw = getattr(check, key)
+            if raw:
+                prom_settings[key] = parse_prom_duration(raw, key)
+        return ProbeSpec(
+            "prom", check.prom.strip(), tuple(check.headers.items()), check.name, prom_settings
+        )
     base = parse_http(check.http) if check.http else parse_cmd(check.cmd or "")
     settings = {
         "runs": check.runs,

@@ -35,6 +35,7 @@ SEVERITY = {
     "status-changed": "invalidates",
     "cache-state-changed": "caution",
     "probe-errors": "caution",
+    "no-data": "caution",
     "environment-changed": "caution",
     "check-changed": "caution",
     "not-a-git-repository": "caution",
@@ -350,7 +351,20 @@ def probe_errors(run: dict[str, Any]) -> list[Warning_]:
     """Attempts that failed during a run, by kind."""
     found = []
     for probe in run.get("probe_results", []):
-        if probe.get("errors"):
+        window = probe.get("window")
+        if window is not None and probe.get("errors"):
+            found.append(
+                {
+                    "code": "no-data",
+                    "message": (
+                        f"{probe['label']} has no data in the {run['label']} run's window "
+                        f"({window.get('start')} to {window.get('end')}): "
+                        f"{str(probe.get('last_status', '')).removeprefix('no data: ')}; "
+                        "no verdict"
+                    ),
+                }
+            )
+        elif probe.get("errors"):
             kinds = ", ".join(f"{k} x{v}" for k, v in sorted(probe.get("error_kinds", {}).items()))
             found.append(
                 {

@@ -99,6 +99,8 @@ class ProbeOutcome:
     error_kinds: dict[str, int] = field(default_factory=dict)
     #: How often each status was seen (``HTTP 200``, ``exit 0``...), errors included.
     statuses: dict[str, int] = field(default_factory=dict)
+    #: For a Prometheus probe: the window read (start, end, step, points).
+    window: dict[str, Any] | None = None
 
     def add(self, metric: str, value: float, unit: str = "", better: str | None = None) -> None:
         series = self.series.get(metric)

@@ -65,10 +65,17 @@ def stored_probe(spec: ProbeSpec, redact: Redact) -> dict[str, Any]:
         data["headers"] = [[n, redact(redact_header(n, v)) or ""] for n, v in spec.headers]
     if "clear_cache" in data.get("settings", {}):
         data["settings"]["clear_cache"] = redact(data["settings"]["clear_cache"])
+    server = data.get("settings", {}).get("server")
+    if server is not None:  # a Prometheus probe's server: user:password@ is masked
+        data["settings"]["server"] = redact(server)
     data["label"] = redact(spec.label)
-    data["redacted"] = data["target"] != spec.target or any(
-        stored[1] != real[1]
-        for stored, real in zip(data.get("headers", []), spec.headers, strict=True)
+    data["redacted"] = (
+        data["target"] != spec.target
+        or server != data.get("settings", {}).get("server")
+        or any(
+            stored[1] != real[1]
+            for stored, real in zip(data.get("headers", []), spec.headers, strict=True)
+        )
     )
     return data
 
@@ -114,18 +121,21 @@ def metric_rows(
 
 
 def probe_results(outcomes: list[ProbeOutcome], redact: Redact) -> list[dict[str, Any]]:
-    return [
-        {
+    results = []
+    for o in outcomes:
+        result = {
             "label": redact(o.spec.label),
             "attempts": o.attempts,
             "errors": o.errors,
             "error_kinds": {redact(k): v for k, v in o.error_kinds.items()},
-            "last_status": o.last_status,
-            "statuses": dict(o.statuses),
+            "last_status": redact(o.last_status) or "",
+            "statuses": {redact(k) or "": v for k, v in o.statuses.items()},
             "last_output": redact(o.last_output) if o.last_output else "",
         }
-        for o in outcomes
-    ]
+        if o.window is not None:
+            result["window"] = dict(o.window)
+        results.append(result)
+    return results
 
 
 def add_run(

@@ -13,12 +13,13 @@ import posixpath
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from changenote import gitinfo
 from changenote.config import Config
-from changenote.errors import ChangenoteError, UnreadableChangeError, UsageError
+from changenote.errors import ChangenoteError, ProbeError, UnreadableChangeError, UsageError
 from changenote.measure import expectations
 from changenote.measure.comparing import judge, run_warnings
 from changenote.measure.diagnostics import ranked
@@ -35,6 +36,7 @@ from changenote.specs import (
     parse_header,
     parse_http,
     parse_manual_metric,
+    parse_prom,
 )
 from changenote.store.db import Store, resolve_change, unique_slug
 
@@ -65,6 +67,12 @@ class BaselineRequest:
     warmup: int | None = None
     timeout: float | None = None
     clear_cache: str | None = None
+    #: Prometheus probes: ``[NAME=]PROMQL``, the server, its headers, window and step.
+    proms: list[str] = field(default_factory=list)
+    prometheus: str | None = None
+    prom_headers: list[str] = field(default_factory=list)
+    window: str | None = None
+    step: str | None = None
 
 
 @dataclass
@@ -78,6 +86,10 @@ class ShipRequest:
     commands: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
     headers: list[str] = field(default_factory=list)
+    #: The Prometheus server (else the environment's, the config's, the baseline's).
+    prometheus: str | None = None
+    #: When the change went live: the after window starts there (default: now).
+    live_at: str | None = None
 
 
 #: Baseline warnings that stay true at every later run (the rest are the comparison's).
@@ -174,6 +186,10 @@ class Notebook:
         specs = [parse_http(h) for h in req.https]
         specs = [ProbeSpec(s.kind, s.target, headers) for s in specs]
         specs += [parse_cmd(c) for c in req.cmds]
+        prom_headers = tuple(parse_header(h) for h in req.prom_headers)
+        for text in req.proms:
+            spec = parse_prom(text)
+            specs.append(ProbeSpec(spec.kind, spec.target, prom_headers, None, spec.settings))
         from changenote.measure.checks import check_spec, find_check
 
         for name in req.checks:
@@ -210,9 +226,78 @@ class Notebook:
         session.add(item)
 
     def _measure(
-        self, specs: list[ProbeSpec], settings: MeasureSettings, progress: Progress | None
+        self,
+        specs: list[ProbeSpec],
+        settings: MeasureSettings,
+        progress: Progress | None,
+        windows: Callable[[ProbeSpec], Any] | None = None,
     ) -> list[ProbeOutcome]:
-        return run_probes(specs, settings, progress) if specs else []
+        """Run the probes; Prometheus ones are read over ``windows(spec)`` instead."""
+        native = [s for s in specs if s.kind != "prom"]
+        measured = iter(run_probes(native, settings, progress) if native else [])
+        proms = [s for s in specs if s.kind == "prom"]
+        read: Any = iter([])
+        if proms:
+            from changenote.measure import prometheus
+
+            assert windows is not None
+            read = iter(
+                prometheus.measure_windows(proms, [windows(s) for s in proms], settings.timeout)
+            )
+        return [next(read) if s.kind == "prom" else next(measured) for s in specs]
+
+    def _prometheus_url(self, given: str | None) -> str | None:
+        """``--prometheus``, else ``CHANGENOTE_PROMETHEUS_URL``, else the config's."""
+        import os
+
+        from changenote.measure.prometheus import PROMETHEUS_ENV
+
+        for url in (given, os.environ.get(PROMETHEUS_ENV), self.config.prometheus_url):
+            if url is not None and url.strip():
+                return url.strip()
+        return None
+
+    def _settle_prom(self, specs: list[ProbeSpec], req: BaselineRequest) -> list[ProbeSpec]:
+        """At baseline: the server, window and step every Prometheus probe keeps."""
+        from changenote.measure import prometheus
+        from changenote.specs import parse_prom_duration
+
+        if not any(s.kind == "prom" for s in specs):
+            for flag, value in (("--window", req.window), ("--step", req.step),
+                                ("--prometheus", req.prometheus)):  # fmt: skip
+                if value is not None:
+                    raise UsageError(f"{flag} applies to Prometheus probes (--prom) only")
+            return specs
+        url = self._prometheus_url(req.prometheus)
+        if url is None:
+            raise UsageError(
+                "--prom needs a Prometheus server: --prometheus URL, "
+                f"{prometheus.PROMETHEUS_ENV} or prometheus_url in the config"
+            )
+        window = parse_prom_duration(req.window, "--window") if req.window else None
+        step = parse_prom_duration(req.step, "--step") if req.step else None
+        timeout = self.config.timeout if req.timeout is None else req.timeout
+        return prometheus.settle(specs, url, window, step, timeout)
+
+    def _rerun_prom(self, specs: list[ProbeSpec], given: str | None) -> list[ProbeSpec]:
+        """At measure and ship: the server given now, else the one the baseline asked."""
+        url = self._prometheus_url(given)
+        fixed = []
+        for spec in specs:
+            if spec.kind == "prom":
+                server = url or str(spec.settings.get("server") or "")
+                if not server or MASK in server:
+                    raise ProbeError(
+                        f"the Prometheus URL of {spec.label} held a secret that was not "
+                        "stored; give it again with --prometheus URL, or keep the secret "
+                        "in an environment variable: ${NAME}"
+                    )
+                spec = ProbeSpec(
+                    spec.kind, spec.target, spec.headers, spec.check,
+                    {**spec.settings, "server": server},
+                )  # fmt: skip
+            fixed.append(spec)
+        return fixed
 
     # -- actions ----------------------------------------------------------------------
 
@@ -232,14 +317,20 @@ class Notebook:
             if not tag.strip():
                 raise UsageError("--tag cannot be empty")
         if not specs and not manual:
-            raise UsageError("nothing to measure: give --http, --cmd, --check or --metric")
+            raise UsageError("nothing to measure: give --http, --cmd, --prom, --check or --metric")
+        specs = self._settle_prom(specs, req)
         stored_probes = [recording.stored_probe(s, self.redact_text) for s in specs]
         repeat.refuse_unrepeatable(stored_probes, self.redact_text(settings.clear_cache))
         self.store.ensure_schema()  # fail on a bad store before measuring for minutes
         git = gitinfo.state(self.config.root, self.config.own_paths())
         by = history.who(self.config, None)
         started = utcnow()
-        outcomes = self._measure(specs, settings, progress)
+        outcomes = self._measure(specs, settings, progress, _window_ending(started))
+        for outcome in outcomes:  # a baseline without data says so, and records nothing
+            if outcome.window is not None and outcome.errors:
+                raise ProbeError(
+                    f"{outcome.spec.label}: {outcome.last_status.removeprefix('no data: ')}"
+                )
         safe_title = self.redact_text(title) or title
         with self.store.write() as session:
             change = Change(
@@ -323,8 +414,10 @@ class Notebook:
         headers: list[str] | None = None,
         metrics: list[str] | None = None,
         progress: Progress | None = None,
+        prometheus: str | None = None,
     ) -> dict[str, Any]:
-        """Re-run the change's probes as another run and compare it with the baseline."""
+        """Re-run the change's probes as another run and compare it with the baseline
+        (Prometheus probes: the window that ends now)."""
         from changenote.notebook import document
         from changenote.store.models import utcnow
 
@@ -342,7 +435,7 @@ class Notebook:
                 raise ChangenoteError(f"change {change.slug!r} is already shipped")
             refuse_abandoned(change)
             trust.refuse_untrusted(change, self.config)
-            specs = repeat.rerun_specs(change.probes, headers or [])
+            specs = self._rerun_prom(repeat.rerun_specs(change.probes, headers or []), prometheus)
             settings = repeat.rerun_settings(change.settings, self.config)
             taken = {r["label"] for r in document.load(session, change)["runs"]}
             if label and (self.redact_text(label.strip()) or "") in taken:
@@ -353,7 +446,7 @@ class Notebook:
         git = gitinfo.state(self.config.root, self.config.own_paths())
         by = history.who(self.config, None)
         started = utcnow()
-        outcomes = self._measure(specs, settings, progress)
+        outcomes = self._measure(specs, settings, progress, _window_ending(started))
         with self.store.write() as session:
             change = resolve_change(session, str(change.id))
             if change.status == "shipped":
@@ -422,15 +515,19 @@ class Notebook:
                 )
             refuse_abandoned(change)
             trust.refuse_untrusted(change, self.config)
-            specs = repeat.rerun_specs(change.probes, req.headers)
+            specs = self._rerun_prom(repeat.rerun_specs(change.probes, req.headers), req.prometheus)
             settings = repeat.rerun_settings(change.settings, self.config)
             change_id = change.id
+            baseline_end = change.created_at
+        live = self._live_at(req.live_at, specs, baseline_end)
         notes.check_writable(self.config)  # before the measurement, not after it
         self.acting_on("ship", change, _measuring(specs, settings))
         git = gitinfo.state(self.config.root, self.config.own_paths())
         by = history.who(self.config, None)
         started = utcnow()
-        outcomes = self._measure(specs, settings, progress)
+        if live is None:
+            live = started
+        outcomes = self._measure(specs, settings, progress, self._after_window(change, live))
         base = (change.base_commit, dict(change.base_dirty_files))
         excludes = self.config.own_paths()
         # Git runs before the write transaction, so no lock is held while it works.
@@ -514,6 +611,53 @@ class Notebook:
             staged.write(doc)
             return doc
 
+    def _live_at(self, given: str | None, specs: list[ProbeSpec], baseline_end: Any) -> Any:
+        """When the change went live, from ``--live-at``; None: the ship's start."""
+        if given is None:
+            return None
+        if not any(s.kind == "prom" for s in specs):
+            raise UsageError("--live-at applies to Prometheus probes (--prom) only")
+        from changenote.specs import parse_time
+        from changenote.store.models import utcnow
+
+        live = parse_time(given, utcnow(), "--live-at")
+        ended = _aware(baseline_end)
+        if ended is not None and live < ended:
+            raise UsageError(
+                f"--live-at {given!r} is before the baseline window ended "
+                f"({ended.strftime('%Y-%m-%dT%H:%M:%SZ')}): the after window would hold "
+                "points from before the change"
+            )
+        return live
+
+    def _after_window(self, change: Change, live: Any) -> Callable[[ProbeSpec], Any]:
+        """The window after ``live`` for each Prometheus probe, waited for when it has
+        not passed yet (with a line now and then; Ctrl-C records nothing)."""
+        import time
+
+        from changenote.measure.prometheus import Window, describe_duration
+
+        def window(spec: ProbeSpec) -> Window:
+            length, step = float(spec.settings["window"]), float(spec.settings["step"])
+            start = _aware(live)
+            end = start + timedelta(seconds=length)
+            # One step more: the last point needs its scrape ingested.
+            ready = end.timestamp() + step
+            said = 0.0
+            while (left := ready - time.time()) > 0:
+                if self.announce is not None and time.monotonic() - said >= _WAIT_LINE_EVERY:
+                    said = time.monotonic()
+                    self.announce(
+                        f"ship #{change.id} {change.slug}: waiting for the after window of "
+                        f"{spec.label} ({describe_duration(length)} from "
+                        f"{start.strftime('%H:%M:%S')} UTC): {describe_duration(left)} left "
+                        "(Ctrl-C records nothing)"
+                    )
+                time.sleep(min(left, 1.0))
+            return Window(start, end, step)
+
+        return window
+
     # -- notes ------------------------------------------------------------------------
 
     def render(
@@ -587,13 +731,45 @@ class Notebook:
             return document.load(session, document.resolve(session, ref, any_status=True))
 
 
+#: How often a ship waiting for its after window says how long is left, in seconds.
+_WAIT_LINE_EVERY = 30.0
+
+
+def _aware(when: Any) -> Any:
+    """A stored time as an aware UTC datetime (SQLite gives them back naive)."""
+    from datetime import UTC
+
+    if when is None:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _window_ending(end: Any) -> Callable[[ProbeSpec], Any]:
+    """The window of each Prometheus probe that ends at ``end`` (baseline, measure)."""
+    from changenote.measure.prometheus import Window
+
+    def window(spec: ProbeSpec) -> Window:
+        length, step = float(spec.settings["window"]), float(spec.settings["step"])
+        stop = _aware(end)
+        return Window(stop - timedelta(seconds=length), stop, step)
+
+    return window
+
+
 def _measuring(specs: list[ProbeSpec], settings: MeasureSettings) -> str:
     """What a measure or ship is about to do, in words."""
     if not specs:
         return "recording the figures given (no probes to run)"
-    probes = "1 probe" if len(specs) == 1 else f"{len(specs)} probes"
-    runs = "1 run" if settings.runs == 1 else f"{settings.runs} runs"
-    return f"measuring {probes}, {runs} each"
+    native = [s for s in specs if s.kind != "prom"]
+    said = []
+    if native:
+        probes = "1 probe" if len(native) == 1 else f"{len(native)} probes"
+        runs = "1 run" if settings.runs == 1 else f"{settings.runs} runs"
+        said.append(f"measuring {probes}, {runs} each")
+    proms = len(specs) - len(native)
+    if proms:
+        said.append(f"reading {proms} Prometheus window{'s' if proms > 1 else ''}")
+    return "; ".join(said)
 
 
 def refuse_abandoned(change: Change) -> None:
