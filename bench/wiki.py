@@ -601,22 +601,32 @@ def ensure_mkdocs(env: dict[str, str]) -> tuple[Path | None, str]:
 
 
 def edit_reason(note: Path, reason: str) -> None:
-    """Replace the ``reason:`` of the note's front matter, as a person editing it would."""
+    """Replace the ``reason:`` of the note's change record (the YAML block at its end;
+    in a note of the older format, its front matter), as a person editing it would."""
+    from changenote.notebook import note_yaml
+
     text = note.read_text(encoding="utf-8")
-    end = text.find("\n---\n", 4)
-    head, rest = text[:end], text[end:]
-    lines = head.split("\n")
-    out, skipping = [], False
+    mark = text.find(note_yaml.RECORD_MARK)
+    if mark >= 0:
+        start = mark
+        end = len(text)
+    else:
+        start, end = 0, text.find("\n---\n", 4)
+    head, region, rest = text[:start], text[start:end], text[end:]
+    lines = region.split("\n")
+    out, skipping, done = [], False, False
     for line in lines:
-        if line.startswith("reason:"):
+        if line.startswith("reason:") and not done:
             out.append("reason: " + json.dumps(reason, ensure_ascii=False))
-            skipping = True
+            skipping = done = True
             continue
         if skipping and line.startswith("  "):
             continue  # the rest of a folded long reason
         skipping = False
         out.append(line)
-    note.write_text("\n".join(out) + rest, encoding="utf-8")
+    if not done:
+        raise SystemExit(f"bench: no reason: line to edit in {note}")
+    note.write_text(head + "\n".join(out) + rest, encoding="utf-8")
 
 
 def count_files(folder: Path, suffix: str) -> int:
