@@ -63,10 +63,13 @@ def compare_runs(
     after: list[dict[str, Any]],
     min_effect: float = 5.0,
     rules: dict[str, Any] | None = None,
+    windows: frozenset[int] = frozenset(),
 ) -> list[dict[str, Any]]:
     """One comparison per metric, in the before-run's order, then metrics only after has.
 
-    ``rules`` holds per-metric settings (``{"time_ms": {"min_effect": 10}}``).
+    ``rules`` holds per-metric settings (``{"time_ms": {"min_effect": 10}}``); the
+    probes in ``windows`` (by index) are Prometheus windows, whose points are dependent
+    and compared by ``changenote.measure.windows``.
     """
     rules = rules or {}
     after_by_key = {_key(m): m for m in after}
@@ -84,7 +87,10 @@ def compare_runs(
         later: list[float] = list(new["samples"]) if new else []
         unit_before, unit_after = (old or ref).get("unit") or "", (new or ref).get("unit") or ""
         converted = units.convert(later, unit_after, unit_before)
-        item = compare(
+        how = compare
+        if _key(ref)[0] in windows:
+            from changenote.measure.windows import compare_windows as how
+        item = how(
             probe=ref["probe"],
             metric=name,
             unit=unit_before,
@@ -142,6 +148,7 @@ def judge(
         after.get("metrics", []),
         float(settings.get("min_effect", 5.0)),
         settings.get("metrics") or {},
+        window_probes(before),
     )
     found: list[dict[str, str]] = []
     changed_status, not_comparable = diagnostics.status_changed(before, after)
@@ -162,6 +169,12 @@ def judge(
     checks = expectations.evaluate(expectations.parse(expected), after.get("metrics", []))
     unique = list({(w["code"], w["message"]): w for w in found}.values())
     return Judgement(comparison, diagnostics.ranked(unique), checks)
+
+
+def window_probes(run: dict[str, Any]) -> frozenset[int]:
+    """The probes of a run (by index) that read a Prometheus window."""
+    results = run.get("probe_results") or []
+    return frozenset(i for i, p in enumerate(results) if p.get("window"))
 
 
 def _outlier_sensitive(

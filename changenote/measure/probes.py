@@ -448,7 +448,14 @@ class CommandProbe:
 
 
 def open_probe(spec: ProbeSpec, timeout: float) -> HttpProbe | CommandProbe:
-    return HttpProbe(spec, timeout) if spec.kind == "http" else CommandProbe(spec, timeout)
+    if spec.kind == "prom":  # read over a window (measure.prometheus), never run
+        raise ProbeError(
+            f"{spec.label} is a Prometheus probe: it is read over a window at baseline, "
+            "measure and ship; `check` and `watch` do not read Prometheus yet"
+        )
+    if spec.kind == "http":
+        return HttpProbe(spec, timeout)
+    return CommandProbe(spec, timeout)
 
 
 def clear_cache(command: str, timeout: float) -> None:

@@ -389,10 +389,46 @@ def note_context(doc: dict[str, Any], front_matter: str) -> dict[str, Any]:
         "baseline_rows": baseline_rows,
         "baseline": baseline,
         "probe_commands": [{"ref": refs[p], "label": p} for p in doc["probes"]],
+        "windows": _windows(doc, refs),
+        # the runs' figures apply to the probes that run; Prometheus probes are read
+        "runs_measured": any(not _is_window(doc, i) for i in range(len(doc["probes"]))),
         "checklist": doc["checklist"],
         "extra_items": [i for i in doc["checklist"] if i["key"] not in standard],
         "date": (doc.get("shipped_at") or doc.get("created_at") or "")[:10],
     }
+
+
+def _is_window(doc: dict[str, Any], index: int) -> bool:
+    runs = doc.get("runs") or []
+    results = runs[0].get("probe_results") or [] if runs else []
+    return index < len(results) and bool(results[index].get("window"))
+
+
+def _windows(doc: dict[str, Any], refs: dict[str, str]) -> list[dict[str, Any]]:
+    """Each Prometheus probe with the window every run read: when, the step, the points."""
+    from changenote.specs import describe_duration
+
+    found = []
+    for index, label in enumerate(doc["probes"]):
+        if not _is_window(doc, index):
+            continue
+        reads = []
+        for run in doc.get("runs") or []:
+            results = run.get("probe_results") or []
+            window = results[index].get("window") if index < len(results) else None
+            if window:
+                reads.append(
+                    {
+                        "run": run["label"],
+                        "start": str(window.get("start", ""))[:19].replace("T", " "),
+                        "end": str(window.get("end", ""))[11:19],
+                        "step": describe_duration(float(window.get("step") or 0)),
+                        "points": window.get("points"),
+                        "status": results[index].get("last_status", ""),
+                    }
+                )
+        found.append({"ref": refs.get(label, label), "label": label, "reads": reads})
+    return found
 
 
 #: How a command came into the log, in words (probes are listed as probes, not here).
