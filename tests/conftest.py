@@ -11,11 +11,14 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.servers import TestServer
+
+if TYPE_CHECKING:
+    from tests.prometheus_server import PrometheusServer
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Owner",
@@ -133,6 +136,28 @@ def _postgres_databases() -> Iterator[Any]:
             for name in made:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
+    """A real Prometheus on 127.0.0.1, one per test worker, stopped at the session's end.
+
+    It scrapes every second whatever a test adds with ``add_target("127.0.0.1:PORT",
+    job="svc")``; ``query``, ``value`` and ``wait_for(promql, timeout)`` read it. The
+    program is Debian's ``/usr/bin/prometheus`` (or ``CHANGENOTE_TEST_PROMETHEUS``);
+    without one the tests are skipped, except under ``CI=true``, where they fail.
+    """
+    from tests.prometheus_server import BINARY_ENV, PrometheusServer, binary
+
+    program = binary()
+    if program is None:
+        message = f"no prometheus program (Debian's prometheus package, or set {BINARY_ENV})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PrometheusServer(program, tmp_path_factory.mktemp("prometheus"))
+    with server:
+        yield server
 
 
 @pytest.fixture

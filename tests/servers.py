@@ -1,11 +1,21 @@
-"""Real HTTP servers on 127.0.0.1 for the tests: a route whose speed and headers we control."""
+"""Real HTTP servers on 127.0.0.1 for the tests: a route whose speed and headers we control,
+and the example FastAPI service under uvicorn."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "search_service"
 
 
 @dataclass
@@ -97,3 +107,45 @@ class TestServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+@contextlib.contextmanager
+def example_service(workdir: Path, cache: bool = False) -> Iterator[str]:
+    """``examples/search_service`` under uvicorn on a free 127.0.0.1 port: its base URL.
+
+    Its SQLite file and its log (read when it fails to start) are in ``workdir``. It is
+    stopped (terminate, wait, kill) on the way out.
+    """
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = {**os.environ, "SEARCH_DB": str(workdir / "search.db"), "SEARCH_CACHE": "01"[cache]}
+    log_path = workdir / "uvicorn.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app:app", "--app-dir", str(EXAMPLE),
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the example service did not start:\n{log_path.read_text()}")
+            time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import invoke
-
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLE = REPO / "examples" / "search_service"
+from tests.servers import example_service
 
 
 def _missing() -> str | None:
@@ -34,45 +28,11 @@ if _missing():
     pytest.skip(_missing() or "", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def search_service(tmp_path: Path) -> Iterator[str]:
     """The example app under uvicorn on 127.0.0.1, with its own SQLite file."""
-    import httpx
-
-    port = _free_port()
-    env = {**os.environ, "SEARCH_DB": str(tmp_path / "search.db"), "SEARCH_CACHE": "0"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app:app", "--app-dir", str(EXAMPLE),
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                output = proc.stdout.read().decode() if proc.stdout else ""
-                raise RuntimeError(f"the example service did not start:\n{output}")
-            time.sleep(0.1)
+    with example_service(tmp_path) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_responses_say_their_database_calls_and_cache_status(search_service: str):

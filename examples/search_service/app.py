@@ -6,14 +6,22 @@ pattern), so a search with ten hits makes eleven database calls. A result cache 
 switched on (``SEARCH_CACHE=1`` at start, or ``PUT /admin/cache?enabled=true`` while it
 runs); cached searches make no database call at all.
 
+Two more switches make a regression and its fix without a restart:
+``PUT /admin/delay?ms=N`` adds N ms to every search the cache does not answer (a slow
+dependency; 0 by default), and ``PUT /admin/errors?every=N`` makes every Nth of those
+searches fail with a 500 after its queries (0, the default: never).
+
 It carries changenote's instrumentation, so each response says what it did in the
 headers changenote's HTTP probe reads::
 
     Server-Timing: db;desc="11";dur=0.84, app;dur=2.10
     X-Cache-Status: MISS
 
+and ``GET /metrics`` serves the same numbers to Prometheus (request duration, requests
+by status, database calls, cache hits and misses; see docs/INSTRUMENTATION.md).
+
 Run it with ``uvicorn app:app --app-dir examples/search_service --port 8000`` (needs
-``pip install 'changenote[fastapi]'``). ``SEARCH_DB`` names the SQLite file (default: a
+``pip install 'changenote[fastapi,service]'``). ``SEARCH_DB`` names the SQLite file (default: a
 file in the system's temporary folder), filled with sample documents on first start.
 """
 
@@ -21,10 +29,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from sqlalchemy import create_engine, text
 
 from changenote.service.instrument import (
@@ -33,6 +44,7 @@ from changenote.service.instrument import (
     health_router,
     report_cache,
 )
+from changenote.service.metrics import PrometheusMetrics
 
 WORDS = [
     "fastapi", "cache", "index", "query", "database", "search", "latency", "python",
@@ -56,15 +68,21 @@ def _engine(path: Path) -> Any:
 
 engine = _engine(Path(os.environ.get("SEARCH_DB") or Path(tempfile.gettempdir()) / "search.db"))
 count_queries(engine)
+metrics = PrometheusMetrics()
 app = FastAPI(title="search service (changenote example)")
-app.add_middleware(ServerTimingMiddleware)
+app.add_middleware(ServerTimingMiddleware, metrics=metrics)
 app.include_router(health_router({"db": lambda: engine.connect().close() is None}))
+app.include_router(metrics.router())
 app.state.cache_enabled = os.environ.get("SEARCH_CACHE") == "1"
+app.state.delay_ms = 0.0
+app.state.fail_every = 0
 _cache: dict[str, list[dict[str, Any]]] = {}
+_searches = 0
+_searches_lock = threading.Lock()
 
 
 @app.get("/search")
-def search(q: str = "", limit: int = 10) -> dict[str, Any]:
+def search(q: str = "", limit: int = 10) -> Any:
     key = f"{q}\0{limit}"
     if app.state.cache_enabled and key in _cache:
         report_cache(True)
@@ -81,6 +99,10 @@ def search(q: str = "", limit: int = 10) -> dict[str, Any]:
             ).scalar()}
             for doc_id in list(ids)
         ]  # fmt: skip
+    if app.state.delay_ms:
+        time.sleep(app.state.delay_ms / 1000)
+    if _fails():  # answered as an error handler would, without a traceback in the log
+        return JSONResponse({"error": "search failed (PUT /admin/errors)"}, status_code=500)
     if app.state.cache_enabled:
         _cache[key] = results
     return {"q": q, "results": results}
@@ -93,3 +115,26 @@ def set_cache(enabled: bool) -> dict[str, bool]:
     if not enabled:
         _cache.clear()
     return {"enabled": enabled}
+
+
+@app.put("/admin/delay")
+def set_delay(ms: float) -> dict[str, float]:
+    """Add ``ms`` milliseconds to every search the cache does not answer (0: none)."""
+    app.state.delay_ms = max(ms, 0.0)
+    return {"ms": app.state.delay_ms}
+
+
+@app.put("/admin/errors")
+def set_errors(every: int) -> dict[str, int]:
+    """Make every ``every``-th uncached search fail with a 500 (0: never), counting from now."""
+    global _searches
+    with _searches_lock:
+        app.state.fail_every, _searches = max(every, 0), 0
+    return {"every": app.state.fail_every}
+
+
+def _fails() -> bool:
+    global _searches
+    with _searches_lock:
+        _searches += 1
+        return bool(app.state.fail_every) and _searches % app.state.fail_every == 0
