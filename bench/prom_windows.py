@@ -170,7 +170,7 @@ def measure(runner: Runner, pairs: int, seed: int, cv: float, naive: bool) -> di
 
 
 def figures(pairs: int, seed: int, jobs: int, naive_noise: bool) -> dict[str, Any]:
-    from changenote.measure.windows import lag1, window
+    from changenote.measure.windows import inflation, lag1, window
 
     runner = Runner(jobs)
     try:
@@ -218,7 +218,7 @@ def figures(pairs: int, seed: int, jobs: int, naive_noise: bool) -> dict[str, An
             "mean_plain_r": round(float(np.mean(raw)), 4),
             "mean_corrected_r": round(float(np.mean(corrected)), 4),
             "mean_n_eff": round(float(np.mean(n_eff)), 2),
-            "true_n_eff": round(POINTS * (1 - PHI) / (1 + PHI), 2),
+            "true_n_eff": round(POINTS / inflation(PHI, POINTS), 2),
         },
         "goals": {"false_verdicts_max": GOAL_FALSE, "power_min": GOAL_POWER},
         "pass": passed,
