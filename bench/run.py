@@ -12,8 +12,8 @@ Run it as ``python bench/run.py [--out FILE] [--against REF]`` with Python 3.11 
    probe's median on a loopback ``/health`` with a plain ``http.client`` loop, and
    measures ``changenote ship``'s own overhead (its wall time minus its probe runs);
 4. runs ``bench/wiki.py``, ``bench/store.py``, ``bench/verdicts.py``,
-   ``bench/document.py`` and ``bench/honesty.py`` with the venv's interpreter at reduced
-   sizes and reads their ``--json`` figures;
+   ``bench/prom_windows.py``, ``bench/document.py`` and ``bench/honesty.py`` with the
+   venv's interpreter at reduced sizes and reads their ``--json`` figures;
 5. prints the table as markdown (and writes it to ``--out``).
 
 About five minutes on 2 CPUs. A failed part becomes a row saying so; the script exits 0:
@@ -412,6 +412,42 @@ def verdict_rows(s: Setup, work: Path, pairs: int) -> list[Row]:
     ]
 
 
+def prom_window_rows(s: Setup, work: Path, pairs: int) -> list[Row]:
+    cmd = [str(s.bin_dir / "python"), str(BENCH / "prom_windows.py"), "--pairs", str(pairs),
+           "--no-naive-noise", "--json"]  # fmt: skip
+    fig = trailing_json(run_checked(cmd, work, s.env, 420))["figures"]
+    head, setup = fig["headline"], fig["setup"]
+    where = (
+        f"AR(1) phi {setup['phi']}, {setup['points_per_window']} points a window, "
+        f"CV {setup['headline_cv_pct']:g}%"
+    )
+    false, sig = head["false_verdicts"], fig["no_min_effect_false"]
+    up, down = head["power_up_regressed"], head["power_down_improved"]
+
+    def pct(t: dict[str, Any]) -> str:
+        return f"{t['rate']:.1%}"
+
+    return [
+        Row(
+            f"window verdicts on no-change pairs ({false['windows']['pairs']:,} pairs, {where})",
+            f"{pct(false['windows'])} ({false['windows']['hits']}/{false['windows']['pairs']})",
+            f"naive Mann-Whitney on the points {pct(false['naive'])}",
+            goal=f"≤ 5%: {mark(fig['pass']['false_verdicts'])}",
+        ),
+        Row(
+            f"window verdict power, true +/-10% step ({where})",
+            f"regressed {pct(up['windows'])}, improved {pct(down['windows'])}",
+            f"naive {pct(up['naive'])}, {pct(down['naive'])}",
+            goal=f"≥ 80%: {mark(fig['pass']['power'])}",
+        ),
+        Row(
+            "window test significant on no-change pairs, no minimum effect (info)",
+            pct(sig["windows"]),
+            f"naive Mann-Whitney {pct(sig['naive'])}",
+        ),
+    ]
+
+
 def document_rows(s: Setup, work: Path, changes: int) -> list[Row]:
     cmd = [str(s.bin_dir / "python"), str(BENCH / "document.py"), "--changes", str(changes),
            "--json"]  # fmt: skip
@@ -497,6 +533,7 @@ def main() -> None:
     parser.add_argument("--wiki-notes", type=int, default=1000)
     parser.add_argument("--store-changes", type=int, default=20_000)
     parser.add_argument("--verdict-pairs", type=int, default=1000)
+    parser.add_argument("--prom-pairs", type=int, default=200)
     parser.add_argument("--document-changes", type=int, default=2000)
     parser.add_argument("--honesty-checks", type=int, default=30)
     parser.add_argument("--honesty-aa", type=int, default=20)
@@ -526,6 +563,7 @@ def main() -> None:
             guarded(rows, "wiki", lambda: wiki_rows(s, work, args.wiki_notes))
             guarded(rows, "store", lambda: store_rows(s, work, args.store_changes))
             guarded(rows, "verdicts", lambda: verdict_rows(s, work, args.verdict_pairs))
+            guarded(rows, "prometheus windows", lambda: prom_window_rows(s, work, args.prom_pairs))
             guarded(rows, "documents", lambda: document_rows(s, work, args.document_changes))
             sizes = (args.honesty_checks, args.honesty_aa)
             guarded(rows, "honesty", lambda: honesty_rows(s, work, *sizes))
@@ -551,8 +589,9 @@ def main() -> None:
         "samples is subtracted from the command's wall time.",
         f"Reduced sizes: wiki {args.wiki_notes:,} notes (goals set at 10,000), store "
         f"{args.store_changes:,} changes (goal set at 100,000), verdicts "
-        f"{args.verdict_pairs:,} pairs; full runs: `python bench/wiki.py`, "
-        "`python bench/store.py`, `python bench/verdicts.py`.",
+        f"{args.verdict_pairs:,} pairs, Prometheus windows {args.prom_pairs:,} pairs a "
+        "scenario; full runs: `python bench/wiki.py`, `python bench/store.py`, "
+        "`python bench/verdicts.py`, `python bench/prom_windows.py`.",
     ]
     table = markdown(rows, notes)
     print(table)

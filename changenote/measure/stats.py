@@ -78,15 +78,24 @@ class Comparison:
     n_after: int
     #: A plain-words reading, e.g. "0/30 → 3/30 errors; Boschloo p=0.13".
     detail: str = ""
-    #: "continuous", "proportion" or "count".
+    #: "continuous", "proportion", "count" or "window" (changenote.measure.windows).
     kind: str = "continuous"
     #: "%" (relative change) or "pts" (difference of rates in percentage points).
     ci_unit: str = "%"
     #: The minimum effect the verdict used (percent, or points for rates).
     min_effect: float = 5.0
+    #: Effective sample sizes of autocorrelated windows (``kind`` "window" only).
+    n_eff_before: float | None = None
+    n_eff_after: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        for key in ("n_eff_before", "n_eff_after"):
+            # Absent unless set, so documents of the other kinds keep their keys.
+            if data[key] is None:
+                del data[key]
+            else:
+                data[key] = round(data[key], 2)
         for key in ("before", "after", "change_pct", "ci_low", "ci_high"):
             if data[key] is not None:
                 data[key] = _round(data[key])

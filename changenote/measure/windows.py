@@ -1,0 +1,277 @@
+"""Comparing two windows of time-ordered points (e.g. Prometheus range-query results).
+
+Points a range query returns at a 15 s step are not independent samples: a p95 latency
+that is high now is high 15 s later too. A rank test on them counts 120 points as 120
+pieces of evidence when they hold perhaps a dozen, and calls noise a change far too
+often (``bench/prom_windows.py`` measures how often). This module compares the *means*
+of the two windows with a Welch t test whose sample sizes are the windows' **effective**
+sizes:
+
+1. each window's lag-1 autocorrelation r is estimated and bias-corrected (a short
+   series underestimates it: E[r] is about rho - (1 + 4 rho) / n), then taken as an
+   AR(1) process's rho, clipped to [0, 0.98] (negative r is treated as none, so the
+   test can only be more cautious than the points);
+2. the variance of the window's mean is sigma^2 / n times the AR(1) inflation factor
+   f = 1 + 2 sum_k (1 - k/n) rho^k, and sigma^2 is estimated without the downward bias
+   autocorrelation gives the plain sample variance (sum of squares / (n - f));
+   the effective n is n / f;
+3. Welch's t on the difference of means, with Welch-Satterthwaite degrees of freedom
+   from the effective sizes (n_eff - 1 a side);
+4. the 95% interval of the relative change of the mean by the delta method on the log
+   of the ratio of means, with the same t quantile.
+
+The verdict follows ``changenote.measure.stats``: improved or regressed only when the
+test agrees (p < 0.05) *and* the whole interval lies beyond the minimum effect.
+
+NaN and infinite points (Prometheus returns NaN for a p95 of an interval without
+requests) are dropped before anything is computed, and the detail says how many; the
+remaining points are taken as consecutive. No numpy, no scipy: the t distribution is
+computed here (tests/test_windows_stats.py holds it to scipy's).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from changenote.measure.stats import ALPHA, MIN_SAMPLES, Comparison, _direction, _judge
+
+#: The largest lag-1 autocorrelation used (beyond it a window holds almost nothing).
+MAX_RHO = 0.98
+#: Fewer effective points than this on a side: no test.
+MIN_EFFECTIVE = 3.0
+
+
+# ------------------------------------------------------------------- the t distribution
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz)."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 500):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-15:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """The regularized incomplete beta function I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
+
+
+def t_two_sided_p(t: float, df: float) -> float:
+    """Two-sided p-value of Student's t with ``df`` (any positive real) degrees of freedom."""
+    if not math.isfinite(t):
+        return 0.0
+    return _betainc(df / 2.0, 0.5, df / (df + t * t))
+
+
+def t_quantile(q: float, df: float) -> float:
+    """The ``q`` quantile (0.5 < q < 1) of Student's t, by Newton's method on its CDF."""
+    from statistics import NormalDist
+
+    x = NormalDist().inv_cdf(q)
+    log_norm = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+    # Start from the Cornish-Fisher expansion: within a few percent even at df = 1.
+    g1 = (x**3 + x) / 4
+    g2 = (5 * x**5 + 16 * x**3 + 3 * x) / 96
+    t = max(x + g1 / df + g2 / df**2, 1e-6)
+    for _ in range(50):
+        cdf = 1.0 - t_two_sided_p(t, df) / 2.0
+        pdf = math.exp(log_norm - (df + 1) / 2 * math.log1p(t * t / df))
+        step = (cdf - q) / pdf
+        t_next = t - step
+        t = t_next if t_next > 0 else t / 2
+        if abs(step) < 1e-12 * max(1.0, t):
+            break
+    return t
+
+
+# ------------------------------------------------------------------------ one window
+@dataclass(frozen=True)
+class Window:
+    """What a window of points gives the test."""
+
+    n: int
+    mean: float
+    #: Bias-corrected lag-1 autocorrelation, clipped to [0, MAX_RHO].
+    rho: float
+    #: The variance of the mean, allowing for the autocorrelation.
+    var_mean: float
+    n_eff: float
+
+
+def inflation(rho: float, n: int) -> float:
+    """The AR(1) variance inflation of a mean of n points: 1 + 2 sum (1 - k/n) rho^k."""
+    if rho <= 0.0:
+        return 1.0
+    # Closed form of the sum; equal to the loop for every n.
+    rn = rho**n
+    total = rho / (1 - rho) - rho * (1 - rn) / (n * (1 - rho) ** 2)
+    return 1.0 + 2.0 * total
+
+
+def lag1(points: Sequence[float]) -> float:
+    """The plain lag-1 autocorrelation (0 for a constant window)."""
+    n = len(points)
+    mean = math.fsum(points) / n
+    dev = [p - mean for p in points]
+    denom = math.fsum(d * d for d in dev)
+    if denom == 0.0:
+        return 0.0
+    return math.fsum(dev[i] * dev[i + 1] for i in range(n - 1)) / denom
+
+
+def window(points: Sequence[float]) -> Window:
+    """Mean, autocorrelation, variance of the mean and effective size of a window."""
+    n = len(points)
+    mean = math.fsum(points) / n
+    r = lag1(points)
+    # Kendall's bias correction, E[r] = rho - (1 + 4 rho) / n, solved for rho.
+    corrected = (n * r + 1.0) / (n - 4.0) if n > 8 else r + (1.0 + 4.0 * r) / n
+    rho = min(max(corrected, 0.0), MAX_RHO)
+    f = min(inflation(rho, n), float(n))
+    ss = math.fsum((p - mean) ** 2 for p in points)
+    sigma2 = ss / (n - f) if n - f > 1e-9 else ss / max(n - 1, 1) * f
+    return Window(n=n, mean=mean, rho=rho, var_mean=sigma2 * f / n, n_eff=n / f)
+
+
+def _finite(points: Sequence[float]) -> tuple[list[float], int]:
+    kept = [float(p) for p in points if math.isfinite(float(p))]
+    return kept, len(points) - len(kept)
+
+
+def _count(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+# ------------------------------------------------------------------------ the comparison
+def compare_windows(
+    probe: str,
+    metric: str,
+    unit: str,
+    better: str | None,
+    before: Sequence[float],
+    after: Sequence[float],
+    min_effect: float = 5.0,
+) -> Comparison:
+    """Compare the means of two windows of time-ordered points, allowing for autocorrelation.
+
+    NaN and infinite points are dropped (and counted in ``detail``); the rest are the
+    window. The verdict is ``no-test`` with fewer than 3 points or 3 effective points a
+    side, a constant window or a mean that is not positive; ``not-measured`` with no
+    points on a side.
+    """
+    b, dropped_b = _finite(before)
+    a, dropped_a = _finite(after)
+    notes = []
+    for side, dropped, total in (
+        ("before", dropped_b, len(before)),
+        ("after", dropped_a, len(after)),
+    ):
+        if dropped:
+            notes.append(
+                f"{dropped} of {total} points {side} were NaN or infinite and were dropped"
+            )
+    prefix = "; ".join(notes) + "; " if notes else ""
+    mb = math.fsum(b) / len(b) if b else None
+    ma = math.fsum(a) / len(a) if a else None
+    change = (ma / mb - 1) * 100 if mb and ma is not None else None
+
+    def result(verdict: str, detail: str, **fields: float | None) -> Comparison:
+        return Comparison(
+            probe=probe,
+            metric=metric,
+            unit=unit,
+            better=better,
+            before=mb,
+            after=ma,
+            change_pct=change,
+            ci_low=fields.get("low"),
+            ci_high=fields.get("high"),
+            p_value=fields.get("p"),
+            verdict=verdict,
+            n_before=len(b),
+            n_after=len(a),
+            detail=prefix + detail,
+            kind="window",
+            ci_unit="%",
+            min_effect=min_effect,
+            n_eff_before=fields.get("n_eff_before"),
+            n_eff_after=fields.get("n_eff_after"),
+        )
+
+    if not b or not a:
+        return result("not-measured", f"no points {'before' if not b else 'after'}")
+    if min(len(b), len(a)) < MIN_SAMPLES:
+        return result("no-test", f"too few points for a test (fewer than {MIN_SAMPLES} on a side)")
+    assert mb is not None and ma is not None
+    const_b, const_a = min(b) == max(b), min(a) == max(a)
+    if const_b and const_a and mb == ma:
+        return result(
+            "not-significant", f"both windows are constant ({mb:g}): nothing changed", p=1.0
+        )
+    if const_b or const_a:
+        side = "before" if const_b else "after"
+        value = b[0] if const_b else a[0]
+        return result(
+            "no-test",
+            f"the {side} window is constant ({value:g} throughout): no noise to test "
+            "against; a flat series is often a stale or missing scrape",
+        )
+    if mb <= 0 or ma <= 0:
+        side, mean = ("before", mb) if mb <= 0 else ("after", ma)
+        what = "zero" if mean == 0 else "negative"
+        return result("no-test", f"the {side} mean is {what}: no relative change to judge")
+    wb, wa = window(b), window(a)
+    n_eff = {"n_eff_before": wb.n_eff, "n_eff_after": wa.n_eff}
+    if wb.rho < 0.1 and wa.rho < 0.1:
+        head = f"points show little autocorrelation (lag-1 r {wb.rho:.2f} / {wa.rho:.2f})"
+    else:
+        head = f"points are autocorrelated (lag-1 r {wb.rho:.2f} / {wa.rho:.2f})"
+    head += f": effective n {_count(wb.n_eff)} / {_count(wa.n_eff)} of {wb.n} / {wa.n}"
+    if min(wb.n_eff, wa.n_eff) < MIN_EFFECTIVE:
+        return result(
+            "no-test",
+            f"{head}; fewer than {MIN_EFFECTIVE:.0f} effective points on a side: no test",
+            **n_eff,
+        )
+    se2 = wb.var_mean + wa.var_mean
+    df = se2**2 / (wb.var_mean**2 / (wb.n_eff - 1) + wa.var_mean**2 / (wa.n_eff - 1))
+    t = (wa.mean - wb.mean) / math.sqrt(se2)
+    p = t_two_sided_p(t, df)
+    # Delta method on log(after mean / before mean).
+    se_log = math.sqrt(wb.var_mean / wb.mean**2 + wa.var_mean / wa.mean**2)
+    half = t_quantile(1 - ALPHA / 2, df) * se_log
+    log_ratio = math.log(wa.mean / wb.mean)
+    low = math.expm1(log_ratio - half) * 100
+    high = math.expm1(log_ratio + half) * 100
+    verdict = _judge(_direction(low, high, min_effect) if p < ALPHA else None, better)
+    detail = f"{head}; Welch t p={p:.2g}; 95% CI of the mean's change {low:+.1f}% to {high:+.1f}%"
+    return result(verdict, detail, low=low, high=high, p=p, **n_eff)
