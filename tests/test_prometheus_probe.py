@@ -1,0 +1,237 @@
+"""``--prom`` probes against a real Prometheus scraping the example service every second.
+
+The service gets steady traffic from a thread. A first change is baselined on normal
+traffic, the route is made slower (``PUT /admin/delay``), and ship reads the window after
+it went live: ``regressed``. A second change is baselined on the slow route, the delay is
+taken away (the fix), and ship says ``improved``. A third probe reads a target that is
+removed before ship: its after window has no data, recorded as such, never a verdict.
+Credentials in the server URL and headers go nowhere. Then the bad input: each one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import after_announcement, invoke
+from tests.prometheus_server import PrometheusServer
+from tests.servers import example_service
+
+pytest.importorskip("fastapi")
+pytest.importorskip("prometheus_client")
+
+WINDOW = "20s"
+SECRET_PASSWORD = "pw-7Hq2-never-stored"
+SECRET_TOKEN = "tok-Zr81x-never-stored"
+
+
+def p95(job: str) -> str:
+    return (
+        "p95=histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket"
+        f'{{job="{job}",route="/search"}}[3s])))'
+    )
+
+
+def switch(url: str, delay_ms: int) -> None:
+    """Set the route's delay, and wait until every point the queries give reflects it:
+    the change is live once the ``rate(...[3s])`` range and a scrape have passed."""
+    import httpx
+
+    with httpx.Client(base_url=url) as client:
+        assert client.put("/admin/delay", params={"ms": delay_ms}).status_code == 200
+    time.sleep(4.5)
+
+
+def wait_until(moment: float) -> None:
+    while (left := moment - time.time()) > 0:
+        time.sleep(min(left, 0.5))
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory, prometheus: PrometheusServer):
+    """The example service, scraped, with a thread searching it every 20 ms."""
+    import httpx
+
+    with example_service(tmp_path_factory.mktemp("service")) as url:
+        address = url.removeprefix("http://")
+        job = f"probe-{address.rsplit(':', 1)[1]}"
+        stop = threading.Event()
+
+        def traffic() -> None:
+            with httpx.Client(base_url=url, timeout=5) as client:
+                while not stop.is_set():
+                    with contextlib.suppress(httpx.HTTPError):
+                        client.get("/search", params={"q": "index"})
+                    stop.wait(0.02)
+
+        thread = threading.Thread(target=traffic, daemon=True)
+        thread.start()
+        prometheus.add_target(address, job=job)
+        try:
+            prometheus.wait_for(f'up{{job="{job}"}} == 1', timeout=30)
+            yield url, job
+        finally:
+            stop.set()
+            thread.join(timeout=10)
+            prometheus.remove_target(address)
+
+
+@pytest.fixture
+def here(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("CHANGENOTE_PROMETHEUS_URL", raising=False)
+    with (project / "changenote.toml").open("a") as config:
+        config.write('\n[metrics.p95]\nbetter = "lower"\n')
+    return project
+
+
+def one_line(result, starts: str, code: int = 1) -> str:  # type: ignore[no-untyped-def]
+    assert "Traceback" not in result.stderr
+    assert result.code == code, (result.code, result.stderr)
+    lines = after_announcement(result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("changenote: error: " + starts), lines[0]
+    return lines[0]
+
+
+def test_a_slower_route_regresses_and_the_fix_improves(
+    here: Path, service: tuple[str, str], prometheus: PrometheusServer
+):
+    url, job = service
+    with_credentials = prometheus.url.replace("http://", f"http://reader:{SECRET_PASSWORD}@")
+    header = f"Authorization: Bearer {SECRET_TOKEN}"
+    # A second target that goes away before ship: its after window has no data.
+    self_address = prometheus.url.removeprefix("http://")
+    self_job = f"self-{job}"
+    prometheus.add_target(self_address, job=self_job)
+    prometheus.wait_for(f'up{{job="{self_job}"}} == 1', timeout=30)
+
+    # The target's first scrape must be a whole window ago before a baseline can read it.
+    shorter = invoke("baseline", "Too soon", "--prom", p95(job), "--window", "10m",
+                     "--prometheus", prometheus.url)  # fmt: skip
+    one_line(shorter, "prom p95: the window is shorter than asked: ")
+    assert json.loads(invoke("list", "--json").stdout) == []
+    wait_until(time.time() + 22)
+
+    base = invoke("baseline", "Search p95", "--prom", p95(job), "--window", WINDOW,
+                  "--prometheus", with_credentials, "--prom-header", header,
+                  "--prom", f'up=up{{job="{self_job}"}}', "--json")  # fmt: skip
+    assert base.code == 0, base.stderr
+    doc = base.json()
+    assert [p["label"] for p in doc["runs"][0]["probe_results"]] == ["prom p95", "prom up"]
+    window = doc["runs"][0]["probe_results"][0]["window"]
+    assert window["step"] == 1.0  # the server's scrape interval
+    assert window["points"] >= 19
+
+    prometheus.remove_target(self_address)
+    switch(url, 40)
+    live = time.time()
+    live_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(live))
+
+    # The header and the URL's password were not stored: ship cannot ask without them.
+    refused = invoke("ship", "1", "--reason", "slower on purpose", "--live-at", live_at)
+    one_line(refused, "header Authorization of prom p95 was redacted when stored")
+    refused = invoke("ship", "1", "--reason", "slower", "--live-at", live_at, "--header", header)
+    one_line(refused, "the Prometheus URL of prom p95 held a secret that was not stored")
+    shipped = invoke("ship", "1", "--reason", "slower on purpose", "--live-at", live_at,
+                     "--prometheus", with_credentials, "--header", header, "--json")  # fmt: skip
+    assert shipped.code == 0, shipped.stderr
+    assert time.time() >= live + 20  # it waited for the after window to pass
+    after = shipped.json()
+    verdicts = {c["metric"]: c for c in after["comparison"]}
+    assert verdicts["p95"]["verdict"] == "regressed", verdicts["p95"]
+    assert verdicts["p95"]["kind"] == "window" and verdicts["p95"]["n_eff_after"] is not None
+    assert verdicts["up"]["verdict"] == "not-measured"
+    assert any(w["code"] == "no-data" and "prom up" in w["message"] for w in after["warnings"])
+    note = (here / after["note_path"]).read_text()
+    assert "Read from Prometheus" in note and "after: " in note
+
+    # The fix: baselined on the slow route, the delay taken away.
+    again = invoke("baseline", "Search p95, the fix", "--prom", p95(job), "--window", WINDOW,
+                   "--prometheus", prometheus.url)  # fmt: skip
+    assert again.code == 0, again.stderr
+    switch(url, 0)
+    fixed = invoke("ship", "2", "--reason", "the fix", "--prometheus", prometheus.url, "--json")
+    assert fixed.code == 0, fixed.stderr
+    assert {c["metric"]: c["verdict"] for c in fixed.json()["comparison"]} == {"p95": "improved"}, (
+        fixed.json()["comparison"],
+        fixed.json()["runs"][0]["metrics"][0]["samples"],
+        fixed.json()["runs"][1]["metrics"][0]["samples"],
+    )
+
+    # Nothing of the credentials anywhere: the store, the notes, the export.
+    exported = invoke("export")
+    everything = exported.stdout + base.stdout + shipped.stdout + shipped.stderr
+    everything += "".join(p.read_text() for p in (here / "notes").glob("*.md"))
+    store = (here / ".changenote" / "changenote.db").read_bytes()
+    for secret in (SECRET_PASSWORD, SECRET_TOKEN):
+        assert secret not in everything
+        assert secret.encode() not in store
+
+
+@pytest.mark.parametrize(
+    ("args", "starts", "code"),
+    [
+        (["--prom", "x=sum(rate(http_requests_total[1m]"], "Prometheus at http://127.0.0.1:", 1),
+        (["--prom", "x=no_such_metric_at_all"], "prom x: the query returned no series", 1),
+        (["--prom", 'x=label_replace(vector(1), "side", "a", "", "") or vector(2)'],
+         'prom x: the query returned 2 series ({}, {side="a"})', 1),
+        (["--prom", 'x=vector(0) / 0'], "prom x: the query gave NaN or infinity at ", 1),
+        (["--prom", "x=up", "--window", "0s"], "--window must be longer than 0s", 2),
+        (["--prom", "x=up", "--window", "soon"], "--window: 'soon' is not a duration", 2),
+        (["--prom", "  "], "--prom needs a PromQL query", 2),
+        (["--cmd", "true", "--window", "5m"], "--window applies to Prometheus probes", 2),
+    ],
+    ids=["syntax", "no-series", "several-series", "nan", "window-0s", "window-word", "empty",
+         "window-without-prom"],
+)  # fmt: skip
+def test_bad_input_at_baseline_is_one_line_and_records_nothing(
+    here: Path, service: tuple[str, str], prometheus: PrometheusServer,
+    args: list[str], starts: str, code: int,
+):  # fmt: skip
+    done = invoke("baseline", "Bad", *args, "--prometheus", prometheus.url)
+    said = one_line(done, starts, code)
+    if "syntax" in starts or starts.startswith("Prometheus"):
+        assert "parse error" in said  # the server's own message, quoted
+    assert json.loads(invoke("list", "--json").stdout) == []
+
+
+def test_unreachable_server_and_missing_server_and_future_live_at(
+    here: Path, prometheus: PrometheusServer, monkeypatch: pytest.MonkeyPatch
+):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    done = invoke("baseline", "Down", "--prom", "x=vector(1)", "--step", "1s",
+                  "--prometheus", f"http://127.0.0.1:{port}")  # fmt: skip
+    one_line(done, f"cannot reach Prometheus at http://127.0.0.1:{port}: connection refused")
+    one_line(
+        invoke("baseline", "None", "--prom", "x=vector(1)"), "--prom needs a Prometheus server", 2
+    )
+    monkeypatch.setenv("CHANGENOTE_PROMETHEUS_URL", prometheus.url)
+    made = invoke("baseline", "Const", "--prom", "x=vector(1)", "--window", "5s", "--step", "1s")
+    assert made.code == 0, made.stderr
+    one_line(invoke("ship", "1", "--reason", "r", "--live-at", "2999-01-01T00:00:00Z"),
+             "--live-at '2999-01-01T00:00:00Z' is in the future", 2)  # fmt: skip
+    one_line(invoke("ship", "1", "--reason", "r", "--live-at", "-1d"),
+             "--live-at '-1d' is before the baseline window ended", 2)  # fmt: skip
+    assert json.loads(invoke("show", "1", "--json").stdout)["status"] == "baseline"
+
+
+def test_a_prometheus_check_in_config_is_read_not_run(here: Path, prometheus: PrometheusServer):
+    with (here / "changenote.toml").open("a") as config:
+        config.write('\n[checks.one]\nprom = "vector(1)"\nwindow = "5s"\nstep = "1s"\n')
+    made = invoke("baseline", "From config", "--check", "one", "--prometheus", prometheus.url,
+                  "--json")  # fmt: skip
+    assert made.code == 0, made.stderr
+    metric = made.json()["runs"][0]["metrics"][0]
+    assert metric["metric"] == "one" and metric["median"] == 1.0 and metric["n"] >= 5
+    # monitoring does not read windows: it says so (Nagios UNKNOWN), it never runs the query
+    checked = invoke("check", "one")
+    assert checked.code == 3 and "is a Prometheus probe" in checked.stdout + checked.stderr
