@@ -345,9 +345,10 @@ class Traffic:
         self.samples = _service_samples(client)
 
     def _last_scrape(self) -> float:
-        value = self.prom.value(f"max(timestamp(http_requests_total{{{self.selector}}}))")
-        assert value is not None
-        return value
+        """The time of the newest scrape (waiting out one that failed: its series are
+        stale until the next)."""
+        found = self.prom.wait_for(f"max(timestamp(http_requests_total{{{self.selector}}}))")
+        return float(found[0]["value"][1])
 
     def _settle(self, expected: float) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
         """Wait until the service counted ``expected`` searches, then until Prometheus
