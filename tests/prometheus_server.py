@@ -69,6 +69,13 @@ class PrometheusServer:
         self._http = httpx.Client(timeout=10)
 
     def start(self, timeout: float = 30.0) -> PrometheusServer:
+        try:
+            return self._start(timeout)
+        except BaseException:  # an interrupt while it starts leaves no process either
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> PrometheusServer:
         self.targets.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "prometheus.yml"
         config.write_text(CONFIG.format(targets=self.targets))
@@ -89,7 +96,7 @@ class PrometheusServer:
                 return self
             if "address already in use" not in self.log.read_text(errors="replace"):
                 break
-        self.stop()
+            self.stop(close=False)
         raise PrometheusError(f"prometheus did not start:\n{self.log.read_text(errors='replace')}")
 
     def _ready(self, deadline: float) -> bool:
@@ -103,17 +110,19 @@ class PrometheusServer:
             time.sleep(0.05)
         return False
 
-    def stop(self) -> None:
+    def stop(self, close: bool = True) -> None:
         """Terminate, wait, kill if it must: no process is left behind."""
         proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
+        if proc is not None:
+            if proc.poll() is None:
+                proc.terminate()
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        self._http.close()
+        if close:
+            self._http.close()
 
     @property
     def pid(self) -> int | None:

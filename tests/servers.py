@@ -121,7 +121,8 @@ def example_service(workdir: Path, cache: bool = False) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    env = {**os.environ, "SEARCH_DB": str(workdir / "search.db"), "SEARCH_CACHE": "01"[cache]}
+    env = {**os.environ, "SEARCH_DB": str(workdir / "search.db")}
+    env["SEARCH_CACHE"] = "1" if cache else "0"
     log_path = workdir / "uvicorn.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(

@@ -106,15 +106,26 @@ def test_labels_are_route_templates_and_stay_bounded():
         raise RuntimeError("boom")
 
     app.include_router(api)
+    v2 = FastAPI()
+
+    @v2.get("/things/{thing_id}")
+    def thing(thing_id: str) -> dict[str, str]:
+        return {"id": thing_id}
+
+    app.mount("/v2", v2)
+    app.mount("/raw-metrics", metrics.asgi_app())
 
     async def traffic() -> str:
-        transport = httpx.ASGITransport(app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+        # Served under /svc (uvicorn --root-path /svc): the labels never show it.
+        transport = httpx.ASGITransport(app, raise_app_exceptions=False, root_path="/svc")
+        async with httpx.AsyncClient(transport=transport, base_url="http://app/svc") as client:
             for item_id in (1, 2, 3):
                 assert (await client.get(f"/api/items/{item_id}")).status_code == 200
             assert (await client.get("/boom")).status_code == 500
             assert (await client.get("/no/such/page")).status_code == 404
             assert (await client.request("BREW", "/api/items/1")).status_code == 405
+            assert (await client.get("/v2/things/a")).status_code == 200
+            assert "db_calls_total" in (await client.get("/raw-metrics/")).text
             return (await client.get("/metrics")).text
 
     body = asyncio.run(traffic())
@@ -133,8 +144,11 @@ def test_labels_are_route_templates_and_stay_bounded():
     assert sample("http_requests_total", method="GET", route="/boom", status="500") == 1
     assert sample("http_requests_total", method="GET", route="<unmatched>", status="404") == 1
     assert sample("http_requests_total", method="other", status="405", **item_route) == 1
+    assert sample("http_requests_total", method="GET", route="/v2/things/{thing_id}", status="200")
+    assert sample("http_requests_total", method="GET", route="/raw-metrics", status="200")
+    assert sample("http_requests_total", method="GET", route="/metrics", status="200")
     # No raw path anywhere in the labels.
-    assert "/api/items/1" not in body and "/no/such/page" not in body
+    assert "/api/items/1" not in body and "/no/such/page" not in body and "/svc" not in body
     # A route that never reported a cache status has no cache series.
     assert sample("cache_requests_total", route="/boom", result="miss") is None
 
@@ -331,9 +345,10 @@ class Traffic:
         self.samples = _service_samples(client)
 
     def _last_scrape(self) -> float:
-        value = self.prom.value(f"max(timestamp(http_requests_total{{{self.selector}}}))")
-        assert value is not None
-        return value
+        """The time of the newest scrape (waiting out one that failed: its series are
+        stale until the next)."""
+        found = self.prom.wait_for(f"max(timestamp(http_requests_total{{{self.selector}}}))")
+        return float(found[0]["value"][1])
 
     def _settle(self, expected: float) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
         """Wait until the service counted ``expected`` searches, then until Prometheus

@@ -51,21 +51,30 @@ METHODS = frozenset(
 
 
 def route_template(scope: Scope) -> str:
-    """The template of the route that served ``scope`` (Starlette and FastAPI set it).
+    """The template of the route that served ``scope`` (``/items/{item_id}``).
 
-    A route inside a mounted router keeps its mount's prefix (``/api/items/{id}``); a
-    mounted app that is not a router (static files, another framework) is its mount's
-    path (``/static``).
+    FastAPI and Starlette put the route in ``scope["route"]``; a route inside a mounted
+    app keeps its mount's prefix (``/v2/items/{item_id}``), and a mounted app that is
+    not a FastAPI or Starlette router (static files, a plain ASGI app) is its mount's
+    path (``/static``). Without either it is ``<unmatched>``.
     """
+    # Inside a Mount, root_path is the app's own root (a proxy's prefix) plus the
+    # mount's path, and app_root_path the app's own root; outside, neither is a prefix.
+    root, app_root = scope.get("root_path", ""), scope.get("app_root_path")
+    prefix = root[len(app_root) :] if app_root is not None and root.startswith(app_root) else ""
     route = scope.get("route")
     template = getattr(route, "path_format", None)
-    if not isinstance(template, str):
-        return UNMATCHED
-    root, app_root = scope.get("root_path", ""), scope.get("app_root_path", "")
-    prefix = root[len(app_root) :] if root.startswith(app_root) else ""
-    if template.endswith("/{path}") and hasattr(route, "routes"):
-        return template[: -len("/{path}")] or "/"  # a Mount (root_path holds its match)
-    return prefix + template
+    if isinstance(template, str) and not _is_mount(route, template):
+        return prefix + template
+    if prefix:
+        return prefix
+    if isinstance(template, str):
+        return template.removesuffix("/{path}") or "/"
+    return UNMATCHED
+
+
+def _is_mount(route: Any, template: str) -> bool:
+    return template.endswith("/{path}") and hasattr(route, "routes")
 
 
 class PrometheusMetrics:
@@ -160,17 +169,19 @@ class PrometheusMetrics:
     def router(self, path: str = "/metrics") -> Any:
         """A FastAPI router for ``GET /metrics`` (needs ``changenote[fastapi]``)."""
         try:
-            from fastapi import APIRouter, Response
+            from fastapi import APIRouter, Request, Response
         except ImportError:  # pragma: no cover - depends on the environment
             raise ImportError("router() needs FastAPI: pip install 'changenote[fastapi]'") from None
         router = APIRouter()
 
         # async: the registry is read on the event loop, where the middleware counts,
-        # so a scrape never sees a request half counted. A plain Starlette endpoint
-        # (request in, response out): nothing for FastAPI to validate or document.
-        async def metrics(request: Any) -> Any:
+        # so a scrape never sees a request half counted.
+        async def metrics(request: Request) -> Response:
             body, content_type = self.exposition(request.headers.get("accept", ""))
             return Response(body, headers={"content-type": content_type})
 
-        router.add_route(path, metrics, methods=["GET"], include_in_schema=False)
+        # The classes themselves: this module's postponed annotations name them as
+        # strings FastAPI would look up in the module, where they are not imported.
+        metrics.__annotations__ = {"request": Request, "return": Response}
+        router.add_api_route(path, metrics, methods=["GET"], include_in_schema=False)
         return router
