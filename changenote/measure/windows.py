@@ -124,7 +124,7 @@ class Window:
 
     n: int
     mean: float
-    #: Bias-corrected lag-1 autocorrelation, clipped to [0, MAX_RHO].
+    #: The autocorrelation used: ``memory()``'s, in [0, MAX_RHO].
     rho: float
     #: The variance of the mean, allowing for the autocorrelation.
     var_mean: float
