@@ -26,6 +26,10 @@ both with ``better="lower"`` and the default 5% minimum effect, and reports:
    10% and 20%, because power depends on noise far more than on the method.
 4. **The autocorrelation the estimator sees**: the mean plain and bias-corrected lag-1
    r over the no-change before windows, against the true 0.8.
+5. **Other memory** (information): how often the test alone (no minimum effect) says
+   "significant" on no-change pairs at CV 5% when the series is AR(1) with phi 0.5, 0.9
+   or 0.95, or AR(2) (0.5, 0.3), whose memory fades slower than AR(1)'s; and how often
+   it declines (``no-test``, fewer than 3 effective points a side).
 
 The headline CV is 3%: the p95 of a steady, well-used service from
 ``histogram_quantile`` over a 1-minute rate moves by a few percent from step to step;
@@ -84,6 +88,26 @@ def scenario(seed: int, pairs: int, cv_pct: float, step: float) -> tuple[np.ndar
     z = ar1(np.random.default_rng(seed), pairs, 2 * POINTS)
     series = LEVEL_MS * (1 + cv_pct / 100 * z)
     return series[:, :POINTS], series[:, POINTS:] * (1 + step)
+
+
+def other_memory(seed: int, pairs: int, model: str) -> tuple[np.ndarray, np.ndarray]:
+    """No-change windows at CV 5% from series that are not AR(1) with phi 0.8."""
+    rng = np.random.default_rng(seed)
+    n = 2 * POINTS
+    if model.startswith("ar1-"):
+        z = ar1(rng, pairs, n, float(model[4:]))
+    else:  # "ar2": x_t = 0.5 x_{t-1} + 0.3 x_{t-2} + e_t, memory fading slower than AR(1)'s
+        burn = 100
+        x = np.zeros((pairs, n + burn))
+        e = rng.standard_normal((pairs, n + burn))
+        for t in range(2, n + burn):
+            x[:, t] = 0.5 * x[:, t - 1] + 0.3 * x[:, t - 2] + e[:, t]
+        z = x[:, burn:] / np.sqrt((1 - 0.3) / ((1 + 0.3) * ((1 - 0.3) ** 2 - 0.5**2)))
+    series = LEVEL_MS * (1 + 0.05 * z)
+    return series[:, :POINTS], series[:, POINTS:]
+
+
+OTHER_MEMORY = ("ar1-0.5", "ar1-0.9", "ar1-0.95", "ar2")
 
 
 def _windows(task: Pair) -> str:
@@ -187,6 +211,15 @@ def figures(pairs: int, seed: int, jobs: int, naive_noise: bool) -> dict[str, An
             measure(runner, pairs, seed + 10 * (i + 1), cv, naive=naive_noise)
             for i, cv in enumerate(NOISE_CVS)
         ]
+        # The test's validity (no minimum effect) when the memory is not AR(1) phi 0.8.
+        memory = {}
+        for i, model in enumerate(OTHER_MEMORY):
+            b, a = other_memory(seed + 100 + i, pairs, model)
+            verdicts = runner.run(_windows, _tasks(b, a, 0.0, f"memory-{model}"))
+            memory[model] = {
+                "significant": _tally(verdicts, any_claim),
+                "no_test": _tally(verdicts, frozenset({"no-test"})),
+            }
     finally:
         runner.close()
     raw = [lag1(b.tolist()) for b in before]
@@ -213,6 +246,7 @@ def figures(pairs: int, seed: int, jobs: int, naive_noise: bool) -> dict[str, An
         "headline": headline,
         "no_min_effect_false": significance,
         "noise": noise,
+        "other_memory_no_min_effect": memory,
         "lag1": {
             "true": PHI,
             "mean_plain_r": round(float(np.mean(raw)), 4),
@@ -267,10 +301,19 @@ def report(fig: dict[str, Any], runtime: float) -> None:
     p("")
     r = fig["lag1"]
     p(
-        f"4. Lag-1 r, true {r['true']}: mean plain {r['mean_plain_r']:.3f}, bias-corrected "
+        f"4. Lag-1 r, true {r['true']}: mean plain {r['mean_plain_r']:.3f}, as used "
+        f"(bias-corrected) "
         f"{r['mean_corrected_r']:.3f}; mean effective n {r['mean_n_eff']:.1f} "
         f"(the truth's {r['true_n_eff']:.1f}) of {s['points_per_window']}"
     )
+    p("")
+    p("5. Other memory, CV 5%, no minimum effect: significant on no-change pairs (~5% is right)")
+    for model, block in fig["other_memory_no_min_effect"].items():
+        label = {"ar2": "AR(2) 0.5, 0.3"}.get(model, f"AR(1) phi {model[4:]}")
+        p(
+            f"   {label:<16}{_cell(block['significant']):>22}"
+            f"   no-test (too few effective points) {_cell(block['no_test'])}"
+        )
     p("")
     ok = fig["pass"]
     p(
