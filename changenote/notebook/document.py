@@ -391,7 +391,8 @@ def note_context(doc: dict[str, Any], front_matter: str) -> dict[str, Any]:
         "probe_commands": [{"ref": refs[p], "label": p} for p in doc["probes"]],
         "windows": _windows(doc, refs),
         # the runs' figures apply to the probes that run; Prometheus probes are read
-        "runs_measured": any(not _is_window(doc, i) for i in range(len(doc["probes"]))),
+        "runs_measured": not doc["probes"]
+        or any(not _is_window(doc, i) for i in range(len(doc["probes"]))),
         "checklist": doc["checklist"],
         "extra_items": [i for i in doc["checklist"] if i["key"] not in standard],
         "date": (doc.get("shipped_at") or doc.get("created_at") or "")[:10],
