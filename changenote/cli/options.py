@@ -37,7 +37,8 @@ Headers = Annotated[
         "--header",
         metavar="'NAME: VALUE'",
         help="'Name: value' sent with every HTTP probe (repeatable); secret values are "
-        "redacted when stored, so give them again (or use ${ENV_VAR}).",
+        "redacted when stored, so give them again, a Prometheus probe's too (or use "
+        "${ENV_VAR}).",
     ),
 ]
 FailOnRegression = Annotated[
