@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.servers import free_port, stop_process
 
 BINARY_ENV = "CHANGENOTE_TEST_PROMETHEUS"
 
@@ -41,12 +42,6 @@ def binary() -> str | None:
     return shutil.which("prometheus") or (
         "/usr/bin/prometheus" if os.access("/usr/bin/prometheus", os.X_OK) else None
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class PrometheusError(AssertionError):
@@ -114,13 +109,7 @@ class PrometheusServer:
         """Terminate, wait, kill if it must: no process is left behind."""
         proc, self.proc = self.proc, None
         if proc is not None:
-            if proc.poll() is None:
-                proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
         if close:
             self._http.close()
 

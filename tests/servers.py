@@ -109,6 +109,24 @@ class TestServer:
         self.httpd.server_close()
 
 
+def free_port() -> int:
+    """A 127.0.0.1 port nothing listens on (now: a server should retry if it is taken)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate, wait, kill if it must: no process is left behind."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextlib.contextmanager
 def example_service(workdir: Path, cache: bool = False) -> Iterator[str]:
     """``examples/search_service`` under uvicorn on a free 127.0.0.1 port: its base URL.
@@ -118,9 +136,7 @@ def example_service(workdir: Path, cache: bool = False) -> Iterator[str]:
     """
     import httpx
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     env = {**os.environ, "SEARCH_DB": str(workdir / "search.db")}
     env["SEARCH_CACHE"] = "1" if cache else "0"
     log_path = workdir / "uvicorn.log"
@@ -144,9 +160,4 @@ def example_service(workdir: Path, cache: bool = False) -> Iterator[str]:
             time.sleep(0.05)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)

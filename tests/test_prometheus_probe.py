@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import after_announcement, invoke
 from tests.prometheus_server import PrometheusServer
-from tests.servers import example_service
+from tests.servers import example_service, free_port
 
 pytest.importorskip("fastapi")
 pytest.importorskip("prometheus_client")
@@ -212,11 +212,7 @@ def test_bad_input_at_baseline_is_one_line_and_records_nothing(
 def test_unreachable_server_and_missing_server_and_future_live_at(
     here: Path, prometheus: PrometheusServer, monkeypatch: pytest.MonkeyPatch
 ):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     done = invoke("baseline", "Down", "--prom", "x=vector(1)", "--step", "1s",
                   "--prometheus", f"http://127.0.0.1:{port}")  # fmt: skip
     one_line(done, f"cannot reach Prometheus at http://127.0.0.1:{port}: connection refused")

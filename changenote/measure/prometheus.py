@@ -16,10 +16,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from changenote.errors import ProbeError, UsageError
+from changenote.formatting import iso
 from changenote.specs import describe_duration, parse_prom_duration
 
 if TYPE_CHECKING:
@@ -38,10 +39,6 @@ MAX_WINDOW = 7 * 86_400.0
 MIN_COVERAGE = 0.9
 
 
-def iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass(frozen=True)
 class Window:
     """The stretch of time a query is read over."""
@@ -57,6 +54,24 @@ class Window:
     @property
     def expected_points(self) -> int:
         return int(self.seconds // self.step) + 1
+
+    @property
+    def ready_at(self) -> float:
+        """When its last point can be read (a timestamp): one step after it ends, so
+        the last scrape is in."""
+        return self.end.timestamp() + self.step
+
+    @classmethod
+    def ending(cls, end: datetime, spec: ProbeSpec) -> Window:
+        """The spec's window that ends at ``end`` (baseline, measure)."""
+        length = timedelta(seconds=float(spec.settings["window"]))
+        return cls(end - length, end, float(spec.settings["step"]))
+
+    @classmethod
+    def starting(cls, start: datetime, spec: ProbeSpec) -> Window:
+        """The spec's window that starts at ``start`` (ship: when the change went live)."""
+        length = timedelta(seconds=float(spec.settings["window"]))
+        return cls(start, start + length, float(spec.settings["step"]))
 
     def describe(self) -> str:
         return f"{iso(self.start)} to {iso(self.end)}, step {describe_duration(self.step)}"
@@ -243,10 +258,6 @@ def read(client: Client, query: str, window: Window) -> Reading:
     return reading
 
 
-def spec_window(spec: ProbeSpec) -> float:
-    return float(spec.settings.get("window") or DEFAULT_WINDOW)
-
-
 def metric_name(spec: ProbeSpec) -> str:
     """The metric a Prometheus probe's points are: its name, its check's, or ``value``."""
     return str(spec.settings.get("name") or spec.check or "value")
@@ -286,14 +297,6 @@ def settle(
         settings = {**spec.settings, "server": url, "window": length, "step": float(every)}
         settled.append(ProbeSpec(spec.kind, spec.target, spec.headers, spec.check, settings))
     return settled
-
-
-def step_for(spec: ProbeSpec, client: Client) -> float:
-    """The spec's step, else the server's scrape interval, else 15 s."""
-    step = spec.settings.get("step")
-    if step:
-        return float(step)
-    return client.scrape_interval() or DEFAULT_STEP
 
 
 def measure_windows(

@@ -13,7 +13,6 @@ import posixpath
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -617,6 +616,7 @@ class Notebook:
             return None
         if not any(s.kind == "prom" for s in specs):
             raise UsageError("--live-at applies to Prometheus probes (--prom) only")
+        from changenote.formatting import iso
         from changenote.specs import parse_time
         from changenote.store.models import utcnow
 
@@ -625,7 +625,7 @@ class Notebook:
         if ended is not None and live < ended:
             raise UsageError(
                 f"--live-at {given!r} is before the baseline window ended "
-                f"({ended.strftime('%Y-%m-%dT%H:%M:%SZ')}): the after window would hold "
+                f"({iso(ended)}): the after window would hold "
                 "points from before the change"
             )
         return live
@@ -638,23 +638,19 @@ class Notebook:
         from changenote.measure.prometheus import Window, describe_duration
 
         def window(spec: ProbeSpec) -> Window:
-            length, step = float(spec.settings["window"]), float(spec.settings["step"])
-            start = _aware(live)
-            end = start + timedelta(seconds=length)
-            # One step more: the last point needs its scrape ingested.
-            ready = end.timestamp() + step
+            after = Window.starting(_aware(live), spec)
             said = 0.0
-            while (left := ready - time.time()) > 0:
+            while (left := after.ready_at - time.time()) > 0:
                 if self.announce is not None and time.monotonic() - said >= _WAIT_LINE_EVERY:
                     said = time.monotonic()
                     self.announce(
                         f"ship #{change.id} {change.slug}: waiting for the after window of "
-                        f"{spec.label} ({describe_duration(length)} from "
-                        f"{start.strftime('%H:%M:%S')} UTC): {describe_duration(left)} left "
-                        "(Ctrl-C records nothing)"
+                        f"{spec.label} ({describe_duration(after.seconds)} from "
+                        f"{after.start.strftime('%H:%M:%S')} UTC): {describe_duration(left)} "
+                        "left (Ctrl-C records nothing)"
                     )
                 time.sleep(min(left, 1.0))
-            return Window(start, end, step)
+            return after
 
         return window
 
@@ -748,12 +744,7 @@ def _window_ending(end: Any) -> Callable[[ProbeSpec], Any]:
     """The window of each Prometheus probe that ends at ``end`` (baseline, measure)."""
     from changenote.measure.prometheus import Window
 
-    def window(spec: ProbeSpec) -> Window:
-        length, step = float(spec.settings["window"]), float(spec.settings["step"])
-        stop = _aware(end)
-        return Window(stop - timedelta(seconds=length), stop, step)
-
-    return window
+    return lambda spec: Window.ending(_aware(end), spec)
 
 
 def _measuring(specs: list[ProbeSpec], settings: MeasureSettings) -> str:
