@@ -266,17 +266,20 @@ def parse_time(text: str, now: datetime, what: str = "--live-at") -> datetime:
     """An ISO time (``2026-12-01T14:05:00Z``; without a zone: this machine's) or a time
     relative to now (``-20m``). A time in the future is refused."""
     raw = text.strip()
-    if raw.startswith("-"):
-        when = now - timedelta(seconds=parse_prom_duration(raw[1:], what))
-    else:
-        try:
-            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00") if raw else "?")
-        except ValueError:
-            raise UsageError(
-                f"{what}: {text!r} is neither an ISO time (2026-12-01T14:05:00Z) nor a "
-                "time ago (-20m)"
-            ) from None
-        when = parsed.astimezone(UTC)  # a naive time is this machine's local time
+    try:
+        if raw.startswith("-"):
+            when = now - timedelta(seconds=parse_prom_duration(raw[1:], what))
+        else:
+            try:
+                parsed = datetime.fromisoformat(raw.replace("Z", "+00:00") if raw else "?")
+            except ValueError:
+                raise UsageError(
+                    f"{what}: {text!r} is neither an ISO time (2026-12-01T14:05:00Z) nor a "
+                    "time ago (-20m)"
+                ) from None
+            when = parsed.astimezone(UTC)  # a naive time is this machine's local time
+    except OverflowError:  # before the year 1
+        raise UsageError(f"{what} {text!r} is too far back") from None
     if when > now:
         raise UsageError(f"{what} {text!r} is in the future")
     return when

@@ -194,9 +194,10 @@ def test_a_slower_route_regresses_and_the_fix_improves(
         (["--prom", "x=up", "--window", "soon"], "--window: 'soon' is not a duration", 2),
         (["--prom", "  "], "--prom needs a PromQL query", 2),
         (["--cmd", "true", "--window", "5m"], "--window applies to Prometheus probes", 2),
+        (["--prom", "x=up", "--window", "7d", "--step", "1ms"], "a window of 7d at a step of", 2),
     ],
     ids=["syntax", "no-series", "several-series", "nan", "window-0s", "window-word", "empty",
-         "window-without-prom"],
+         "window-without-prom", "too-many-points"],
 )  # fmt: skip
 def test_bad_input_at_baseline_is_one_line_and_records_nothing(
     here: Path, service: tuple[str, str], prometheus: PrometheusServer,
@@ -224,6 +225,9 @@ def test_unreachable_server_and_missing_server_and_future_live_at(
     assert made.code == 0, made.stderr
     one_line(invoke("ship", "1", "--reason", "r", "--live-at", "2999-01-01T00:00:00Z"),
              "--live-at '2999-01-01T00:00:00Z' is in the future", 2)  # fmt: skip
+    for far in ("-99999999999w", "0001-01-01T00:00:00+01:00"):
+        one_line(invoke("ship", "1", "--reason", "r", "--live-at", far),
+                 f"--live-at {far!r} is too far back", 2)  # fmt: skip
     one_line(invoke("ship", "1", "--reason", "r", "--live-at", "-1d"),
              "--live-at '-1d' is before the baseline window ended", 2)  # fmt: skip
     assert json.loads(invoke("show", "1", "--json").stdout)["status"] == "baseline"

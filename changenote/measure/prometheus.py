@@ -35,6 +35,9 @@ DEFAULT_STEP = 15.0
 DEFAULT_WINDOW = 30 * 60.0
 #: The most a window may be: a week (the server's retention is usually 15 days).
 MAX_WINDOW = 7 * 86_400.0
+#: The most points a window may hold: more is a step too short for the window (and a
+#: record too large for a note).
+MAX_WINDOW_POINTS = 100_000
 #: A window with fewer points than this share of the ones asked for is "shorter than asked".
 MIN_COVERAGE = 0.9
 
@@ -289,6 +292,12 @@ def settle(
             every = asked
         if length > MAX_WINDOW:
             raise UsageError(f"--window can be at most {describe_duration(MAX_WINDOW)}")
+        if length / float(every) > MAX_WINDOW_POINTS:
+            raise UsageError(
+                f"a window of {describe_duration(length)} at a step of "
+                f"{describe_duration(float(every))} holds more than {MAX_WINDOW_POINTS:,} "
+                "points; use a longer --step"
+            )
         if length / float(every) < 2:
             raise UsageError(
                 f"a window of {describe_duration(length)} at a step of "
