@@ -246,3 +246,70 @@ def test_a_prometheus_check_in_config_is_read_not_run(here: Path, prometheus: Pr
     # monitoring does not read windows: it says so (Nagios UNKNOWN), it never runs the query
     checked = invoke("check", "one")
     assert checked.code == 3 and "is a Prometheus probe" in checked.stdout + checked.stderr
+
+
+def test_ship_no_wait_leaves_the_window_pending_and_measure_after_reads_it(
+    here: Path, prometheus: PrometheusServer, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("CHANGENOTE_PROMETHEUS_URL", prometheus.url)
+    query = "x=vector(time() % 7)"  # a saw: the windows differ in mean, never constant
+    made = invoke("baseline", "Later", "--prom", query, "--window", "5s", "--step", "1s",
+                  "--cmd", "true", "--runs", "3")  # fmt: skip
+    assert made.code == 0, made.stderr
+    one_line(invoke("measure", "1", "--label", "after"), "--label after reads the pending", 2)
+
+    started = time.time()
+    shipped = invoke("ship", "1", "--reason", "later", "--no-wait", "--json")
+    assert shipped.code == 0, shipped.stderr
+    assert time.time() < started + 5  # it did not wait for the 5 s window
+    doc = shipped.json()
+    result = prom_result(doc)
+    assert result["window"]["pending"] is True and result["attempts"] == 0
+    assert result["last_status"].startswith("pending: the window ends at ")
+    verdicts = {c["metric"]: c for c in doc["comparison"]}
+    assert verdicts["x"]["verdict"] == "not-measured"
+    assert "is not read yet" in verdicts["x"]["detail"]
+    assert verdicts["time_ms"]["verdict"] != "not-measured"  # the command was measured
+    pending = [w for w in doc["warnings"] if w["code"] == "after-window-pending"]
+    assert len(pending) == 1 and "changenote measure later --label after" in pending[0]["message"]
+    note = (here / doc["note_path"]).read_text()
+    assert "pending: the window ends at" in note and "measure later --label after" in note
+    assert invoke("review", "1", "--status", "reviewed").code == 0
+
+    # Reading it: the after-run is completed in place, judged again, the note rendered.
+    read = invoke("measure", "later", "--label", "after", "--json")
+    assert read.code == 0, read.stderr
+    assert "reading the after-run's 1 pending Prometheus window" in read.stderr
+    doc = read.json()
+    assert time.time() >= datetime_of(result["window"]["end"]) + 1  # it waited for the window
+    assert [r["label"] for r in doc["runs"]] == ["baseline", "after"]
+    result = prom_result(doc)
+    assert "pending" not in result["window"] and result["window"]["points"] >= 5
+    verdicts = {c["metric"]: c for c in doc["comparison"]}
+    assert verdicts["x"]["verdict"] != "not-measured" and verdicts["x"]["kind"] == "window"
+    assert verdicts["x"]["n_after"] == result["window"]["points"]
+    assert not any(w["code"] == "after-window-pending" for w in doc["warnings"])
+    assert doc["review"]["status"] == "needs-update"  # what was reviewed has changed
+    note = (here / doc["note_path"]).read_text()
+    assert "pending: the window ends" not in note and "is not read yet" not in note
+    assert "measure later --label after" not in note
+    assert [e["kind"] for e in doc["events"]][-2:] == ["measure", "review"]
+
+    one_line(invoke("measure", "1", "--label", "after"), "change 'later' has no pending after")
+    one_line(invoke("measure", "1", "--label", "after", "--metric", "x=1"),
+             "--metric with --label after", 2)  # fmt: skip
+    plain = invoke("baseline", "No prom", "--cmd", "true", "--runs", "2")
+    assert plain.code == 0, plain.stderr
+    one_line(invoke("ship", "2", "--reason", "r", "--no-wait"), "--no-wait applies to", 2)
+    assert json.loads(invoke("show", "2", "--json").stdout)["status"] == "baseline"
+
+
+def prom_result(doc: dict) -> dict:  # type: ignore[type-arg]
+    """The Prometheus probe's result in the latest run."""
+    return next(p for p in doc["runs"][-1]["probe_results"] if p["label"] == "prom x")
+
+
+def datetime_of(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp).timestamp()

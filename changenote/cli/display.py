@@ -205,7 +205,9 @@ def print_change(doc: dict[str, Any], kind: str, every_warning: bool = False) ->
         console.print("timeline:")
         for entry in doc["timeline"]:
             console.print(f"  {timeline_line(entry)}", markup=False, highlight=False)
-    if doc.get("note_path") and kind in ("ship", "show", "tick"):
+    if doc.get("note_path") and (
+        kind in ("ship", "show", "tick") or (kind == "measure" and doc["status"] == "shipped")
+    ):
         console.print(f"note: {doc['note_path']}")
 
 

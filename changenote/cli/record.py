@@ -124,7 +124,14 @@ def baseline(
 
 def measure(
     ref: Ref = None,
-    label: Annotated[str | None, typer.Option(metavar="LABEL", help="Name of this run.")] = None,
+    label: Annotated[
+        str | None,
+        typer.Option(
+            metavar="LABEL",
+            help="Name of this run. `after` on a shipped change reads the Prometheus "
+            "windows `ship --no-wait` left pending.",
+        ),
+    ] = None,
     header: Headers = None,
     metric: Metrics = None,
     fail_on_regression: FailOnRegression = False,
@@ -195,6 +202,14 @@ def ship(
             "there [default: now].",
         ),
     ] = None,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait",
+            help="Do not wait for Prometheus after windows that have not passed: record "
+            "them pending; `measure ID --label after` reads them later.",
+        ),
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """Measure again, compare honestly, write the note.
@@ -216,6 +231,7 @@ def ship(
         headers=header or [],
         prometheus=prometheus,
         live_at=live_at,
+        no_wait=no_wait,
     )
     notebook = common.notebook()
     with common.measuring(notebook) as progress:

@@ -157,6 +157,16 @@ def judge(
             item["verdict"] = "not-comparable"
             item["detail"] = "the probe's status changed: not comparable; " + item["detail"]
     found += changed_status
+    waiting = {
+        p["label"]: p["window"]["end"]
+        for p in after.get("probe_results") or []
+        if (p.get("window") or {}).get("pending")
+    }
+    for item in comparison:
+        if item["probe"] in waiting and item["verdict"] == "not-measured":
+            item["detail"] = (
+                f"the after window (until {waiting[item['probe']]}) is not read yet: no verdict"
+            )
     found += diagnostics.unit_changed(comparison)
     found += diagnostics.cache_state_changed(comparison)
     found += diagnostics.environment_changed(before, after)

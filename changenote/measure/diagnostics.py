@@ -36,6 +36,7 @@ SEVERITY = {
     "cache-state-changed": "caution",
     "probe-errors": "caution",
     "no-data": "caution",
+    "after-window-pending": "caution",
     "environment-changed": "caution",
     "check-changed": "caution",
     "not-a-git-repository": "caution",
@@ -345,6 +346,27 @@ def status_changed(
                 }
             )
     return found, labels
+
+
+def pending_windows(run: dict[str, Any], slug: str) -> list[Warning_]:
+    """Prometheus windows of ``run`` that had not passed when it was recorded
+    (``ship --no-wait``): no verdict yet, and the command that reads them."""
+    found = []
+    for probe in run.get("probe_results", []):
+        window = probe.get("window") or {}
+        if window.get("pending"):
+            found.append(
+                {
+                    "code": "after-window-pending",
+                    "message": (
+                        f"{probe['label']}: the {run['label']} window ({window.get('start')} "
+                        f"to {window.get('end')}) had not passed yet, so it has no verdict; "
+                        f"`changenote measure {slug} --label after` reads it (and waits "
+                        "until it has passed)"
+                    ),
+                }
+            )
+    return found
 
 
 def probe_errors(run: dict[str, Any]) -> list[Warning_]:

@@ -76,8 +76,29 @@ class Window:
         length = timedelta(seconds=float(spec.settings["window"]))
         return cls(start, start + length, float(spec.settings["step"]))
 
+    @classmethod
+    def stored(cls, data: dict[str, Any]) -> Window:
+        """The window a run recorded (``probe_results[].window``)."""
+        return cls(_utc(data["start"]), _utc(data["end"]), float(data["step"]))
+
     def describe(self) -> str:
         return f"{iso(self.start)} to {iso(self.end)}, step {describe_duration(self.step)}"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A window that had not passed when its run was recorded (``ship --no-wait``): it is
+    kept as asked, with no points, and read later (``measure ID --label after``)."""
+
+    window: Window
+
+
+def _utc(text: str) -> datetime:
+    """A stored ISO time (``...Z``) as an aware UTC datetime."""
+    from datetime import UTC
+
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -309,15 +330,19 @@ def settle(
 
 
 def measure_windows(
-    specs: Sequence[ProbeSpec], windows: Sequence[Window], timeout: float
+    specs: Sequence[ProbeSpec], windows: Sequence[Window | Pending], timeout: float
 ) -> list[ProbeOutcome]:
     """Read each query over its window from its server (``settings["server"]``); a window
     without usable data is an outcome with no samples, its reason as the status (the
-    caller decides whether that stops it)."""
+    caller decides whether that stops it). A :class:`Pending` window is not read: its
+    outcome has no attempt and says until when it is pending."""
     from changenote.measure.probes import ProbeOutcome
 
     outcomes = []
     for spec, window in zip(specs, windows, strict=True):
+        if isinstance(window, Pending):
+            outcomes.append(pending_outcome(spec, window.window))
+            continue
         with Client(str(spec.settings["server"]), spec.headers, timeout) as client:
             outcome = ProbeOutcome(spec)
             reading = read(client, spec.target, window)
@@ -344,3 +369,20 @@ def measure_windows(
             outcome.statuses[outcome.last_status] = 1
             outcomes.append(outcome)
     return outcomes
+
+
+def pending_outcome(spec: ProbeSpec, window: Window) -> ProbeOutcome:
+    """The outcome of a window not read yet: no attempt, no points, the window kept."""
+    from changenote.measure.probes import ProbeOutcome
+
+    outcome = ProbeOutcome(spec)
+    outcome.last_status = f"pending: the window ends at {iso(window.end)}"
+    outcome.window = {
+        "start": iso(window.start),
+        "end": iso(window.end),
+        "step": window.step,
+        "points": 0,
+        "expected_points": window.expected_points,
+        "pending": True,
+    }
+    return outcome

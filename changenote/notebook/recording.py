@@ -22,7 +22,7 @@ from changenote.specs import ManualMetric, ProbeSpec
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from changenote.store.models import Change
+    from changenote.store.models import Change, Run
 
 Redact = Callable[[str | None], str | None]
 MANUAL_PROBE = "manual"
@@ -85,10 +85,13 @@ def metric_rows(
     manual: list[ManualMetric],
     redact: Redact,
     rules: dict[str, Any],
+    indexes: list[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per metric per probe (manual figures last), summarized, samples kept."""
+    """One row per metric per probe (manual figures last), summarized, samples kept.
+
+    The probes' indexes are their positions in ``outcomes``, or ``indexes`` when given."""
     rows = []
-    for index, outcome in enumerate(outcomes):
+    for index, outcome in zip(indexes or range(len(outcomes)), outcomes, strict=True):
         label = redact(outcome.spec.label) or ""
         for series in sorted(outcome.series.values(), key=_metric_order):
             summary = summarize(series.samples)
@@ -152,7 +155,7 @@ def add_run(
     """Add a run with its metrics to ``change``, and the shell commands its probes used."""
     from sqlmodel import func, select
 
-    from changenote.store.models import CommandRecord, Metric, Run, utcnow
+    from changenote.store.models import CommandRecord, Run, utcnow
 
     position = session.exec(
         select(func.count()).select_from(Run).where(Run.change_id == change.id)
@@ -173,26 +176,7 @@ def add_run(
     )
     session.add(run)
     session.flush()
-    rules = change.settings.get("metrics") or {}
-    for row in metric_rows(outcomes, manual, redact, rules):
-        session.add(
-            Metric(
-                run_id=run.id,  # type: ignore[arg-type]
-                probe_index=row["probe_index"],
-                probe=row["probe"],
-                name=row["metric"],
-                unit=row["unit"],
-                better=row["better"],
-                n=row["n"],
-                median=row.get("median"),
-                p95=row.get("p95"),
-                mean=row.get("mean"),
-                stdev=row.get("stdev"),
-                min=row.get("min"),
-                max=row.get("max"),
-                samples=row["samples"],
-            )
-        )
+    _add_metrics(session, run, metric_rows(outcomes, manual, redact, _rules(change)))
     # Shell commands the probes ran are "commands used", recorded once per change.
     used: list[tuple[str, int | None]] = [
         (redact(o.spec.target) or "", exit_code(o.last_status))
@@ -216,3 +200,58 @@ def add_run(
                     exit_status=status,
                 )
             )
+
+
+def fill_pending(
+    session: Session,
+    change: Change,
+    label: str,
+    read: dict[int, ProbeOutcome],
+    redact: Redact,
+) -> None:
+    """Fill the run ``label``'s pending windows (``ship --no-wait``) with what was read
+    since: each probe's result replaced, its metrics added. Nothing else of the run
+    changes: it stays the run it was, measured when it was."""
+    from sqlmodel import select
+
+    from changenote.store.models import Run
+
+    run = session.exec(select(Run).where(Run.change_id == change.id, Run.label == label)).one()
+    results = list(run.probes)
+    indexes = sorted(read)
+    for index, result in zip(
+        indexes, probe_results([read[i] for i in indexes], redact), strict=True
+    ):
+        results[index] = result
+    run.probes = results  # a new list: the JSON column sees the change
+    session.add(run)
+    rows = metric_rows([read[i] for i in indexes], [], redact, _rules(change), indexes)
+    _add_metrics(session, run, rows)
+
+
+def _rules(change: Change) -> dict[str, Any]:
+    return change.settings.get("metrics") or {}
+
+
+def _add_metrics(session: Session, run: Run, rows: list[dict[str, Any]]) -> None:
+    from changenote.store.models import Metric
+
+    for row in rows:
+        session.add(
+            Metric(
+                run_id=run.id,  # type: ignore[arg-type]
+                probe_index=row["probe_index"],
+                probe=row["probe"],
+                name=row["metric"],
+                unit=row["unit"],
+                better=row["better"],
+                n=row["n"],
+                median=row.get("median"),
+                p95=row.get("p95"),
+                mean=row.get("mean"),
+                stdev=row.get("stdev"),
+                min=row.get("min"),
+                max=row.get("max"),
+                samples=row["samples"],
+            )
+        )

@@ -21,7 +21,7 @@ from changenote.config import Config
 from changenote.errors import ChangenoteError, ProbeError, UnreadableChangeError, UsageError
 from changenote.measure import expectations
 from changenote.measure.comparing import judge, run_warnings
-from changenote.measure.diagnostics import ranked
+from changenote.measure.diagnostics import pending_windows, ranked
 from changenote.measure.probes import MeasureSettings, ProbeOutcome, Progress
 from changenote.measure.probes import measure as run_probes
 from changenote.notebook import history, notes, recording, repeat, trust
@@ -89,6 +89,9 @@ class ShipRequest:
     prometheus: str | None = None
     #: When the change went live: the after window starts there (default: now).
     live_at: str | None = None
+    #: Do not wait for after windows that have not passed: record them as pending, to be
+    #: read later by ``measure ID --label after``.
+    no_wait: bool = False
 
 
 #: Baseline warnings that stay true at every later run (the rest are the comparison's).
@@ -420,10 +423,16 @@ class Notebook:
         from changenote.notebook import document
         from changenote.store.models import utcnow
 
+        if label is not None and label.strip().lower() == "after":
+            if metrics:
+                raise UsageError(
+                    "--metric with --label after: the after-run's figures were given at ship"
+                )
+            return self.read_pending(ref, headers or [], progress, prometheus)
         manual = [parse_manual_metric(m) for m in metrics or []]
         if label is not None and not label.strip():
             raise UsageError("--label cannot be empty")
-        if label and label.strip().lower() in ("baseline", "after"):
+        if label and label.strip().lower() == "baseline":
             raise UsageError(f"--label {label!r} is reserved; choose another")
         if label and len(label.strip()) > 80:
             raise UsageError("--label is limited to 80 characters")
@@ -486,6 +495,89 @@ class Notebook:
         doc["measured_run"] = run_label
         return doc
 
+    def read_pending(
+        self,
+        ref: str | None,
+        headers: list[str],
+        progress: Progress | None = None,
+        prometheus: str | None = None,
+    ) -> dict[str, Any]:
+        """Read the after windows a ``ship --no-wait`` left pending (waiting for them when
+        they have not passed yet), then judge the after-run again and render the note."""
+        from changenote.measure import prometheus as prom
+        from changenote.notebook import document
+        from changenote.store.models import utcnow
+
+        with self.store.read() as session:
+            change = document.resolve(session, ref)
+            doc = document.load(session, change)  # one that cannot be read stops here
+            if change.status != "shipped":
+                raise UsageError(
+                    f"--label after reads the pending after windows of a shipped change; "
+                    f"change {change.slug!r} is not shipped (`changenote ship` records its "
+                    "after-run)"
+                )
+            after = doc["runs"][-1]
+            pending = [
+                i for i, p in enumerate(after["probe_results"])
+                if (p.get("window") or {}).get("pending")
+            ]  # fmt: skip
+            if not pending:
+                raise ChangenoteError(
+                    f"change {change.slug!r} has no pending after window: its after-run "
+                    "was read in full at ship"
+                )
+            stored = [change.probes[i] for i in pending]
+            specs = self._rerun_prom(repeat.rerun_specs(stored, headers), prometheus)
+            windows = [prom.Window.stored(after["probe_results"][i]["window"]) for i in pending]
+            timeout = repeat.rerun_settings(change.settings, self.config).timeout
+            before_verdict = judge(doc["settings"], doc["runs"][0], after, doc["expected"])
+        count = f"{len(pending)} pending Prometheus window{'s' if len(pending) > 1 else ''}"
+        self.acting_on("measure", change, f"reading the after-run's {count}")
+        by = history.who(self.config, None)
+        started = utcnow()
+        ready = [
+            self._wait_for("measure", change, s, w, True)
+            for s, w in zip(specs, windows, strict=True)
+        ]
+        outcomes = prom.measure_windows(specs, ready, timeout)
+        with notes.Staged(self.config) as staged, self.store.write() as session:
+            change = resolve_change(session, str(change.id))
+            recording.fill_pending(
+                session,
+                change,
+                after["label"],
+                dict(zip(pending, outcomes, strict=True)),
+                self.redact_text,
+            )
+            history.record(session, change, "measure", by, name=after["label"], at=started)
+            session.flush()
+            doc = document.load(session, change)
+            verdict = judge(doc["settings"], doc["runs"][0], doc["runs"][-1], doc["expected"])
+            # The warnings the old judgement gave make way for the new one's.
+            stale = {(w["code"], w["message"]) for w in before_verdict.warnings}
+            change.warnings = ranked(
+                [w for w in change.warnings
+                 if (w["code"], w["message"]) not in stale
+                 and w["code"] != "after-window-pending"]
+                + verdict.warnings
+                + pending_windows(doc["runs"][-1], change.slug)
+            )  # fmt: skip
+            change.comparison = verdict.comparison
+            change.expectations = verdict.expectations
+            if change.review_status == "reviewed":  # what was reviewed has changed
+                change.review_status = "needs-update"
+                history.record(
+                    session, change, "review", by, name="needs-update",
+                    note="the after-run's pending windows were read since the review",
+                )  # fmt: skip
+            session.add(change)
+            session.flush()
+            doc = document.load(session, change)
+            staged.write(doc)
+        doc["measured_run"] = after["label"]
+        return doc
+
     def ship(self, req: ShipRequest, progress: Progress | None = None) -> dict[str, Any]:
         """Measure the after-run, compare, collect files and commands, write the note."""
         from sqlmodel import col, func, select
@@ -519,6 +611,8 @@ class Notebook:
             change_id = change.id
             baseline_end = change.created_at
         live = self._live_at(req.live_at, specs, baseline_end)
+        if req.no_wait and not any(s.kind == "prom" for s in specs):
+            raise UsageError("--no-wait applies to Prometheus probes (--prom) only")
         notes.check_writable(self.config)  # before the measurement, not after it
         self.acting_on("ship", change, _measuring(specs, settings))
         git = gitinfo.state(self.config.root, self.config.own_paths())
@@ -526,7 +620,9 @@ class Notebook:
         started = utcnow()
         if live is None:
             live = started
-        outcomes = self._measure(specs, settings, progress, self._after_window(change, live))
+        outcomes = self._measure(
+            specs, settings, progress, self._after_window(change, live, wait=not req.no_wait)
+        )
         base = (change.base_commit, dict(change.base_dirty_files))
         excludes = self.config.own_paths()
         # Git runs before the write transaction, so no lock is held while it works.
@@ -590,6 +686,7 @@ class Notebook:
                 + missing
                 + self._check_warnings(change.probes)
                 + verdict.warnings
+                + pending_windows(doc["runs"][-1], change.slug)
             )
             taken = set(
                 session.exec(
@@ -630,29 +727,40 @@ class Notebook:
             )
         return live
 
-    def _after_window(self, change: Change, live: Any) -> Callable[[ProbeSpec], Any]:
+    def _after_window(
+        self, change: Change, live: Any, wait: bool = True
+    ) -> Callable[[ProbeSpec], Any]:
         """The window after ``live`` for each Prometheus probe, waited for when it has
-        not passed yet (with a line now and then; Ctrl-C records nothing)."""
+        not passed yet (with a line now and then; Ctrl-C records nothing), or, without
+        ``wait``, left pending."""
+        from changenote.measure.prometheus import Window
+
+        return lambda spec: self._wait_for(
+            "ship", change, spec, Window.starting(_aware(live), spec), wait
+        )
+
+    def _wait_for(self, verb: str, change: Change, spec: ProbeSpec, after: Any, wait: bool) -> Any:
+        """``after`` once it can be read, with a line now and then while waiting (Ctrl-C
+        records nothing); without ``wait``, a window that cannot be read yet is
+        :class:`~changenote.measure.prometheus.Pending`."""
         import time
 
-        from changenote.measure.prometheus import Window, describe_duration
+        from changenote.measure.prometheus import Pending, describe_duration
 
-        def window(spec: ProbeSpec) -> Window:
-            after = Window.starting(_aware(live), spec)
-            said = 0.0
-            while (left := after.ready_at - time.time()) > 0:
-                if self.announce is not None and time.monotonic() - said >= _WAIT_LINE_EVERY:
-                    said = time.monotonic()
-                    self.announce(
-                        f"ship #{change.id} {change.slug}: waiting for the after window of "
-                        f"{spec.label} ({describe_duration(after.seconds)} from "
-                        f"{after.start.strftime('%H:%M:%S')} UTC): {describe_duration(left)} "
-                        "left (Ctrl-C records nothing)"
-                    )
-                time.sleep(min(left, 1.0))
-            return after
-
-        return window
+        if not wait and after.ready_at > time.time():
+            return Pending(after)
+        said = 0.0
+        while (left := after.ready_at - time.time()) > 0:
+            if self.announce is not None and time.monotonic() - said >= _WAIT_LINE_EVERY:
+                said = time.monotonic()
+                self.announce(
+                    f"{verb} #{change.id} {change.slug}: waiting for the after window of "
+                    f"{spec.label} ({describe_duration(after.seconds)} from "
+                    f"{after.start.strftime('%H:%M:%S')} UTC): {describe_duration(left)} "
+                    "left (Ctrl-C records nothing)"
+                )
+            time.sleep(min(left, 1.0))
+        return after
 
     # -- notes ------------------------------------------------------------------------
 
