@@ -252,6 +252,14 @@ def parse_prom_duration(text: str, what: str) -> float:
     return seconds
 
 
+def parse_offset(text: str, what: str = "--vs") -> float:
+    """How far back a reference window lies, ``-7d`` (or ``7d``): seconds, positive."""
+    raw = text.strip()
+    if raw.startswith("+"):
+        raise UsageError(f"{what} {text!r}: a reference lies in the past, e.g. -7d")
+    return parse_prom_duration(raw.removeprefix("-"), what)
+
+
 def describe_duration(seconds: float) -> str:
     """``30m``, ``1h30m``, ``15s``: a duration as the user would type it."""
     left, parts = round(seconds), []

@@ -158,19 +158,29 @@ def test_a_slower_route_regresses_and_the_fix_improves(
     assert "Read from Prometheus" in note and "after: " in note
 
     # The fix: baselined on the slow route, the delay taken away.
+    # ... with a second reference 59 s back: the first baseline's window, fast as the fix.
     again = invoke("baseline", "Search time, the fix", "--prom", mean(job), "--window", WINDOW,
-                   "--step", STEP, "--prometheus", prometheus.url)  # fmt: skip
+                   "--step", STEP, "--prometheus", prometheus.url, "--vs", "-59s")  # fmt: skip
     assert again.code == 0, again.stderr
     switch(url, 0)
     fixed = invoke("ship", "2", "--reason", "the fix", "--prometheus", prometheus.url, "--json")
     assert fixed.code == 0, fixed.stderr
-    assert {c["metric"]: c["verdict"] for c in fixed.json()["comparison"]} == {
-        "mean": "improved"
-    }, (
-        fixed.json()["comparison"],
-        fixed.json()["runs"][0]["metrics"][0]["samples"],
-        fixed.json()["runs"][1]["metrics"][0]["samples"],
+    doc = fixed.json()
+    assert {c["metric"]: c["verdict"] for c in doc["comparison"]} == {"mean": "improved"}, (
+        doc["comparison"][0]["detail"],
+        doc["runs"][0]["metrics"][0]["samples"],
+        doc["runs"][-1]["metrics"][0]["samples"],
     )
+    assert [r["label"] for r in doc["runs"]] == ["baseline", "after -59s", "after"]
+    shifted, after_window = (r["probe_results"][0]["window"] for r in doc["runs"][1:])
+    assert datetime_of(after_window["start"]) - datetime_of(shifted["start"]) == 59
+    vs = doc["comparison"][0]["vs"]
+    assert vs["run"] == "after -59s" and vs["n_before"] == shifted["points"]
+    # the warning says exactly when the reference does not bear the verdict out
+    disagrees = vs["verdict"] in ("regressed", "not-significant")
+    assert disagrees == any(w["code"] == "reference-disagrees" for w in doc["warnings"]), vs
+    note = (here / doc["note_path"]).read_text()
+    assert "against the same window 59s earlier (after -59s)" in note
 
     # Nothing of the credentials anywhere: the store, the notes, the export.
     exported = invoke("export")
@@ -195,9 +205,15 @@ def test_a_slower_route_regresses_and_the_fix_improves(
         (["--prom", "  "], "--prom needs a PromQL query", 2),
         (["--cmd", "true", "--window", "5m"], "--window applies to Prometheus probes", 2),
         (["--prom", "x=up", "--window", "7d", "--step", "1ms"], "a window of 7d at a step of", 2),
+        (["--prom", "x=up", "--window", "5m", "--vs", "-2m"], "--vs -2m lies within the window", 2),
+        (["--prom", "x=up", "--vs", "+7d"], "--vs '+7d': a reference lies in the past", 2),
+        (["--prom", "x=up", "--vs", "-400d"], "--vs can reach at most 365d back", 2),
+        (["--prom", "x=up", "--vs", "-0s"], "--vs must be longer than 0s", 2),
+        (["--cmd", "true", "--vs", "-7d"], "--vs applies to Prometheus probes", 2),
     ],
     ids=["syntax", "no-series", "several-series", "nan", "window-0s", "window-word", "empty",
-         "window-without-prom", "too-many-points"],
+         "window-without-prom", "too-many-points", "vs-within-window", "vs-future", "vs-too-far",
+         "vs-zero", "vs-without-prom"],
 )  # fmt: skip
 def test_bad_input_at_baseline_is_one_line_and_records_nothing(
     here: Path, service: tuple[str, str], prometheus: PrometheusServer,
@@ -254,7 +270,7 @@ def test_ship_no_wait_leaves_the_window_pending_and_measure_after_reads_it(
     monkeypatch.setenv("CHANGENOTE_PROMETHEUS_URL", prometheus.url)
     query = "x=vector(time() % 7)"  # a saw: the windows differ in mean, never constant
     made = invoke("baseline", "Later", "--prom", query, "--window", "5s", "--step", "1s",
-                  "--cmd", "true", "--runs", "3")  # fmt: skip
+                  "--cmd", "true", "--runs", "3", "--vs", "-6s")  # fmt: skip
     assert made.code == 0, made.stderr
     one_line(invoke("measure", "1", "--label", "after"), "--label after reads the pending", 2)
 
@@ -270,6 +286,10 @@ def test_ship_no_wait_leaves_the_window_pending_and_measure_after_reads_it(
     assert verdicts["x"]["verdict"] == "not-measured"
     assert "is not read yet" in verdicts["x"]["detail"]
     assert verdicts["time_ms"]["verdict"] != "not-measured"  # the command was measured
+    # the reference lies in the past: read at ship, compared once the window is read
+    assert [r["label"] for r in doc["runs"]] == ["baseline", "after -6s", "after"]
+    assert doc["runs"][1]["probe_results"][0]["window"]["points"] >= 5
+    assert verdicts["x"]["vs"]["verdict"] == "not-measured"
     pending = [w for w in doc["warnings"] if w["code"] == "after-window-pending"]
     assert len(pending) == 1 and "changenote measure later --label after" in pending[0]["message"]
     note = (here / doc["note_path"]).read_text()
@@ -282,12 +302,13 @@ def test_ship_no_wait_leaves_the_window_pending_and_measure_after_reads_it(
     assert "reading the after-run's 1 pending Prometheus window" in read.stderr
     doc = read.json()
     assert time.time() >= datetime_of(result["window"]["end"]) + 1  # it waited for the window
-    assert [r["label"] for r in doc["runs"]] == ["baseline", "after"]
+    assert [r["label"] for r in doc["runs"]] == ["baseline", "after -6s", "after"]
     result = prom_result(doc)
     assert "pending" not in result["window"] and result["window"]["points"] >= 5
     verdicts = {c["metric"]: c for c in doc["comparison"]}
     assert verdicts["x"]["verdict"] != "not-measured" and verdicts["x"]["kind"] == "window"
     assert verdicts["x"]["n_after"] == result["window"]["points"]
+    assert verdicts["x"]["vs"]["verdict"] != "not-measured"
     assert not any(w["code"] == "after-window-pending" for w in doc["warnings"])
     assert doc["review"]["status"] == "needs-update"  # what was reviewed has changed
     note = (here / doc["note_path"]).read_text()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from changenote.formatting import VERDICT_MARK, fmt_number
-from changenote.notebook.document import fmt_change, fmt_expectation
+from changenote.notebook.document import fmt_change, fmt_expectation, reference_line
 
 
 def print_json(data: Any) -> None:
@@ -104,6 +104,14 @@ def results_table(comparison: list[dict[str, Any]], title: str, probe_order: lis
     return table
 
 
+def _print_references(console: Any, comparison: list[dict[str, Any]]) -> None:
+    """Each ``--vs`` comparison, one line a metric, under the results table."""
+    for item in comparison:
+        line = reference_line(item, interval=False)
+        if line is not None:
+            console.print(f"{item['metric']} {line}", markup=False, highlight=False)
+
+
 def _print_warnings(console: Any, doc: dict[str, Any], every: bool = False) -> None:
     """Invalidating warnings first, then caution; info ones as a count unless ``every``."""
     from changenote.measure.diagnostics import split
@@ -153,6 +161,7 @@ def print_change(doc: dict[str, Any], kind: str, every_warning: bool = False) ->
         console.print(f"{'shipped' if kind == 'ship' else 'measured'}: {head}")
         if doc["comparison"]:
             console.print(results_table(doc["comparison"], title, doc["probes"]))
+            _print_references(console, doc["comparison"])
         _print_expectations(console, doc)
     elif kind == "edit":
         console.print(f"edited: {head}")

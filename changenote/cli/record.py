@@ -87,6 +87,14 @@ def baseline(
             help="Prometheus step [default: the server's scrape interval, else 15s].",
         ),
     ] = None,
+    vs: Annotated[
+        str | None,
+        typer.Option(
+            metavar="OFFSET",
+            help="Prometheus: also compare each later window with the same window this far "
+            "back, e.g. -7d (against daily and weekly patterns).",
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Create a change and measure its baseline; prints its id."""
@@ -115,6 +123,7 @@ def baseline(
         prom_headers=prom_header or [],
         window=window,
         step=step,
+        vs=vs,
     )
     notebook = common.notebook()
     with common.measuring(notebook) as progress:

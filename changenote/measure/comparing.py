@@ -137,11 +137,14 @@ def judge(
     before: dict[str, Any],
     after: dict[str, Any],
     expected: str | None,
+    reference: dict[str, Any] | None = None,
 ) -> Judgement:
     """Compare ``after`` with ``before`` (runs of the change document) as the change asks.
 
     ``settings`` are the change's stored settings: ``min_effect`` and per-metric
-    ``metrics`` rules in force at baseline.
+    ``metrics`` rules in force at baseline. ``reference`` is ``after``'s ``--vs`` run:
+    each of its windows is compared with ``after`` too (``vs`` on the item), and a
+    verdict it does not bear out is a warning.
     """
     comparison = compare_runs(
         before.get("metrics", []),
@@ -176,9 +179,77 @@ def judge(
         found += diagnostics.spread_warnings(run, sensitive)
     found += diagnostics.too_few_samples(comparison, before, after)
     found += diagnostics.probe_errors(after)
+    if reference is not None:
+        found += diagnostics.probe_errors(reference)
+        found += against_reference(comparison, reference, after, settings)
     checks = expectations.evaluate(expectations.parse(expected), after.get("metrics", []))
     unique = list({(w["code"], w["message"]): w for w in found}.values())
     return Judgement(comparison, diagnostics.ranked(unique), checks)
+
+
+def reference_run(runs: list[dict[str, Any]], label: str) -> dict[str, Any] | None:
+    """The ``--vs`` reference recorded for run ``label``, if any."""
+    for run in runs:
+        if ((run.get("settings") or {}).get("reference") or {}).get("of") == label:
+            return run
+    return None
+
+
+#: The verdicts a test gave (the others say why there is none).
+TESTED = ("improved", "regressed", "not-significant")
+
+
+def against_reference(
+    comparison: list[dict[str, Any]],
+    reference: dict[str, Any],
+    after: dict[str, Any],
+    settings: dict[str, Any],
+) -> list[dict[str, str]]:
+    """Compare ``after``'s windows with the same windows earlier (``reference``), put the
+    result on each item as ``vs``, and warn where the two references disagree: a fix
+    that the same hour last week already had may be the hour, not the fix."""
+    from changenote.specs import describe_duration
+
+    about = reference["settings"]["reference"]
+    indexes = frozenset(int(i) for i in about.get("probes") or [])
+    back = describe_duration(float(about["vs"]))
+    against = compare_runs(
+        reference.get("metrics", []),
+        [m for m in after.get("metrics", []) if int(m.get("probe_index", -1)) in indexes],
+        float(settings.get("min_effect", 5.0)),
+        settings.get("metrics") or {},
+        indexes,
+    )
+    windows = {p["label"]: p.get("window") or {} for p in reference.get("probe_results", [])}
+    by_key = {(c["probe"], c["metric"]): c for c in against}
+    found = []
+    for item in comparison:
+        other = by_key.get((item["probe"], item["metric"]))
+        if other is None:
+            continue
+        item["vs"] = {
+            "run": reference["label"],
+            "offset": float(about["vs"]),
+            **{key: other.get(key) for key in (
+                "before", "change_pct", "ci_low", "ci_high", "p_value", "verdict", "detail",
+                "n_before", "n_eff_before",
+            )},
+        }  # fmt: skip
+        one, two = item["verdict"], other["verdict"]
+        if one in TESTED and two in TESTED and one != two:
+            window = windows.get(item["probe"], {})
+            found.append(
+                {
+                    "code": "reference-disagrees",
+                    "message": (
+                        f"{item['metric']} of {item['probe']}: {one} against the baseline but "
+                        f"{two} against the same window {back} earlier ({window.get('start')} "
+                        f"to {window.get('end')}): a daily or weekly pattern, not the change, "
+                        "may explain the difference"
+                    ),
+                }
+            )
+    return found
 
 
 def window_probes(run: dict[str, Any]) -> frozenset[int]:

@@ -37,6 +37,7 @@ SEVERITY = {
     "probe-errors": "caution",
     "no-data": "caution",
     "after-window-pending": "caution",
+    "reference-disagrees": "caution",
     "environment-changed": "caution",
     "check-changed": "caution",
     "not-a-git-repository": "caution",

@@ -38,6 +38,9 @@ MAX_WINDOW = 7 * 86_400.0
 #: The most points a window may hold: more is a step too short for the window (and a
 #: record too large for a note).
 MAX_WINDOW_POINTS = 100_000
+#: The furthest back a reference window (``--vs``) may lie: a year, beyond any usual
+#: retention (a server that has dropped it says "no data").
+MAX_OFFSET = 365 * 86_400.0
 #: A window with fewer points than this share of the ones asked for is "shorter than asked".
 MIN_COVERAGE = 0.9
 
@@ -80,6 +83,11 @@ class Window:
     def stored(cls, data: dict[str, Any]) -> Window:
         """The window a run recorded (``probe_results[].window``)."""
         return cls(_utc(data["start"]), _utc(data["end"]), float(data["step"]))
+
+    def earlier(self, seconds: float) -> Window:
+        """The same window ``seconds`` earlier (``--vs -7d``)."""
+        back = timedelta(seconds=seconds)
+        return Window(self.start - back, self.end - back, self.step)
 
     def describe(self) -> str:
         return f"{iso(self.start)} to {iso(self.end)}, step {describe_duration(self.step)}"
@@ -293,10 +301,11 @@ PROMETHEUS_ENV = "CHANGENOTE_PROMETHEUS_URL"
 
 def settle(
     specs: Sequence[ProbeSpec], url: str, window: float | None, step: float | None,
-    timeout: float,
+    timeout: float, vs: float | None = None,
 ) -> list[ProbeSpec]:  # fmt: skip
     """The Prometheus probes with everything ship must repeat: server, window and step
-    (the server's scrape interval when none is given, asked once)."""
+    (the server's scrape interval when none is given, asked once), and how far back the
+    reference window lies (``vs``, seconds)."""
     from changenote.specs import ProbeSpec
 
     settled, asked = [], None
@@ -325,6 +334,16 @@ def settle(
                 f"{describe_duration(float(every))} holds fewer than 3 points"
             )
         settings = {**spec.settings, "server": url, "window": length, "step": float(every)}
+        if vs is not None:
+            if vs < length:
+                raise UsageError(
+                    f"--vs -{describe_duration(vs)} lies within the window "
+                    f"({describe_duration(length)}): the reference would overlap the window "
+                    "it is compared with"
+                )
+            if vs > MAX_OFFSET:
+                raise UsageError(f"--vs can reach at most {describe_duration(MAX_OFFSET)} back")
+            settings["vs"] = vs
         settled.append(ProbeSpec(spec.kind, spec.target, spec.headers, spec.check, settings))
     return settled
 

@@ -313,6 +313,23 @@ def summary_sentence(doc: dict[str, Any]) -> str:
     return f"{headline} {tally}"
 
 
+def reference_line(item: dict[str, Any], interval: bool = True) -> str | None:
+    """An item's ``--vs`` comparison in words: ``against the same window 7d earlier
+    (after -7d): 3.11 → 2.89, -7.1%, no test``; None when it has none."""
+    from changenote.specs import describe_duration
+
+    vs = item.get("vs")
+    if not vs:
+        return None
+    both = {**item, **vs, "after": item.get("after")}
+    return (
+        f"against the same window {describe_duration(float(vs['offset']))} earlier "
+        f"({vs['run']}): {fmt_number(vs.get('before'), item['unit'])} → "
+        f"{fmt_number(item.get('after'), item['unit'])}, {fmt_change(both, interval)}, "
+        f"{VERDICT_MARK.get(vs['verdict'], vs['verdict'])}"
+    )
+
+
 def probe_refs(doc: dict[str, Any]) -> dict[str, str]:
     """Short names for probes in tables: ``#1``, ``#2``... in the order they were given."""
     from changenote.formatting import md_inline
@@ -339,6 +356,7 @@ def note_context(doc: dict[str, Any], front_matter: str) -> dict[str, Any]:
             "change": fmt_change(c),
             "verdict": VERDICT_MARK.get(c["verdict"], c["verdict"]),
             "detail": c.get("detail", ""),
+            "vs": reference_line(c),
         }
         for c in doc.get("comparison") or []
     ]
@@ -415,8 +433,11 @@ def _windows(doc: dict[str, Any], refs: dict[str, str]) -> list[dict[str, Any]]:
             continue
         reads = []
         for run in doc.get("runs") or []:
-            results = run.get("probe_results") or []
-            window = results[index].get("window") if index < len(results) else None
+            # by label: a --vs reference run holds only the probes it read again
+            result: dict[str, Any] = next(
+                (r for r in run.get("probe_results") or [] if r["label"] == label), {}
+            )
+            window = result.get("window")
             if window:
                 reads.append(
                     {
@@ -425,7 +446,7 @@ def _windows(doc: dict[str, Any], refs: dict[str, str]) -> list[dict[str, Any]]:
                         "end": str(window.get("end", ""))[11:19],
                         "step": describe_duration(float(window.get("step") or 0)),
                         "points": window.get("points"),
-                        "status": results[index].get("last_status", ""),
+                        "status": result.get("last_status", ""),
                     }
                 )
         found.append({"ref": refs.get(label, label), "label": label, "reads": reads})

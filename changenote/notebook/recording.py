@@ -151,8 +151,13 @@ def add_run(
     settings: MeasureSettings,
     started: datetime,
     redact: Redact,
+    indexes: list[int] | None = None,
+    reference: dict[str, Any] | None = None,
 ) -> None:
-    """Add a run with its metrics to ``change``, and the shell commands its probes used."""
+    """Add a run with its metrics to ``change``, and the shell commands its probes used.
+
+    ``indexes``: the probe each outcome belongs to, when the run holds only some of
+    them; ``reference``: what this run is a reference for (:func:`add_reference_run`)."""
     from sqlmodel import func, select
 
     from changenote.store.models import CommandRecord, Run, utcnow
@@ -162,6 +167,8 @@ def add_run(
     ).one()
     stored_settings = settings.to_dict()
     stored_settings["clear_cache"] = redact(settings.clear_cache)
+    if reference is not None:
+        stored_settings["reference"] = reference
     run = Run(
         change_id=change.id,  # type: ignore[arg-type]
         position=position,
@@ -176,7 +183,7 @@ def add_run(
     )
     session.add(run)
     session.flush()
-    _add_metrics(session, run, metric_rows(outcomes, manual, redact, _rules(change)))
+    _add_metrics(session, run, metric_rows(outcomes, manual, redact, _rules(change), indexes))
     # Shell commands the probes ran are "commands used", recorded once per change.
     used: list[tuple[str, int | None]] = [
         (redact(o.spec.target) or "", exit_code(o.last_status))
@@ -200,6 +207,34 @@ def add_run(
                     exit_status=status,
                 )
             )
+
+
+def reference_label(of: str, vs: float) -> str:
+    """The label of the reference run for run ``of``: ``after -7d``."""
+    from changenote.specs import describe_duration
+
+    return f"{of} -{describe_duration(vs)}"
+
+
+def add_reference_run(
+    session: Session,
+    change: Change,
+    of: str,
+    vs: float,
+    read: dict[int, ProbeOutcome],
+    git: gitinfo.GitState,
+    settings: MeasureSettings,
+    started: datetime,
+    redact: Redact,
+) -> None:
+    """The reference for run ``of`` (``--vs``): its Prometheus windows read ``vs`` seconds
+    earlier, by probe index. It comes before ``of`` in the runs, so the newest run stays
+    the one compared with the baseline."""
+    indexes = sorted(read)
+    add_run(
+        session, change, reference_label(of, vs), [read[i] for i in indexes], [], git,
+        settings, started, redact, indexes, {"of": of, "vs": vs, "probes": indexes},
+    )  # fmt: skip
 
 
 def fill_pending(

@@ -72,6 +72,8 @@ class BaselineRequest:
     prom_headers: list[str] = field(default_factory=list)
     window: str | None = None
     step: str | None = None
+    #: A second reference: the same window this far back (``-7d``), read at every later run.
+    vs: str | None = None
 
 
 @dataclass
@@ -248,6 +250,28 @@ class Notebook:
             )
         return [next(read) if s.kind == "prom" else next(measured) for s in specs]
 
+    def _reference(
+        self, specs: list[ProbeSpec], outcomes: list[ProbeOutcome], timeout: float
+    ) -> tuple[float, dict[int, ProbeOutcome]] | None:
+        """The ``--vs`` reference of a run: each Prometheus window it read (or left
+        pending) read again as far back as the baseline asked; None without ``--vs``."""
+        chosen = [
+            i for i, (spec, outcome) in enumerate(zip(specs, outcomes, strict=True))
+            if spec.kind == "prom" and spec.settings.get("vs") and outcome.window
+        ]  # fmt: skip
+        if not chosen:
+            return None
+        from changenote.measure import prometheus
+
+        windows: list[prometheus.Window | prometheus.Pending] = [
+            prometheus.Window.stored(outcomes[i].window or {}).earlier(
+                float(specs[i].settings["vs"])
+            )
+            for i in chosen
+        ]
+        read = prometheus.measure_windows([specs[i] for i in chosen], windows, timeout)
+        return float(specs[chosen[0]].settings["vs"]), dict(zip(chosen, read, strict=True))
+
     def _prometheus_url(self, given: str | None) -> str | None:
         """``--prometheus``, else ``CHANGENOTE_PROMETHEUS_URL``, else the config's."""
         import os
@@ -262,11 +286,11 @@ class Notebook:
     def _settle_prom(self, specs: list[ProbeSpec], req: BaselineRequest) -> list[ProbeSpec]:
         """At baseline: the server, window and step every Prometheus probe keeps."""
         from changenote.measure import prometheus
-        from changenote.specs import parse_prom_duration
+        from changenote.specs import parse_offset, parse_prom_duration
 
         if not any(s.kind == "prom" for s in specs):
             for flag, value in (("--window", req.window), ("--step", req.step),
-                                ("--prometheus", req.prometheus)):  # fmt: skip
+                                ("--vs", req.vs), ("--prometheus", req.prometheus)):  # fmt: skip
                 if value is not None:
                     raise UsageError(f"{flag} applies to Prometheus probes (--prom) only")
             return specs
@@ -278,8 +302,9 @@ class Notebook:
             )
         window = parse_prom_duration(req.window, "--window") if req.window else None
         step = parse_prom_duration(req.step, "--step") if req.step else None
+        vs = parse_offset(req.vs) if req.vs is not None else None
         timeout = self.config.timeout if req.timeout is None else req.timeout
-        return prometheus.settle(specs, url, window, step, timeout)
+        return prometheus.settle(specs, url, window, step, timeout, vs)
 
     def _rerun_prom(self, specs: list[ProbeSpec], given: str | None) -> list[ProbeSpec]:
         """At measure and ship: the server given now, else the one the baseline asked."""
@@ -455,12 +480,18 @@ class Notebook:
         by = history.who(self.config, None)
         started = utcnow()
         outcomes = self._measure(specs, settings, progress, _window_ending(started))
+        reference = self._reference(specs, outcomes, settings.timeout)
         with self.store.write() as session:
             change = resolve_change(session, str(change.id))
             if change.status == "shipped":
                 raise ChangenoteError(f"change {change.slug!r} was shipped meanwhile")
             run_label = (self.redact_text(label.strip()) if label else None) or _free_label(taken)
             history.record(session, change, "measure", by, name=run_label, at=started)
+            if reference is not None:
+                recording.add_reference_run(
+                    session, change, run_label, *reference, git, settings, started,
+                    self.redact_text,
+                )  # fmt: skip
             recording.add_run(
                 session,
                 change,
@@ -474,7 +505,7 @@ class Notebook:
             )
             session.flush()
             doc = document.load(session, change)
-            verdict = judge(doc["settings"], doc["runs"][0], doc["runs"][-1], doc["expected"])
+            verdict = judge(*_judged(doc))
             verdicts = ", ".join(
                 f"{c['metric']} {c['verdict']}"
                 for c in verdict.comparison
@@ -531,7 +562,7 @@ class Notebook:
             specs = self._rerun_prom(repeat.rerun_specs(stored, headers), prometheus)
             windows = [prom.Window.stored(after["probe_results"][i]["window"]) for i in pending]
             timeout = repeat.rerun_settings(change.settings, self.config).timeout
-            before_verdict = judge(doc["settings"], doc["runs"][0], after, doc["expected"])
+            before_verdict = judge(*_judged(doc))
         count = f"{len(pending)} pending Prometheus window{'s' if len(pending) > 1 else ''}"
         self.acting_on("measure", change, f"reading the after-run's {count}")
         by = history.who(self.config, None)
@@ -553,7 +584,7 @@ class Notebook:
             history.record(session, change, "measure", by, name=after["label"], at=started)
             session.flush()
             doc = document.load(session, change)
-            verdict = judge(doc["settings"], doc["runs"][0], doc["runs"][-1], doc["expected"])
+            verdict = judge(*_judged(doc))
             # The warnings the old judgement gave make way for the new one's.
             stale = {(w["code"], w["message"]) for w in before_verdict.warnings}
             change.warnings = ranked(
@@ -623,6 +654,7 @@ class Notebook:
         outcomes = self._measure(
             specs, settings, progress, self._after_window(change, live, wait=not req.no_wait)
         )
+        reference = self._reference(specs, outcomes, settings.timeout)
         base = (change.base_commit, dict(change.base_dirty_files))
         excludes = self.config.own_paths()
         # Git runs before the write transaction, so no lock is held while it works.
@@ -633,6 +665,11 @@ class Notebook:
             change = resolve_change(session, str(change_id))
             if change.status == "shipped":
                 raise ChangenoteError(f"change {change.slug!r} was shipped meanwhile")
+            if reference is not None:
+                recording.add_reference_run(
+                    session, change, "after", *reference, git, settings, started,
+                    self.redact_text,
+                )  # fmt: skip
             recording.add_run(
                 session, change, "after", outcomes, manual, git, settings, started, self.redact_text
             )
@@ -660,7 +697,7 @@ class Notebook:
                 )
             session.flush()
             doc = document.load(session, change)
-            verdict = judge(doc["settings"], doc["runs"][0], doc["runs"][-1], doc["expected"])
+            verdict = judge(*_judged(doc))
             missing = []
             if touched.base_missing:
                 missing.append(
@@ -848,6 +885,18 @@ def _aware(when: Any) -> Any:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
+def _judged(doc: dict[str, Any]) -> tuple[Any, ...]:
+    """What ``judge`` compares in ``doc``: the baseline, the newest run, and that run's
+    ``--vs`` reference when it has one."""
+    from changenote.measure.comparing import reference_run
+
+    newest = doc["runs"][-1]
+    return (
+        doc["settings"], doc["runs"][0], newest, doc["expected"],
+        reference_run(doc["runs"], newest["label"]),
+    )  # fmt: skip
+
+
 def _window_ending(end: Any) -> Callable[[ProbeSpec], Any]:
     """The window of each Prometheus probe that ends at ``end`` (baseline, measure)."""
     from changenote.measure.prometheus import Window
@@ -867,7 +916,13 @@ def _measuring(specs: list[ProbeSpec], settings: MeasureSettings) -> str:
         said.append(f"measuring {probes}, {runs} each")
     proms = len(specs) - len(native)
     if proms:
-        said.append(f"reading {proms} Prometheus window{'s' if proms > 1 else ''}")
+        from changenote.specs import describe_duration
+
+        line = f"reading {proms} Prometheus window{'s' if proms > 1 else ''}"
+        back = next((s.settings["vs"] for s in specs if s.settings.get("vs")), None)
+        if back:
+            line += f" and the same {describe_duration(float(back))} earlier"
+        said.append(line)
     return "; ".join(said)
 
 
