@@ -140,7 +140,7 @@ def _derived(doc: dict[str, Any]) -> list[tuple[str, None, str, str | None]]:
     if doc.get("created_at"):
         entries.append((doc["created_at"], None, "baseline", None))
     for run in (doc.get("runs") or [])[1:]:
-        if run["label"] != "after":
+        if run["label"] != "after" and not (run.get("settings") or {}).get("reference"):
             entries.append((run["started_at"], None, "measure", run["label"]))
     for item in doc.get("checklist") or []:
         if item.get("done") and item.get("done_at"):

@@ -425,7 +425,7 @@ class Notebook:
                     change,
                     "capture",
                     f"baseline: {len(rows)} metric(s) from {n_probes} probe(s), "
-                    f"{settings.runs} run(s) each{where}",
+                    f"{_how_measured(specs, settings)}{where}",
                 )
             session.flush()
             doc = document.load(session, change)
@@ -793,7 +793,8 @@ class Notebook:
                 self.announce(
                     f"{verb} #{change.id} {change.slug}: waiting for the after window of "
                     f"{spec.label} ({describe_duration(after.seconds)} from "
-                    f"{after.start.strftime('%H:%M:%S')} UTC): {describe_duration(left)} "
+                    f"{after.start.strftime('%H:%M:%S')} UTC): "
+                    f"{describe_duration(max(1.0, math.ceil(left)))} "
                     "left (Ctrl-C records nothing)"
                 )
             time.sleep(min(left, 1.0))
@@ -902,6 +903,21 @@ def _window_ending(end: Any) -> Callable[[ProbeSpec], Any]:
     from changenote.measure.prometheus import Window
 
     return lambda spec: Window.ending(_aware(end), spec)
+
+
+def _how_measured(specs: list[ProbeSpec], settings: MeasureSettings) -> str:
+    """``10 run(s) each``, ``a 30m window each``, or both: what a baseline's figures are."""
+    from changenote.specs import describe_duration
+
+    said = []
+    if not specs or any(s.kind != "prom" for s in specs):
+        said.append(f"{settings.runs} run(s) each")
+    lengths = sorted({float(s.settings["window"]) for s in specs if s.kind == "prom"})
+    if lengths:
+        windows = " or ".join(describe_duration(w) for w in lengths)
+        said.append(f"a {windows} Prometheus window each" if len(said) == 0 else
+                    f"Prometheus probes a {windows} window each")  # fmt: skip
+    return "; ".join(said)
 
 
 def _measuring(specs: list[ProbeSpec], settings: MeasureSettings) -> str:
