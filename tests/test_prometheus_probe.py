@@ -27,7 +27,7 @@ pytest.importorskip("prometheus_client")
 
 #: One point a second, each from the last two scrapes (irate): consecutive points share
 #: no requests, so the test has about as many effective points as points
-#: (docs/PROMETHEUS-stats.md: overlapping rate ranges make neighbours alike).
+#: (docs/PROMETHEUS.md: overlapping rate ranges make neighbours alike).
 WINDOW = "24s"
 STEP = "1s"
 SECRET_PASSWORD = "pw-7Hq2-never-stored"

@@ -2,10 +2,11 @@
 
 The example service runs under uvicorn; a real Prometheus (the session's ``prometheus``
 fixture) scrapes it every second while the test sends known traffic in three phases, and
-the queries of docs/PROMETHEUS-queries.md, as written there, must give what that traffic
-implies. Each phase is read over exactly its own window: from the last scrape before its
-first request to the first scrape that saw its last one, so neither the phase before
-nor the time Prometheus took to discover the target blurs the answer.
+the queries of docs/PROMETHEUS.md ("Queries for an instrumented service"), as written
+there, must give what that traffic implies. Each phase is read over exactly its own
+window: from the last scrape before its first request to the first scrape that saw its
+last one, so neither the phase before nor the time Prometheus took to discover the
+target blurs the answer.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tests.prometheus_server import PrometheusServer
 from tests.servers import example_service
 
 REPO = Path(__file__).resolve().parent.parent
-QUERIES_DOC = REPO / "docs" / "PROMETHEUS-queries.md"
+QUERIES_DOC = REPO / "docs" / "PROMETHEUS.md"
 
 
 def _missing() -> str | None:
@@ -57,8 +58,10 @@ def _promtool() -> str:
 
 
 def _documented_queries() -> dict[str, str]:
-    """``### Heading`` → the promql block under it, in docs/PROMETHEUS-queries.md."""
+    """``### Heading`` → the promql block under it, in the queries section of
+    docs/PROMETHEUS.md."""
     text = QUERIES_DOC.read_text(encoding="utf-8")
+    text = text.split("\n## Queries for an instrumented service\n", 1)[1].split("\n## ", 1)[0]
     found = re.findall(r"^### (.+?)\n.*?```promql\n(.+?)\n```", text, flags=re.M | re.S)
     return {name: " ".join(query.split()) for name, query in found}
 
