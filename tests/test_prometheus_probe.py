@@ -334,3 +334,29 @@ def datetime_of(stamp: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(stamp).timestamp()
+
+
+def test_a_quantile_stuck_in_one_bucket_is_a_warning_and_never_not_significant(
+    here: Path, prometheus: PrometheusServer, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("CHANGENOTE_PROMETHEUS_URL", prometheus.url)
+    # ten observations, every one in the first bucket (le 0.05): the p95 is 0.0475 throughout
+    buckets = " or ".join(
+        f'label_replace(vector(10), "le", "{le}", "", "")' for le in ("0.05", "0.1", "+Inf")
+    )
+    made = invoke("baseline", "Flat", "--prom", f"p95=histogram_quantile(0.95, {buckets})",
+                  "--window", "4s", "--step", "1s", "--json")  # fmt: skip
+    assert made.code == 0, made.stderr
+    flat = [w for w in made.json()["warnings"] if w["code"] == "flat-quantile"]
+    assert (
+        len(flat) == 1
+        and "gave 0.0475 at every point of the baseline window" in (flat[0]["message"])
+    )
+    shipped = invoke("ship", "1", "--reason", "nothing", "--json")
+    assert shipped.code == 0, shipped.stderr
+    item = shipped.json()["comparison"][0]
+    assert item["before"] == item["after"] == pytest.approx(0.0475)
+    assert item["verdict"] == "no-test" and item["p_value"] is None  # not "not-significant"
+    assert "a change inside it cannot be seen" in item["detail"]
+    codes = [w["code"] for w in shipped.json()["warnings"]]
+    assert codes.count("flat-quantile") == 2  # the baseline window and the after window

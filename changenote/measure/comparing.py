@@ -165,7 +165,20 @@ def judge(
         for p in after.get("probe_results") or []
         if (p.get("window") or {}).get("pending")
     }
+    flat = {
+        p["label"]
+        for run in (before, after)
+        for p in run.get("probe_results") or []
+        if "flat_quantile" in (p.get("window") or {})
+    }
     for item in comparison:
+        if item["probe"] in flat and item["verdict"] == "not-significant":
+            # two flat quantiles alike say which bucket, not that nothing moved inside it
+            item.update(verdict="no-test", p_value=None)
+            item["detail"] = (
+                "both windows gave the same histogram_quantile at every point: one bucket "
+                "holds the observations, and a change inside it cannot be seen: no test"
+            )
         if item["probe"] in waiting and item["verdict"] == "not-measured":
             item["detail"] = (
                 f"the after window (until {waiting[item['probe']]}) is not read yet: no verdict"
@@ -175,6 +188,7 @@ def judge(
     found += diagnostics.environment_changed(before, after)
     sensitive = _outlier_sensitive(comparison, before, after)
     for run in (before, after):
+        found += diagnostics.flat_quantiles(run)
         found += diagnostics.cold_first_run(run)
         found += diagnostics.spread_warnings(run, sensitive)
     found += diagnostics.too_few_samples(comparison, before, after)
@@ -291,6 +305,7 @@ def run_warnings(run: dict[str, Any]) -> list[dict[str, str]]:
     """Warnings about a single run (the baseline, before anything to compare with)."""
     return diagnostics.ranked(
         diagnostics.probe_errors(run)
+        + diagnostics.flat_quantiles(run)
         + diagnostics.cold_first_run(run)
         + diagnostics.spread_warnings(run)
     )

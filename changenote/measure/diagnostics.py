@@ -38,6 +38,7 @@ SEVERITY = {
     "no-data": "caution",
     "after-window-pending": "caution",
     "reference-disagrees": "caution",
+    "flat-quantile": "caution",
     "environment-changed": "caution",
     "check-changed": "caution",
     "not-a-git-repository": "caution",
@@ -347,6 +348,29 @@ def status_changed(
                 }
             )
     return found, labels
+
+
+def flat_quantiles(run: dict[str, Any]) -> list[Warning_]:
+    """Prometheus windows of a ``histogram_quantile`` that gave the same figure at every
+    point: the observations fall in one bucket, and the figure is a position inside it
+    (interpolated), not a measurement; a change inside the bucket cannot be seen."""
+    found = []
+    for probe in run.get("probe_results", []):
+        window = probe.get("window") or {}
+        if "flat_quantile" in window:
+            found.append(
+                {
+                    "code": "flat-quantile",
+                    "message": (
+                        f"{probe['label']} gave {window['flat_quantile']:g} at every point of "
+                        f"the {run['label']} window: a histogram_quantile whose observations "
+                        "all fall in one bucket reports a place inside that bucket, not a "
+                        "measurement, so a change within the bucket goes unseen; finer "
+                        "buckets, or the mean (sum of _sum over sum of _count), measure it"
+                    ),
+                }
+            )
+    return found
 
 
 def pending_windows(run: dict[str, Any], slug: str) -> list[Warning_]:

@@ -379,6 +379,9 @@ def measure_windows(
                 outcome.error_kinds[outcome.last_status] = 1
             else:
                 outcome.last_status = f"{len(reading.points)} points"
+                if "histogram_quantile" in spec.target and len(set(reading.values)) == 1:
+                    # a quantile estimated inside one bucket: a position, not a measure
+                    outcome.window["flat_quantile"] = reading.values[0]
                 name = metric_name(spec)
                 for value in reading.values:
                     outcome.add(
