@@ -8,7 +8,8 @@ runs); cached searches make no database call at all.
 
 Two more switches make a regression and its fix without a restart:
 ``PUT /admin/delay?ms=N`` adds N ms to every search the cache does not answer (a slow
-dependency; 0 by default), and ``PUT /admin/errors?every=N`` makes every Nth of those
+dependency; 0 by default; ``&spread=S``: N ± S ms, uniformly, as a real dependency
+varies), and ``PUT /admin/errors?every=N`` makes every Nth of those
 searches fail with a 500 after its queries (0, the default: never).
 
 It carries changenote's instrumentation, so each response says what it did in the
@@ -28,6 +29,7 @@ file in the system's temporary folder), filled with sample documents on first st
 from __future__ import annotations
 
 import os
+import random
 import tempfile
 import threading
 import time
@@ -75,6 +77,7 @@ app.include_router(health_router({"db": lambda: engine.connect().close() is None
 app.include_router(metrics.router())
 app.state.cache_enabled = os.environ.get("SEARCH_CACHE") == "1"
 app.state.delay_ms = 0.0
+app.state.delay_spread_ms = 0.0
 app.state.fail_every = 0
 _cache: dict[str, list[dict[str, Any]]] = {}
 _searches = 0
@@ -100,7 +103,8 @@ def search(q: str = "", limit: int = 10) -> Any:
             for doc_id in list(ids)
         ]  # fmt: skip
     if app.state.delay_ms:
-        time.sleep(app.state.delay_ms / 1000)
+        spread = app.state.delay_spread_ms
+        time.sleep(max(app.state.delay_ms + random.uniform(-spread, spread), 0.0) / 1000)
     if _fails():  # answered as an error handler would, without a traceback in the log
         return JSONResponse({"error": "search failed (PUT /admin/errors)"}, status_code=500)
     if app.state.cache_enabled:
@@ -118,10 +122,12 @@ def set_cache(enabled: bool) -> dict[str, bool]:
 
 
 @app.put("/admin/delay")
-def set_delay(ms: float) -> dict[str, float]:
-    """Add ``ms`` milliseconds to every search the cache does not answer (0: none)."""
+def set_delay(ms: float, spread: float = 0.0) -> dict[str, float]:
+    """Add ``ms`` milliseconds (± ``spread``, uniformly) to every search the cache does
+    not answer (0: none)."""
     app.state.delay_ms = max(ms, 0.0)
-    return {"ms": app.state.delay_ms}
+    app.state.delay_spread_ms = min(max(spread, 0.0), app.state.delay_ms)
+    return {"ms": app.state.delay_ms, "spread": app.state.delay_spread_ms}
 
 
 @app.put("/admin/errors")
