@@ -59,6 +59,9 @@ class CheckConfig:
     #: The Prometheus check's window and step, as durations (``30m``, ``15s``).
     window: str | None = None
     step: str | None = None
+    #: A Prometheus check's second reference, how far back (``-7d``), and its unit.
+    vs: str | None = None
+    unit: str | None = None
     #: Headers sent with the HTTP check (``{"Authorization": "Bearer ${TOKEN}"}``).
     headers: dict[str, str] = field(default_factory=dict)
     #: Per-check overrides of the measuring settings.
@@ -88,7 +91,7 @@ class CheckConfig:
         if self.headers:
             data["headers"] = sorted(self.headers)  # names only: values may be secrets
         for key in ("runs", "warmup", "timeout", "clear_cache", "slow_ms", "max_error_rate",
-                    "window", "step"):  # fmt: skip
+                    "window", "step", "vs", "unit"):  # fmt: skip
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
         if self.expect_status:
@@ -253,6 +256,7 @@ def _parse_check(name: str, raw: Any, where: str) -> CheckConfig:
         parse_cmd,
         parse_header,
         parse_http,
+        parse_offset,
         parse_prom,
         parse_prom_duration,
     )
@@ -265,12 +269,18 @@ def _parse_check(name: str, raw: Any, where: str) -> CheckConfig:
         if prom is not None and parse_prom(_expect(prom, str, "prom", here)).settings.get("name"):
             raise UsageError("--prom: a check's query is named by the check; drop 'NAME='")
         if prom is None:
-            prom_only = [k for k in ("window", "step") if k in raw]
+            prom_only = [k for k in ("window", "step", "vs", "unit") if k in raw]
             if prom_only:
                 raise UsageError(f"'{prom_only[0]}' applies to a Prometheus check only")
         for key in ("window", "step"):
             if key in raw:
                 parse_prom_duration(_expect(raw[key], str, key, here), key)
+        if "vs" in raw:
+            parse_offset(_expect(raw["vs"], str, "vs", here), "vs")
+        if "unit" in raw:
+            unit = _expect(raw["unit"], str, "unit", here)
+            if not unit.strip() or len(unit) > 16 or any(c < " " for c in unit):
+                raise UsageError('\'unit\' must be a short unit such as "s" or "ratio"')
     except UsageError as exc:
         text = str(exc)
         for flag in ("--http", "--cmd", "--prom"):
@@ -301,6 +311,8 @@ def _parse_check(name: str, raw: Any, where: str) -> CheckConfig:
         prom=prom,
         window=raw.get("window"),
         step=raw.get("step"),
+        vs=raw.get("vs"),
+        unit=raw["unit"].strip() if "unit" in raw else None,
         headers=headers,
         runs=_positive_int(raw["runs"], "runs", here, 1, MAX_RUNS) if "runs" in raw else None,
         warmup=_positive_int(raw["warmup"], "warmup", here, 0, MAX_WARMUP)

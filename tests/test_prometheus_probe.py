@@ -280,6 +280,36 @@ def test_a_prometheus_check_in_config_is_read_not_run(here: Path, prometheus: Pr
     assert checked.code == 3 and "is a Prometheus probe" in checked.stdout + checked.stderr
 
 
+def test_a_prometheus_check_keeps_its_unit_and_second_reference(
+    here: Path, prometheus: PrometheusServer
+):
+    with (here / "changenote.toml").open("a") as config:
+        config.write(
+            '\n[checks.lat]\nprom = "vector(0.25)"\nwindow = "3s"\nstep = "1s"\n'
+            'vs = "-5s"\nunit = "s"\n'
+            '\n[checks.other]\nprom = "vector(1)"\nwindow = "3s"\nvs = "-1d"\n'
+        )
+    made = invoke("baseline", "Unit", "--check", "lat", "--prometheus", prometheus.url, "--json")
+    assert made.code == 0, made.stderr
+    metric = made.json()["runs"][0]["metrics"][0]
+    assert metric["unit"] == "s" and metric["better"] == "lower"  # a time: lower is better
+    shipped = invoke("ship", "1", "--reason", "r", "--json")
+    assert shipped.code == 0, shipped.stderr
+    doc = shipped.json()
+    assert [r["label"] for r in doc["runs"]] == ["baseline", "after -5s", "after"]
+    assert doc["comparison"][0]["vs"]["offset"] == 5.0
+    # one second reference a change: two that differ are refused, as is --vs against one
+    mixed = invoke("baseline", "Mixed", "--check", "lat", "--check", "other",
+                   "--prometheus", prometheus.url)  # fmt: skip
+    one_line(mixed, "the Prometheus probes ask for different --vs (-5s, -1d)", 2)
+    against = invoke("baseline", "Against", "--check", "lat", "--vs", "-1h",
+                     "--prometheus", prometheus.url)  # fmt: skip
+    one_line(against, "the Prometheus probes ask for different --vs (-5s, -1h)", 2)
+    with (here / "changenote.toml").open("a") as config:
+        config.write('\n[checks.web]\nhttp = "GET http://127.0.0.1:1/"\nvs = "-7d"\n')
+    assert one_line(invoke("list"), "", 2).endswith("'vs' applies to a Prometheus check only")
+
+
 def test_ship_no_wait_leaves_the_window_pending_and_measure_after_reads_it(
     here: Path, prometheus: PrometheusServer, monkeypatch: pytest.MonkeyPatch
 ):

@@ -34,13 +34,17 @@ def find_check(config: Config, name: str) -> CheckConfig:
 def check_spec(check: CheckConfig, headers: tuple[tuple[str, str], ...] = ()) -> ProbeSpec:
     """The probe a check runs, with what it expects and its whole definition kept."""
     if check.prom:
-        from changenote.specs import parse_prom_duration
+        from changenote.specs import parse_offset, parse_prom_duration
 
         prom_settings: dict[str, Any] = {"name": check.name, "definition": check.definition()}
         for key in ("window", "step"):
             raw = getattr(check, key)
             if raw:
                 prom_settings[key] = parse_prom_duration(raw, key)
+        if check.vs:
+            prom_settings["vs"] = parse_offset(check.vs, "vs")
+        if check.unit:
+            prom_settings["unit"] = check.unit
         return ProbeSpec(
             "prom", check.prom.strip(), tuple(check.headers.items()), check.name, prom_settings
         )

@@ -308,6 +308,14 @@ def settle(
     reference window lies (``vs``, seconds)."""
     from changenote.specs import ProbeSpec
 
+    # One second reference a change: --vs, else the one its checks give.
+    offsets = {float(s.settings["vs"]) for s in specs if s.kind == "prom" and s.settings.get("vs")}
+    offsets |= {vs} if vs is not None else set()
+    if len(offsets) > 1:
+        said = ", ".join(f"-{describe_duration(o)}" for o in sorted(offsets))
+        raise UsageError(f"the Prometheus probes ask for different --vs ({said}): a change "
+                         "keeps one second reference")  # fmt: skip
+    vs = offsets.pop() if offsets else None
     settled, asked = [], None
     for spec in specs:
         if spec.kind != "prom":
