@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import threading
 import time
 from datetime import datetime, timedelta
@@ -31,6 +33,29 @@ def _shipped(project: Path, server: TestServer | None = None) -> None:
 def _later(delay: float, action) -> threading.Thread:
     def run() -> None:
         time.sleep(delay)
+        action()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _once_open(path: Path, action) -> threading.Thread:  # type: ignore[no-untyped-def]
+    """Run ``action`` once this process (the in-process watch) has ``path`` open: lines
+    written before the watch opened the log are, rightly, not its to count."""
+    target = os.path.realpath(path)
+
+    def opened() -> bool:
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/self/fd/{fd}") == target:
+                    return True
+        return False
+
+    def run() -> None:
+        deadline = time.monotonic() + 30
+        while not opened() and time.monotonic() < deadline:
+            time.sleep(0.01)
         action()
 
     thread = threading.Thread(target=run)
@@ -101,7 +126,7 @@ def test_since_compares_with_the_log_before_the_release(project: Path):
         f"{old[0]} ERROR too old for the window\n"
         f"{old[1]} ERROR in the window\n{old[2]} INFO fine\n{old[3]} INFO fine\n"
     )
-    writer = _later(0.3, lambda: log.open("a").write("ERROR\n" * 20))
+    writer = _once_open(log, lambda: log.open("a").write("ERROR\n" * 20))
     result = invoke("watch", "--log", str(log), "--duration", "2s", "--since", "30m", "--json")
     writer.join()
     assert result.code == 0, result.stderr
