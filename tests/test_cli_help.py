@@ -120,8 +120,10 @@ def test_bash_completion_script_completes_commands(tmp_path: Path) -> None:
         "PATH": f"{folder}{os.pathsep}{os.environ['PATH']}",
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
     }
+    # From a bash, as a user asks: Typer finds the shell in the process tree (shellingham),
+    # not in $SHELL, and pytest's own parents need not hold one.
     shown = subprocess.run(
-        ["changenote", "--show-completion", "bash"],
+        ["bash", "-c", "changenote --show-completion; exit $?"],  # not exec-ed: bash stays
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert shown.returncode == 0, shown.stderr
