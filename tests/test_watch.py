@@ -40,21 +40,24 @@ def _later(delay: float, action) -> threading.Thread:
     return thread
 
 
+def _has_open(pid: int | str, target: str) -> bool:
+    """Whether process ``pid`` (``self``: this one) has the file ``target`` open."""
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                    return True
+    return False
+
+
 def _once_open(path: Path, action) -> threading.Thread:  # type: ignore[no-untyped-def]
     """Run ``action`` once this process (the in-process watch) has ``path`` open: lines
     written before the watch opened the log are, rightly, not its to count."""
     target = os.path.realpath(path)
 
-    def opened() -> bool:
-        for fd in os.listdir("/proc/self/fd"):
-            with contextlib.suppress(OSError):
-                if os.readlink(f"/proc/self/fd/{fd}") == target:
-                    return True
-        return False
-
     def run() -> None:
         deadline = time.monotonic() + 30
-        while not opened() and time.monotonic() < deadline:
+        while not _has_open("self", target) and time.monotonic() < deadline:
             time.sleep(0.01)
         action()
 
@@ -224,12 +227,18 @@ def test_ctrl_c_ends_the_watch_early_and_keeps_what_it_saw(project: Path):
         cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
-    # The service logs an error every 0.2 s, from before the watch starts until Ctrl-C.
-    end = time.monotonic() + 4.0
-    while time.monotonic() < end:
+    # The service logs an error every 0.2 s, from before the watch starts until Ctrl-C,
+    # which comes 1 s after the watch has the log open (however long a loaded machine
+    # takes to start it).
+    target, opened_at = os.path.realpath(log), None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (opened_at is None or time.monotonic() < opened_at + 1):
         with log.open("a") as fh:
             fh.write("ERROR seen before Ctrl-C\n")
+        if opened_at is None and _has_open(proc.pid, target):
+            opened_at = time.monotonic()
         time.sleep(0.2)
+    assert opened_at is not None, "the watch never opened the log"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
