@@ -222,10 +222,14 @@ def _hashable(value: Any) -> Any:
 # -- numbers -----------------------------------------------------------------------
 
 
-def _number(value: Any, what: str) -> float:
+def _number(value: Any, what: str, scale: float = 1.0) -> float:
+    """A finite, non-negative figure (after ``scale``: seconds to ms may overflow)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _Bad(f"{what} is not a number: {_shown(value)}")
-    number = float(value)
+    try:
+        number = float(value) * scale
+    except OverflowError:
+        raise _Bad(f"{what} is too large: {_shown(value)}") from None
     if not math.isfinite(number):
         raise _Bad(f"{what} is not finite: {_shown(value)}")
     if number < 0:
@@ -234,13 +238,13 @@ def _number(value: Any, what: str) -> float:
 
 
 def _optional(value: Any, what: str, scale: float = 1.0) -> float | None:
-    return None if value is None else _number(value, what) * scale
+    return None if value is None else _number(value, what, scale)
 
 
 def _numbers(values: Any, what: str, scale: float = 1.0) -> list[float]:
     if not isinstance(values, list):
         raise _Bad(f"{what} is not a list")
-    return [_number(v, f"{what}[{i}]") * scale for i, v in enumerate(values)]
+    return [_number(v, f"{what}[{i}]", scale) for i, v in enumerate(values)]
 
 
 def _count(value: Any, what: str) -> int:
@@ -260,7 +264,9 @@ def _plain(value: Any, depth: int = 0) -> Any:
     """A copy of file metadata holding only what JSON can carry (no NaN), or None."""
     if isinstance(value, str | bool) or value is None:
         return value
-    if isinstance(value, int | float):
+    if isinstance(value, int):  # what a 64-bit JSON store can hold
+        return value if -(2**63) <= value < 2**63 else None
+    if isinstance(value, float):
         return value if math.isfinite(value) else None
     if depth > 8:
         return None
@@ -322,7 +328,7 @@ def _hyperfine(doc: Any) -> _Read:
         bench.max = _optional(item.get("max"), f"{where}.max", 1000.0)
         for key in ("user", "system"):
             if item.get(key) is not None:
-                bench.extra[f"{key}_ms"] = _number(item[key], f"{where}.{key}") * 1000.0
+                bench.extra[f"{key}_ms"] = _number(item[key], f"{where}.{key}", 1000.0)
         if "exit_codes" in item:
             codes = item["exit_codes"]
             if not isinstance(codes, list) or not all(
@@ -410,7 +416,7 @@ def _pytest_benchmark(doc: Any) -> _Read:
             raise _Bad(f"{where} has neither stats.data nor a mean or median")
         for key in ("q1", "q3", "iqr"):
             if stats.get(key) is not None:
-                bench.extra[f"{key}_ms"] = _number(stats[key], f"{where}.stats.{key}") * 1000
+                bench.extra[f"{key}_ms"] = _number(stats[key], f"{where}.stats.{key}", 1000.0)
         for key in ("iterations", "ops"):
             if stats.get(key) is not None:
                 bench.extra[key] = _number(stats[key], f"{where}.stats.{key}")
@@ -463,7 +469,8 @@ def _locust(rows: list[list[str]]) -> _Read:
                 raise _Bad(f"row {r} {header[index]} is not a number") from None
 
         name = row[header.index("Name")].strip()
-        if kind is not None and row[kind].strip():
+        # The Aggregated row has no type (locust before 1.0 wrote "None").
+        if kind is not None and row[kind].strip() not in ("", "None"):
             name = f"{row[kind].strip()} {name}"
         bench = Benchmark(name=_name(name, f"row {r}"), unit="ms", summary_only=True)
         count = cell("n")
