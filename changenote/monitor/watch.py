@@ -2,11 +2,12 @@
 
 ``changenote watch`` follows log files from their end (surviving rotation, where the
 file is renamed and a new one created, and truncation, where it is emptied in place),
-counts the lines that match a pattern per minute, and runs configured checks every so
-often. What it saw is compared with a reference: the same log before the release
-(``--since``), and each check's error rate in the change's baseline run. The result is
-kept on the change, ticks "watch logs after release" with the figures, and updates the
-note. Ctrl-C ends a watch early and keeps what was measured.
+counts the lines that match a pattern per minute, and runs configured checks (and reads
+Prometheus queries, :mod:`changenote.monitor.prom_watch`) every so often. What it saw is
+compared with a reference: the same log before the release (``--since``), and each
+check's error rate in the change's baseline run. The result is kept on the change, ticks
+"watch logs after release" with the figures, and updates the note. Ctrl-C ends a watch
+early and keeps what was measured.
 """
 
 from __future__ import annotations
