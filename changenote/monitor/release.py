@@ -97,7 +97,12 @@ def watch_release(
     try:
         # Reaching the server is part of the input: checked (one read each) before the
         # watch is announced, so an unreachable one records nothing.
-        prom_watch.open_queries(queries)
+        try:
+            prom_watch.open_queries(queries)
+        except ProbeError as exc:
+            if not any(q.index is not None for q in queries):
+                raise
+            raise ProbeError(f"{exc}; or watch without the change's queries: --no-prom") from None
         what = [f"{len(paths)} log(s)"] if paths else []
         what += [f"{len(configured)} check(s)"] if configured else []
         if queries:
@@ -172,7 +177,7 @@ def _queries(
             # config, else the one the baseline stored (refused when its secret was masked).
             specs = notebook._rerun_prom(specs, given)
         except ProbeError as exc:
-            raise ProbeError(f"{exc}; or watch without them: --no-prom") from None
+            raise ProbeError(f"{exc}; or watch without the change's queries: --no-prom") from None
         for (index, data), spec in zip(stored, specs, strict=True):
             queries.append(prom_watch.Query(spec, str(data.get("label") or ""), index, timeout))
     followed = {q.spec.check for q in queries if q.spec.check}
