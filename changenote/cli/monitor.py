@@ -66,13 +66,18 @@ def watch(
     ] = "ERROR|CRITICAL|Traceback",
     check: Annotated[
         list[str] | None,
-        typer.Option(metavar="NAME", help="A configured check to run every --every (repeatable)."),
+        typer.Option(
+            metavar="NAME",
+            help="A configured check to run (or, a prom check, to read) every --every "
+            "(repeatable).",
+        ),
     ] = None,
     duration: Annotated[
         str, typer.Option(metavar="DURATION", help="How long to watch: 30s, 10m, 2h.")
     ] = "10m",
     every: Annotated[
-        str, typer.Option(metavar="DURATION", help="How often to run the checks.")
+        str,
+        typer.Option(metavar="DURATION", help="How often to run the checks and read the queries."),
     ] = "30s",
     since: Annotated[
         str | None,
@@ -81,9 +86,35 @@ def watch(
             help="Reference window: the logs from WHEN (30m, or 2026-11-28T10:00) until now.",
         ),
     ] = None,
+    prometheus: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="The Prometheus server the change's queries ask [default: "
+            "$CHANGENOTE_PROMETHEUS_URL, else prometheus_url in the config, else the "
+            "baseline's].",
+        ),
+    ] = None,
+    no_prom: Annotated[
+        bool,
+        typer.Option("--no-prom", help="Do not follow the change's Prometheus queries."),
+    ] = False,
+    header: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--header",
+            metavar="'NAME: VALUE'",
+            help="A Prometheus probe's header given again, when its secret was not stored "
+            "(repeatable; or use ${ENV_VAR}).",
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """Watch logs and checks after a release.
+    """Watch logs, checks and Prometheus queries after a release.
+
+    The change's Prometheus queries (those its baseline read) are followed too: their
+    latest value every --every, and at the end the watched stretch compared with the
+    baseline window.
 
     The watch is recorded on the change and ticks "watch".
 
@@ -98,7 +129,7 @@ def watch(
     progress = display.watch_progress(seconds)
     doc = watch_release(
         common.notebook(), ref, log or [], check or [], seconds, interval, pattern, since,
-        progress=progress,
+        progress=progress, prometheus=prometheus, follow_prom=not no_prom, headers=header or [],
     )  # fmt: skip
     display.end_watch_line()
     if as_json:

@@ -451,7 +451,7 @@ def open_probe(spec: ProbeSpec, timeout: float) -> HttpProbe | CommandProbe:
     if spec.kind == "prom":  # read over a window (measure.prometheus), never run
         raise ProbeError(
             f"{spec.label} is a Prometheus probe: it is read over a window at baseline, "
-            "measure and ship; `check` and `watch` do not read Prometheus yet"
+            "measure, ship and watch; `check` does not read Prometheus yet"
         )
     if spec.kind == "http":
         return HttpProbe(spec, timeout)

@@ -2,11 +2,12 @@
 
 ``changenote watch`` follows log files from their end (surviving rotation, where the
 file is renamed and a new one created, and truncation, where it is emptied in place),
-counts the lines that match a pattern per minute, and runs configured checks every so
-often. What it saw is compared with a reference: the same log before the release
-(``--since``), and each check's error rate in the change's baseline run. The result is
-kept on the change, ticks "watch logs after release" with the figures, and updates the
-note. Ctrl-C ends a watch early and keeps what was measured.
+counts the lines that match a pattern per minute, and runs configured checks (and reads
+Prometheus queries, :mod:`changenote.monitor.prom_watch`) every so often. What it saw is
+compared with a reference: the same log before the release (``--since``), and each
+check's error rate in the change's baseline run. The result is kept on the change, ticks
+"watch logs after release" with the figures, and updates the note. Ctrl-C ends a watch
+early and keeps what was measured.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 from changenote.errors import UsageError
+from changenote.monitor import prom_watch
 
 DEFAULT_PATTERN = r"ERROR|CRITICAL|Traceback"
 #: A timestamp at the start of a log line (after an optional bracket): 2026-11-28 10:00:00,
@@ -259,8 +261,12 @@ def watch(
     poll: float = 0.1,
     progress: Callable[[float, str], None] | None = None,
     run_check: Callable[[Any], Any] | None = None,
+    queries: Sequence[prom_watch.Query] = (),
 ) -> dict[str, Any]:
-    """Watch for ``duration`` seconds (or until Ctrl-C); what was seen, as a dict."""
+    """Watch for ``duration`` seconds (or until Ctrl-C); what was seen, as a dict.
+
+    ``queries`` (Prometheus, opened) are read every ``every`` beside the checks, and
+    told when the watch began and ended; the caller reads their watched stretch."""
     pattern = compile_pattern(pattern_text)
     started_wall = datetime.now().astimezone()
     start_local = started_wall.replace(tzinfo=None)
@@ -270,33 +276,43 @@ def watch(
     references = [f.reference(since, start_local) for f in followers] if since is not None else []
     tallies = [CheckTally(c.name) for c in checks]
     began = time.monotonic()
+    for query in queries:
+        query.begin()
     deadline = began + duration
-    # without checks there is nothing to wake up for but the next poll
-    next_check = began if tallies and run_check is not None else math.inf
+    periodic = bool(tallies and run_check is not None) or bool(queries)
+    # without checks or queries there is nothing to wake up for but the next poll
+    next_check = began if periodic else math.inf
     interrupted = False
     try:
         while True:
             now = time.monotonic()
             for follower in followers:
                 follower.poll()
-            if tallies and run_check is not None and now >= next_check:
+            if periodic and now >= next_check:
                 for check, tally in zip(checks, tallies, strict=True):
+                    if run_check is None:
+                        break
                     attempt = run_check(check)
                     tally.runs += 1
                     tally.errors += 0 if attempt.ok else 1
                     tally.statuses[attempt.status] = tally.statuses.get(attempt.status, 0) + 1
                     if attempt.time_ms is not None:
                         tally.times.append(attempt.time_ms)
+                for query in queries:
+                    query.poll()
                 next_check += every
             if progress is not None:
                 seen = ", ".join(f"{f.path.name} {f.matches}" for f in followers)
                 checked = ", ".join(f"{t.name} {t.errors}/{t.runs}" for t in tallies)
-                progress(now - began, "; ".join(x for x in (seen, checked) if x))
+                read = ", ".join(q.shown() for q in queries)
+                progress(now - began, "; ".join(x for x in (seen, checked, read) if x))
             if now >= deadline:
                 break
             time.sleep(max(0.0, min(poll, deadline - time.monotonic(), next_check - now)))
     except KeyboardInterrupt:
         interrupted = True
+    for query in queries:
+        query.end()
     for follower in followers:
         follower.poll()
         follower.close()
@@ -363,7 +379,8 @@ def _baseline_errors(run: dict[str, Any], name: str) -> list[float] | None:
 
 
 def blind_spots(result: dict[str, Any]) -> list[str]:
-    """What the watch could not see, in words: logs that vanished or stayed silent."""
+    """What the watch could not see, in words: logs that vanished or stayed silent,
+    Prometheus queries without data for the watched stretch."""
     found = []
     for log in result["logs"]:
         name = Path(log["path"]).name
@@ -371,6 +388,10 @@ def blind_spots(result: dict[str, Any]) -> list[str]:
             found.append(f"{name} disappeared during the watch and did not come back")
         elif log["lines"] == 0:
             found.append(f"{name}: no new lines: is the service writing here?")
+    for query in result.get("prometheus") or []:  # absent in watches before 0.3
+        reason = prom_watch.no_data(query)
+        if reason is not None:
+            found.append(f"{query['probe']}: no data ({reason})")
     return found
 
 
@@ -378,12 +399,15 @@ def is_evidence(result: dict[str, Any]) -> bool:
     """Whether the watch may tick "watch logs after release": it saw what it watched.
 
     A log that disappeared means part of the release went unseen; logs that stayed
-    silent count only beside a check that ran."""
+    silent count only beside a check that ran or a Prometheus query that gave points.
+    A query without data is a blind spot (said), not a reason to withhold the tick
+    when something else was seen."""
     if any(log.get("missing") for log in result["logs"]):
         return False
     heard = any(log["lines"] > 0 for log in result["logs"])
     checked = any(check["runs"] > 0 for check in result["checks"])
-    return heard or checked
+    read = any(q["window"]["points"] > 0 for q in result.get("prometheus") or [])
+    return heard or checked or read
 
 
 def evidence(result: dict[str, Any]) -> str:
@@ -411,4 +435,7 @@ def evidence(result: dict[str, Any]) -> str:
         if check.get("baseline_error_rate") is not None:
             text += f" (baseline error rate {check['baseline_error_rate']:.1%}: {check['verdict']})"
         parts.append(text)
+    for query in result.get("prometheus") or []:
+        if prom_watch.no_data(query) is None:  # without data: said above, in words
+            parts.append(prom_watch.said(query))
     return "; ".join(parts)
