@@ -253,8 +253,10 @@ def test_a_log_only_watch_sleeps_between_polls(project: Path):
     _shipped(project)
     (project / "quiet.log").write_text("")
     started = time.process_time()
-    result = invoke("watch", "--log", "quiet.log", "--duration", "2s")
-    assert time.process_time() - started < 0.5  # polling, not spinning
+    result = invoke("watch", "--log", "quiet.log", "--duration", "3s")
+    # polling, not spinning: a busy loop burns about the whole 3 s of CPU; the watch's
+    # own start (the store, PostgreSQL's too) took 0.6 s of CPU on a loaded machine
+    assert time.process_time() - started < 1.5
     # A log nobody wrote to is no all-clear: said, kept, not ticked, exit 1.
     assert result.code == 1 and "no new lines: is the service writing here?" in result.stderr
     doc = json.loads(invoke("show", "1", "--json").stdout)
