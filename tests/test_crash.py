@@ -113,13 +113,13 @@ def test_sigkill_at_random_moments_leaves_everything_whole(template: Path, tmp_p
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(0.05, 1.0) * took[kind])
+        time.sleep(rng.uniform(0.05, 0.9) * took[kind])
         if proc.poll() is None:
             killed_midway += 1
             cut[kind] += 1
             proc.send_signal(signal.SIGKILL)
         else:  # it ran faster than when timed (the machine is less busy now): aim earlier
-            took[kind] *= 0.8
+            took[kind] *= 0.7
         proc.wait(timeout=60)
         _integrity(project)
         _whole_notes(project)
@@ -148,7 +148,9 @@ def test_sigkill_at_random_moments_leaves_everything_whole(template: Path, tmp_p
             made = [r for r in listed.values() if r["title"] == "crash baseline"]
             assert 1 <= len(made) <= 2 and all(r["status"] == "baseline" for r in made)
     print(f"\n{killed_midway} of {ROUNDS} rounds killed mid-command: {cut}")
-    assert killed_midway >= ROUNDS * 2 // 3, (killed_midway, cut)  # most were really cut
+    # most were really cut (the timing runs may have met a busier machine than the rounds:
+    # 20 of 32 once on CI; aiming earlier after each miss keeps that rare)
+    assert killed_midway >= ROUNDS // 2, (killed_midway, cut)
 
 
 def _list(project: Path, env: dict[str, str]) -> list[dict]:
