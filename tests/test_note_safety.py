@@ -142,6 +142,45 @@ def test_render_refuses_in_one_line_to_write_over_a_file_without_the_uid(
     assert note.read_text() == "replaced by hand\n"
 
 
+def test_the_next_writer_removes_what_a_killed_note_writer_left(project: Path):
+    """A writer killed inside the atomic write of a note, or of its pending copy, cannot
+    clean up; the next write of that note does, and leaves other files alone."""
+    assert invoke("baseline", "Slow search", "--metric", "p95_ms=9ms").code == 0
+    assert invoke("ship", "--reason", "fixed", "--metric", "p95_ms=5ms").code == 0
+    note = project / json.loads(invoke("show", "1", "--json").stdout)["note_path"]
+    uid = _note_uid(note)
+    folder = note.parent
+    left = [
+        folder / f".{note.name}.k1ll3d.tmp",  # the note's own temporary
+        folder / f"..{note.name}.{uid}.pending.k1ll3d.tmp",  # its pending copy's
+    ]
+    for stale in left:
+        stale.write_text("half a note")
+    kept = folder / ".other-note.md.zz.tmp"
+    kept.write_text("another note's, not ours to judge")
+    assert invoke("edit", "1", "--title", "Slow search, fixed").code == 0
+    assert [p.name for p in left if p.exists()] == []
+    assert kept.exists()
+    assert "Slow search, fixed" in note.read_text()
+
+
+def test_settle_removes_an_old_pending_temporary_but_not_a_young_one(project: Path):
+    """One no writer will come back for (a ship killed and never run again) goes at the
+    next command that settles; a young one may be a live writer's and stays."""
+    assert invoke("baseline", "Slow search", "--metric", "p95_ms=9ms").code == 0
+    assert invoke("ship", "--reason", "fixed", "--metric", "p95_ms=5ms").code == 0
+    note = project / json.loads(invoke("show", "1", "--json").stdout)["note_path"]
+    uid = _note_uid(note)
+    old = note.parent / f"..{note.name}.{uid}.pending.k1ll3d.tmp"
+    young = note.parent / f"..{note.name}.{uid}.pending.l1v3.tmp"
+    for stale in (old, young):
+        stale.write_text("half a note")
+    os.utime(old, (1_700_000_000, 1_700_000_000))
+    assert invoke("render").code == 0
+    assert not old.exists()
+    assert young.exists()
+
+
 # -- 3. an imported open change's commands do not run here until trusted ---------------
 
 

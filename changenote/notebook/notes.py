@@ -167,6 +167,7 @@ def pending_name(target: Path, uid: str) -> Path:
 
 
 _PENDING = re.compile(r"\.(.+\.md)\.([0-9a-f]{32})\.pending")
+_PENDING_TEMPORARY = re.compile(r"\.\.(.+\.md)\.([0-9a-f]{32})\.pending\.[^/]+\.tmp")
 
 
 def check_writable(config: Config) -> None:
@@ -205,11 +206,14 @@ class Staged:
         return self
 
     def write(self, doc: dict[str, Any]) -> Path:
-        from changenote.files import write_atomic
+        from changenote.files import remove_stale_temporaries, write_atomic
 
         target = _target(self.config, doc)
         pending = pending_name(target, doc["uid"])
         try:
+            # what a writer killed inside write_atomic left (the note's, its pending's)
+            remove_stale_temporaries(target.parent, target.name)
+            remove_stale_temporaries(target.parent, pending.name)
             write_atomic(pending, text(self.config, doc))
         except OSError as exc:
             raise ChangenoteError(f"cannot write the note {target}: {_why(exc)}") from None
@@ -244,7 +248,13 @@ def settle(config: Config, store: Store) -> list[Path]:
     folder = config.notes_path
     if not folder.is_dir():
         return []
-    found = [p for p in folder.rglob(".*.pending") if _PENDING.fullmatch(p.name)]
+    found = []
+    for path in folder.rglob(".*.pending*"):
+        if _PENDING.fullmatch(path.name):
+            found.append(path)
+        elif _PENDING_TEMPORARY.fullmatch(path.name) and _stale(path):
+            with contextlib.suppress(OSError):  # a writer killed while writing a pending
+                path.unlink()
     if not found:
         return []
     from sqlmodel import select
@@ -266,6 +276,17 @@ def settle(config: Config, store: Store) -> list[Path]:
             with contextlib.suppress(OSError):
                 pending.unlink(missing_ok=True)
     return written
+
+
+def _stale(path: Path) -> bool:
+    """Old enough that no live writer owns it (writing a note takes milliseconds; a
+    younger one may be another process's, which the next write of that note removes)."""
+    import time
+
+    try:
+        return time.time() - path.stat().st_mtime > 300
+    except OSError:
+        return False
 
 
 def read_note(path: Path) -> dict[str, Any] | None:
