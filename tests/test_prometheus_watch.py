@@ -116,18 +116,20 @@ def test_a_watch_follows_the_query_and_a_slower_route_regresses(
     prometheus.remove_target(self_address)
     gone(prometheus, f'up{{job="{self_job}"}}')
     switch(url, SLOW)
-    watched = invoke("watch", "1", "--duration", "12s", "--every", "1s", "--prometheus",
+    # 20 s: a loaded machine's scrapes of a varying route can leave 12 s with fewer than
+    # 3 effective points (an honest no-test, seen once on CI)
+    watched = invoke("watch", "1", "--duration", "20s", "--every", "1s", "--prometheus",
                      with_credentials, "--header", header, "--json")  # fmt: skip
     assert watched.code == 0, watched.stderr
-    assert "watching 2 Prometheus queries for 12 s" in watched.stderr
+    assert "watching 2 Prometheus queries for 20 s" in watched.stderr
     # The progress line shows the latest mean: the slowed route's 80 ms, in seconds.
-    shown = re.search(r"watching \d+/12 s: mean ([0-9.e-]+), up no data", watched.stderr)
+    shown = re.search(r"watching \d+/20 s: mean ([0-9.e-]+), up no data", watched.stderr)
     assert shown is not None, watched.stderr
     assert float(shown.group(1)) > 0.03
 
     doc = watched.json()
     slow = followed(doc, "prom mean")
-    assert slow["verdict"] == "regressed", (slow["comparison"], doc["runs"][0]["metrics"][0])
+    assert slow["verdict"] == "regressed", slow["comparison"]["detail"]
     assert slow["comparison"]["kind"] == "window" and slow["comparison"]["n_eff_after"] > 0
     assert slow["window"]["step"] == 1.0 and slow["window"]["points"] >= 11
     assert slow["comparison"]["n_after"] == slow["window"]["points"]
