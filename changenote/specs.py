@@ -21,7 +21,7 @@ HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MAX_RUNS = 10_000
 MAX_WARMUP = 1_000
 MAX_TIMEOUT = 86_400  # a day
-ProbeKind = Literal["http", "cmd", "prom"]
+ProbeKind = Literal["http", "cmd", "prom", "results"]
 Better = Literal["lower", "higher"]
 
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
@@ -64,6 +64,10 @@ class ProbeSpec:
     def label(self) -> str:
         """The name a probe is shown and matched by (before redaction)."""
         prefix = f"check {self.check}: " if self.check else ""
+        if self.kind == "results":  # a benchmark of a results file
+            # "(new)": this run's benchmark of a name --match gave to another one
+            new = " (new)" if self.settings.get("new") else ""
+            return f"{self.settings.get('tool', 'results')}: {self.target}{new}"
         if self.kind == "prom":
             name = None if self.check else self.settings.get("name")
             return prefix + (f"prom {name}" if name else f"prom {self.target}")

@@ -75,3 +75,31 @@ Prometheus = Annotated[
         "else prometheus_url in the config].",
     ),
 ]
+
+#: Benchmark results files as probes (baseline, measure, ship).
+Results = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--results",
+        metavar="FILE",
+        help="A benchmark results file (hyperfine, pyperf, pytest-benchmark JSON; locust or "
+        "k6 summaries): each benchmark in it is a probe (repeatable).",
+    ),
+]
+ResultsFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--results-format",
+        metavar="FORMAT",
+        help="The --results files' format: hyperfine, pyperf, pytest-benchmark, locust or k6 "
+        "[default: found from the content].",
+    ),
+]
+Match = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--match",
+        metavar="OLD=NEW",
+        help="Compare the baseline's benchmark OLD with this run's NEW (renamed; repeatable).",
+    ),
+]

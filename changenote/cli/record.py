@@ -7,7 +7,17 @@ from typing import Annotated
 import typer
 
 from changenote.cli import common
-from changenote.cli.options import FailOnRegression, Headers, Json, Metrics, Prometheus, Ref
+from changenote.cli.options import (
+    FailOnRegression,
+    Headers,
+    Json,
+    Match,
+    Metrics,
+    Prometheus,
+    Ref,
+    Results,
+    ResultsFormat,
+)
 
 
 def baseline(
@@ -95,9 +105,12 @@ def baseline(
             "back, e.g. -7d (against daily and weekly patterns).",
         ),
     ] = None,
+    results: Results = None,
+    results_format: ResultsFormat = None,
     as_json: Json = False,
 ) -> None:
     """Create a change and measure its baseline; prints its id."""
+    from changenote.measure.results_probes import ResultsInput
     from changenote.notebook.workflow import BaselineRequest
 
     request = BaselineRequest(
@@ -124,6 +137,7 @@ def baseline(
         window=window,
         step=step,
         vs=vs,
+        results=ResultsInput(tuple(results or ()), results_format),
     )
     notebook = common.notebook()
     with common.measuring(notebook) as progress:
@@ -145,12 +159,18 @@ def measure(
     metric: Metrics = None,
     fail_on_regression: FailOnRegression = False,
     prometheus: Prometheus = None,
+    results: Results = None,
+    results_format: ResultsFormat = None,
+    match: Match = None,
     as_json: Json = False,
 ) -> None:
     """Measure again: another run, compared with the baseline."""
+    from changenote.measure.results_probes import ResultsInput
+
+    given = ResultsInput(tuple(results or ()), results_format, tuple(match or ()))
     notebook = common.notebook()
     with common.measuring(notebook) as progress:
-        doc = notebook.measure(ref, label, header or [], metric or [], progress, prometheus)
+        doc = notebook.measure(ref, label, header or [], metric or [], progress, prometheus, given)
     common.emit(doc, as_json, "measure")
     common.gate(doc, fail_on_regression)
 
@@ -219,6 +239,9 @@ def ship(
             "them pending; `measure ID --label after` reads them later.",
         ),
     ] = False,
+    results: Results = None,
+    results_format: ResultsFormat = None,
+    match: Match = None,
     as_json: Json = False,
 ) -> None:
     """Measure again, compare honestly, write the note.
@@ -226,6 +249,7 @@ def ship(
     The after-run uses the baseline's probes and settings; the files touched come
     from git since the baseline commit, beside --file and --command."""
     from changenote.errors import UsageError
+    from changenote.measure.results_probes import ResultsInput
     from changenote.notebook.workflow import ShipRequest
 
     if not reason.strip():
@@ -241,6 +265,7 @@ def ship(
         prometheus=prometheus,
         live_at=live_at,
         no_wait=no_wait,
+        results=ResultsInput(tuple(results or ()), results_format, tuple(match or ())),
     )
     notebook = common.notebook()
     with common.measuring(notebook) as progress:

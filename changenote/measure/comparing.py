@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from changenote.measure import diagnostics, expectations, units
-from changenote.measure.stats import compare
+from changenote.measure.stats import compare, compare_summaries, summary_only
 
 DEFAULT_BETTER = {
     "time_ms": "lower",
@@ -90,15 +90,20 @@ def compare_runs(
         how = compare
         if _key(ref)[0] in windows:
             from changenote.measure.windows import compare_windows as how
-        item = how(
-            probe=ref["probe"],
-            metric=name,
-            unit=unit_before,
-            better=better_for(name, unit_before, declared, rules),
-            before=old["samples"] if old else [],
-            after=converted if converted is not None else later,
-            min_effect=float(effect),
-        ).to_dict()
+        better = better_for(name, unit_before, declared, rules)
+        if old and new and (summary_only(old) or summary_only(new)):
+            item = _summaries(ref["probe"], name, unit_before, better, old, new, unit_after)
+            item = compare_summaries(**item, min_effect=float(effect)).to_dict()
+        else:
+            item = how(
+                probe=ref["probe"],
+                metric=name,
+                unit=unit_before,
+                better=better,
+                before=old["samples"] if old else [],
+                after=converted if converted is not None else later,
+                min_effect=float(effect),
+            ).to_dict()
         if unit_after != unit_before:
             if converted is None:
                 _not_comparable(item, unit_before, unit_after, later)
@@ -108,6 +113,27 @@ def compare_runs(
                 )
         results.append(item)
     return results
+
+
+def _summaries(
+    probe: str,
+    metric: str,
+    unit: str,
+    better: str | None,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    unit_after: str,
+) -> dict[str, Any]:
+    """The arguments of a summary comparison, the after side in the before's unit."""
+    after = dict(new)
+    scale = units.factor(unit_after, unit)
+    if scale is not None and scale != 1.0:  # across dimensions the caller says not-comparable
+        for key in ("mean", "stdev", "median", "min", "max", "p95"):
+            if after.get(key) is not None:
+                after[key] = float(after[key]) * scale
+        after["samples"] = [float(v) * scale for v in after.get("samples") or []]
+    return {"probe": probe, "metric": metric, "unit": unit, "better": better,
+            "before": old, "after": after}  # fmt: skip
 
 
 def _not_comparable(
@@ -171,6 +197,8 @@ def judge(
         for p in run.get("probe_results") or []
         if "flat_quantile" in (p.get("window") or {})
     }
+    one_sided = _one_sided_benchmarks(before, after)
+    renamed = _renamed(before, after)
     for item in comparison:
         if item["probe"] in flat and item["verdict"] == "not-significant":
             # two flat quantiles alike say which bucket, not that nothing moved inside it
@@ -183,9 +211,14 @@ def judge(
             item["detail"] = (
                 f"the after window (until {waiting[item['probe']]}) is not read yet: no verdict"
             )
+        if item["verdict"] == "not-measured" and item["probe"] in one_sided:
+            item["detail"] = one_sided[item["probe"]]
+        if item["probe"] in renamed:
+            item["detail"] = f"{renamed[item['probe']]}; {item['detail']}"
     found += diagnostics.unit_changed(comparison)
     found += diagnostics.cache_state_changed(comparison)
     found += diagnostics.environment_changed(before, after)
+    found += diagnostics.results_machine_changed(before, after)
     sensitive = _outlier_sensitive(comparison, before, after)
     for run in (before, after):
         found += diagnostics.flat_quantiles(run)
@@ -199,6 +232,43 @@ def judge(
     checks = expectations.evaluate(expectations.parse(expected), after.get("metrics", []))
     unique = list({(w["code"], w["message"]): w for w in found}.values())
     return Judgement(comparison, diagnostics.ranked(unique), checks)
+
+
+def _one_sided_benchmarks(before: dict[str, Any], after: dict[str, Any]) -> dict[str, str]:
+    """Results-file benchmarks found in one run's files only, each with why, in words."""
+    found = {}
+    files = (after.get("settings") or {}).get("results_files") or []
+    paths = ", ".join(str(f.get("path")) for f in files)
+    for probe in after.get("probe_results") or []:
+        about = probe.get("results")
+        if about is not None and about.get("benchmark") is None:
+            found[probe["label"]] = (
+                f"not in this run's results files ({paths or 'none given'}): no verdict; a "
+                "renamed benchmark is paired with --match OLD=NEW"
+            )
+    earlier = {p["label"]: p for p in before.get("probe_results") or []}
+    for probe in after.get("probe_results") or []:
+        if probe.get("results") and probe["label"] not in earlier:
+            found[probe["label"]] = (
+                "not in the baseline's results files: nothing to compare with; pair it with "
+                "the benchmark it replaces with --match OLD=NEW"
+            )
+    return found
+
+
+def _renamed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, str]:
+    """Benchmarks ``--match`` paired with another name: {probe: "compared with NEW"}."""
+    names = {
+        p["label"]: (p.get("results") or {}).get("benchmark")
+        for p in before.get("probe_results") or []
+    }
+    found = {}
+    for probe in after.get("probe_results") or []:
+        new = (probe.get("results") or {}).get("benchmark")
+        old = names.get(probe["label"])
+        if new is not None and old is not None and new != old:
+            found[probe["label"]] = f"this run's {new!r} paired with it by --match"
+    return found
 
 
 def reference_run(runs: list[dict[str, Any]], label: str) -> dict[str, Any] | None:

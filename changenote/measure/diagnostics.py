@@ -40,6 +40,7 @@ SEVERITY = {
     "reference-disagrees": "caution",
     "flat-quantile": "caution",
     "environment-changed": "caution",
+    "results-machine-changed": "caution",
     "check-changed": "caution",
     "not-a-git-repository": "caution",
     "outliers": "info",
@@ -269,6 +270,8 @@ def environment_changed(before: dict[str, Any], after: dict[str, Any]) -> list[W
     """Host, Python, platform, tool version, probe settings or probes differ between runs."""
     differences = []
     env_a, env_b = before.get("environment") or {}, after.get("environment") or {}
+    if not (_measured_here(before) or _measured_here(after)):
+        env_a = env_b = {}  # files and windows were measured elsewhere: this host says nothing
     for key, name in _ENV_KEYS.items():
         if env_a.get(key) and env_b.get(key) and env_a[key] != env_b[key]:
             differences.append(f"{name} {env_a[key]} → {env_b[key]}")
@@ -300,6 +303,54 @@ def environment_changed(before: dict[str, Any], after: dict[str, Any]) -> list[W
             ),
         }
     ]
+
+
+def _measured_here(run: dict[str, Any]) -> bool:
+    """Whether changenote ran any of the run's probes itself (not a window, not a file)."""
+    results = run.get("probe_results") or []
+    return not results or any(not (p.get("window") or p.get("results")) for p in results)
+
+
+#: The machine facts of a results file (flattened) that tell two machines apart.
+_MACHINE_IDENTITY = (
+    "hostname", "node", "cpu_model_name", "cpu.brand_raw", "processor", "machine",
+    "cpu_count", "python_version", "python_implementation", "platform", "system", "release",
+)  # fmt: skip
+
+
+def machine_changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The machine facts two runs' files both give and disagree on (``hostname a → b``)."""
+    found = []
+    for key in _MACHINE_IDENTITY:
+        one, two = before.get(key), after.get(key)
+        if one is not None and two is not None and one != two:
+            found.append(f"{key} {one} → {two}")
+    return found
+
+
+def results_machine_changed(before: dict[str, Any], after: dict[str, Any]) -> list[Warning_]:
+    """The results files of two runs say they were written on different machines."""
+    files_a = (before.get("settings") or {}).get("results_files") or []
+    files_b = (after.get("settings") or {}).get("results_files") or []
+    found = []
+    for old in files_a:
+        for new in files_b:
+            if old.get("tool") != new.get("tool"):
+                continue
+            differences = machine_changed(old.get("machine") or {}, new.get("machine") or {})
+            if differences:
+                found.append(
+                    {
+                        "code": "results-machine-changed",
+                        "message": (
+                            f"{new.get('path')} ({after['label']}) was not written on the "
+                            f"machine {old.get('path')} ({before['label']}) was: "
+                            + "; ".join(differences)
+                            + ": the difference may be the machine's, not the change's"
+                        ),
+                    }
+                )
+    return found
 
 
 def status_class(status: str) -> str:

@@ -81,6 +81,9 @@ class Series:
     unit: str
     better: str | None
     samples: list[float] = field(default_factory=list)
+    #: Only a summary, no samples (a results file that keeps none): n, mean, stdev,
+    #: median, min, max, p95, each None when the file does not say.
+    summary: dict[str, float | int | None] | None = None
 
 
 @dataclass
@@ -101,6 +104,8 @@ class ProbeOutcome:
     statuses: dict[str, int] = field(default_factory=dict)
     #: For a Prometheus probe: the window read (start, end, step, points).
     window: dict[str, Any] | None = None
+    #: For a results-file probe: which file of the run, which benchmark, what it said.
+    results: dict[str, Any] | None = None
 
     def add(self, metric: str, value: float, unit: str = "", better: str | None = None) -> None:
         series = self.series.get(metric)
@@ -452,6 +457,11 @@ def open_probe(spec: ProbeSpec, timeout: float) -> HttpProbe | CommandProbe:
         raise ProbeError(
             f"{spec.label} is a Prometheus probe: it is read over a window at baseline, "
             "measure, ship and watch; `check` does not read Prometheus yet"
+        )
+    if spec.kind == "results":  # its samples come from a file the user gives
+        raise ProbeError(
+            f"{spec.label} comes from a results file: it is read from --results FILE at "
+            "baseline, measure and ship, never run"
         )
     if spec.kind == "http":
         return HttpProbe(spec, timeout)

@@ -388,3 +388,94 @@ def compare(
     if kind == "count":
         return result(*_compare_count(before, after, better, min_effect, seed))
     return result(*_compare_continuous(before, after, better, min_effect, seed))
+
+
+def summary_only(row: dict[str, Any]) -> bool:
+    """A metric row that holds a results file's summary and no samples."""
+    return not row.get("samples") and (row.get("mean") is not None or row.get("median") is not None)
+
+
+def _side(row: dict[str, Any]) -> tuple[int | None, float | None, float | None, float | None]:
+    """n, mean, standard deviation and median of a row: from its samples when it has any."""
+    samples = row.get("samples") or []
+    if samples:
+        spread = statistics.stdev(samples) if len(samples) > 1 else None
+        return len(samples), statistics.fmean(samples), spread, statistics.median(samples)
+    n = row.get("n") or None
+    return n, row.get("mean"), row.get("stdev"), row.get("median")
+
+
+def compare_summaries(
+    probe: str,
+    metric: str,
+    unit: str,
+    better: str | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    min_effect: float = 5.0,
+) -> Comparison:
+    """Compare two metric rows when one side has only a summary (n, mean, spread).
+
+    With n and the standard deviation on both sides: Welch's t-test on the means, and a
+    95% interval of the mean's relative change (the delta method on the log of the
+    ratio, Welch-Satterthwaite degrees of freedom). Without them: ``no-test``, the two
+    figures kept; two means alone never make a verdict.
+    """
+    n1, m1, s1, med1 = _side(before)
+    n2, m2, s2, med2 = _side(after)
+    center_before, center_after = (m1, m2) if m1 is not None and m2 is not None else (med1, med2)
+    change = None
+    if center_before and center_after is not None:
+        change = (center_after / center_before - 1) * 100
+
+    def result(low: Any, high: Any, p: Any, verdict: str, detail: str) -> Comparison:
+        return Comparison(
+            probe=probe, metric=metric, unit=unit, better=better,
+            before=center_before, after=center_after, change_pct=change,
+            ci_low=low, ci_high=high, p_value=p, verdict=verdict,
+            n_before=n1 or 0, n_after=n2 or 0, detail=detail, kind="summary",
+            min_effect=min_effect,
+        )  # fmt: skip
+
+    what = "the means" if m1 is not None and m2 is not None else "the medians"
+    why = None
+    if center_before is None or center_after is None:
+        why = "a summary without a mean or median on one side: nothing to compare"
+    elif m1 is None or m2 is None:
+        why = f"summary only, no mean on one side: {what} alone cannot be tested"
+    elif n1 is None or n2 is None:
+        why = f"summary only, and the file gives no count: {what} alone cannot be tested"
+    elif s1 is None or s2 is None:
+        why = f"summary only, and the file gives no spread: {what} alone cannot be tested"
+    elif min(n1, n2) < MIN_SAMPLES:
+        why = f"too few samples for a test (fewer than {MIN_SAMPLES} on a side)"
+    elif s1 == 0 and s2 == 0:
+        why = "summary only, and neither side varies: no test of means without spread"
+    if why is not None:
+        return result(None, None, None, "no-test", why)
+    assert m1 is not None and m2 is not None and s1 is not None and s2 is not None
+    assert n1 is not None and n2 is not None
+    from changenote.measure.student_t import t_quantile, t_two_sided_p
+
+    v1, v2 = s1 * s1 / n1, s2 * s2 / n2
+    df = (v1 + v2) ** 2 / (v1 * v1 / (n1 - 1) + v2 * v2 / (n2 - 1))
+    p = t_two_sided_p((m2 - m1) / math.sqrt(v1 + v2), df)
+    head = (
+        f"summary only: Welch's t-test on the means (n {n1} and {n2}, from the file's "
+        f"mean and standard deviation) p={p:.2g}"
+    )
+    if m1 <= 0 or m2 <= 0:
+        direction = ("up" if m2 > m1 else "down") if p < ALPHA and m2 != m1 else None
+        return result(
+            None, None, p, _judge(direction, better),
+            head + "; a mean at or below zero has no relative change: judged on the test alone",
+        )  # fmt: skip
+    r1, r2 = v1 / (m1 * m1), v2 / (m2 * m2)
+    df_log = (r1 + r2) ** 2 / (r1 * r1 / (n1 - 1) + r2 * r2 / (n2 - 1))
+    half = t_quantile(0.975, df_log) * math.sqrt(r1 + r2)
+    ratio = math.log(m2 / m1)
+    low, high = (math.exp(ratio - half) - 1) * 100, (math.exp(ratio + half) - 1) * 100
+    verdict = _judge(_direction(low, high, min_effect) if p < ALPHA else None, better)
+    return result(
+        low, high, p, verdict, head + f"; 95% CI of the mean's change {low:+.1f}% to {high:+.1f}%"
+    )

@@ -291,7 +291,9 @@ def summary_sentence(doc: dict[str, Any]) -> str:
     counts = {v: 0 for v in ("improved", "regressed", "not-significant")}
     for item in comparison:
         counts[item["verdict"]] = counts.get(item["verdict"], 0) + 1
-    lead = next((c for c in comparison if c["metric"] == "time_ms"), comparison[0])
+    timed = [c for c in comparison if c["metric"] == "time_ms"]
+    measured = [c for c in timed if c["verdict"] != "not-measured"]
+    lead = (measured or timed or comparison)[0]
     headline = (
         f"{lead['metric']} of {lead['probe']} went from "
         f"{fmt_number(lead['before'], lead['unit'])} to "
@@ -408,9 +410,11 @@ def note_context(doc: dict[str, Any], front_matter: str) -> dict[str, Any]:
         "baseline": baseline,
         "probe_commands": [{"ref": refs[p], "label": p} for p in doc["probes"]],
         "windows": _windows(doc, refs),
-        # the runs' figures apply to the probes that run; Prometheus probes are read
+        "results_files": results_sources(doc, refs),
+        # the runs' figures apply to the probes that run; Prometheus probes and results
+        # files are read
         "runs_measured": not doc["probes"]
-        or any(not _is_window(doc, i) for i in range(len(doc["probes"]))),
+        or any(not _is_read(doc, i) for i in range(len(doc["probes"]))),
         "checklist": doc["checklist"],
         "extra_items": [i for i in doc["checklist"] if i["key"] not in standard],
         "date": (doc.get("shipped_at") or doc.get("created_at") or "")[:10],
@@ -421,6 +425,66 @@ def _is_window(doc: dict[str, Any], index: int) -> bool:
     runs = doc.get("runs") or []
     results = runs[0].get("probe_results") or [] if runs else []
     return index < len(results) and bool(results[index].get("window"))
+
+
+def _is_read(doc: dict[str, Any], index: int) -> bool:
+    """A probe changenote did not run: a Prometheus window or a results file's benchmark."""
+    runs = doc.get("runs") or []
+    results = runs[0].get("probe_results") or [] if runs else []
+    return index < len(results) and bool(
+        results[index].get("window") or results[index].get("results")
+    )
+
+
+def results_source(run: dict[str, Any], result: dict[str, Any]) -> str | None:
+    """Where a run's benchmark came from, in words: ``from hyperfine (the file gives no
+    version), 30 runs, before.json, sha256 1a2b3c4d5e6f``; None for other probes."""
+    about = result.get("results")
+    if about is None:
+        return None
+    files = (run.get("settings") or {}).get("results_files") or []
+    index = about.get("file")
+    if index is None or not isinstance(index, int) or not 0 <= index < len(files):
+        return str(result.get("last_status") or "not in this run's results files")
+    found = files[index]
+    tool = found.get("tool", "?")
+    version = found.get("tool_version")
+    said = f"from {tool} {version}" if version else f"from {tool} (the file gives no version)"
+    if found.get("format_version") and found.get("format_version") != version:
+        said += f", format {found['format_version']}"
+    n = about.get("n")
+    noun = {"hyperfine": "runs", "pyperf": "values", "pytest-benchmark": "rounds",
+            "locust": "requests"}.get(tool, "samples")  # fmt: skip
+    if about.get("summary_only"):
+        said += f", summary only ({f'{n:,} {noun}' if n else 'no count'}, no samples)"
+    elif n:
+        said += f", {n:,} {noun}"
+    return said + f", {found.get('path')}, sha256 {str(found.get('sha256'))[:12]}"
+
+
+def results_sources(doc: dict[str, Any], refs: dict[str, str]) -> list[dict[str, Any]]:
+    """Each results-file probe with where every run read it from."""
+    found: dict[str, dict[str, Any]] = {}
+    for run in doc.get("runs") or []:
+        for result in run.get("probe_results") or []:
+            said = results_source(run, result)
+            if said is None:
+                continue
+            label = result["label"]
+            name = (result.get("results") or {}).get("benchmark")
+            entry = found.setdefault(
+                label,
+                {
+                    "ref": refs.get(label) if label in (doc.get("probes") or []) else None,
+                    "label": label,
+                    "reads": [],
+                    "name": name,
+                },
+            )
+            if name is not None and entry["name"] is not None and name != entry["name"]:
+                said += f", as {name!r} (--match)"
+            entry["reads"].append({"run": run["label"], "source": said})
+    return list(found.values())
 
 
 def _windows(doc: dict[str, Any], refs: dict[str, str]) -> list[dict[str, Any]]:

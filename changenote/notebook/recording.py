@@ -95,6 +95,14 @@ def metric_rows(
         label = redact(outcome.spec.label) or ""
         for series in sorted(outcome.series.values(), key=_metric_order):
             summary = summarize(series.samples)
+            if series.summary is not None:  # a results file that gives no samples
+                figures: dict[str, Any] = {
+                    k: (round(v, 4) if isinstance(v, float) else v)
+                    for k, v in series.summary.items()
+                }
+                figures["n"] = int(figures.get("n") or 0)
+            else:
+                figures = summary.to_dict() if summary else {"n": 0}
             rows.append(
                 {
                     "probe_index": index,
@@ -104,7 +112,7 @@ def metric_rows(
                     "unit": redact(series.unit) or "",
                     "better": better_for(series.metric, series.unit, series.better, rules),
                     "samples": [round(s, 4) for s in series.samples],
-                    **(summary.to_dict() if summary else {"n": 0}),
+                    **figures,
                 }
             )
     for m in manual:
@@ -137,6 +145,8 @@ def probe_results(outcomes: list[ProbeOutcome], redact: Redact) -> list[dict[str
         }
         if o.window is not None:
             result["window"] = dict(o.window)
+        if o.results is not None:
+            result["results"] = dict(o.results)
         results.append(result)
     return results
 
@@ -153,11 +163,13 @@ def add_run(
     redact: Redact,
     indexes: list[int] | None = None,
     reference: dict[str, Any] | None = None,
+    results_files: list[dict[str, Any]] | None = None,
 ) -> None:
     """Add a run with its metrics to ``change``, and the shell commands its probes used.
 
     ``indexes``: the probe each outcome belongs to, when the run holds only some of
-    them; ``reference``: what this run is a reference for (:func:`add_reference_run`)."""
+    them; ``reference``: what this run is a reference for (:func:`add_reference_run`);
+    ``results_files``: the ``--results`` files its results probes were read from."""
     from sqlmodel import func, select
 
     from changenote.store.models import CommandRecord, Run, utcnow
@@ -169,6 +181,8 @@ def add_run(
     stored_settings["clear_cache"] = redact(settings.clear_cache)
     if reference is not None:
         stored_settings["reference"] = reference
+    if results_files:
+        stored_settings["results_files"] = results_files
     run = Run(
         change_id=change.id,  # type: ignore[arg-type]
         position=position,

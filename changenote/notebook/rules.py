@@ -12,6 +12,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from changenote.measure.stats import summary_only
 from changenote.notebook.schema import show
 
 #: A time as the schema has it (``$defs/time``; a test holds the two equal): 1970 to
@@ -64,7 +65,8 @@ def rules(doc: dict[str, Any], times: bool = True) -> tuple[str, str] | None:
     for i, run in enumerate(runs):
         for j, metric in enumerate(run.get("metrics") or []):
             count = len(metric.get("samples") or [])
-            if "n" in metric and metric["n"] != count:
+            # a results file's summary (no samples, a mean or median) says its own n
+            if "n" in metric and metric["n"] != count and not summary_only(metric):
                 return (
                     f"runs[{i}].metrics[{j}].n",
                     f"is {show(metric['n'])} but the metric has {count} sample(s)",

@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 from changenote import gitinfo
 from changenote.config import Config
 from changenote.errors import ChangenoteError, ProbeError, UnreadableChangeError, UsageError
-from changenote.measure import expectations
+from changenote.measure import expectations, results_probes
 from changenote.measure.comparing import judge, run_warnings
 from changenote.measure.diagnostics import pending_windows, ranked
 from changenote.measure.probes import MeasureSettings, ProbeOutcome, Progress
 from changenote.measure.probes import measure as run_probes
+from changenote.measure.results_probes import ResultsInput
 from changenote.notebook import history, notes, recording, repeat, trust
 from changenote.redact import MASK, redact
 from changenote.specs import (
@@ -74,6 +75,8 @@ class BaselineRequest:
     step: str | None = None
     #: A second reference: the same window this far back (``-7d``), read at every later run.
     vs: str | None = None
+    #: Benchmark results files whose benchmarks become probes (``--results``).
+    results: ResultsInput = field(default_factory=ResultsInput)
 
 
 @dataclass
@@ -94,6 +97,8 @@ class ShipRequest:
     #: Do not wait for after windows that have not passed: record them as pending, to be
     #: read later by ``measure ID --label after``.
     no_wait: bool = False
+    #: This run's results files, matched with the baseline's by name (``--match``).
+    results: ResultsInput = field(default_factory=ResultsInput)
 
 
 #: Baseline warnings that stay true at every later run (the rest are the comparison's).
@@ -235,9 +240,11 @@ class Notebook:
         settings: MeasureSettings,
         progress: Progress | None,
         windows: Callable[[ProbeSpec], Any] | None = None,
+        files: dict[int, ProbeOutcome] | None = None,
     ) -> list[ProbeOutcome]:
-        """Run the probes; Prometheus ones are read over ``windows(spec)`` instead."""
-        native = [s for s in specs if s.kind != "prom"]
+        """Run the probes; Prometheus ones are read over ``windows(spec)`` instead, and
+        results-file ones are ``files``' (by index), read before."""
+        native = [s for s in specs if s.kind not in ("prom", "results")]
         measured = iter(run_probes(native, settings, progress) if native else [])
         proms = [s for s in specs if s.kind == "prom"]
         read: Any = iter([])
@@ -248,7 +255,11 @@ class Notebook:
             read = iter(
                 prometheus.measure_windows(proms, [windows(s) for s in proms], settings.timeout)
             )
-        return [next(read) if s.kind == "prom" else next(measured) for s in specs]
+        files = files or {}
+        return [
+            files[i] if s.kind == "results" else next(read) if s.kind == "prom" else next(measured)
+            for i, s in enumerate(specs)
+        ]
 
     def _reference(
         self, specs: list[ProbeSpec], outcomes: list[ProbeOutcome], timeout: float
@@ -271,6 +282,21 @@ class Notebook:
         ]
         read = prometheus.measure_windows([specs[i] for i in chosen], windows, timeout)
         return float(specs[chosen[0]].settings["vs"]), dict(zip(chosen, read, strict=True))
+
+    def _files(self, files: results_probes.Read) -> list[dict[str, Any]] | None:
+        """What a run keeps of its ``--results`` files (never the files)."""
+        return [results_probes.file_record(f, self.redact_text) for f in files.files] or None
+
+    def _from_files(
+        self, specs: list[ProbeSpec], files: results_probes.Read
+    ) -> tuple[list[ProbeSpec], dict[int, ProbeOutcome]]:
+        """At measure and ship: the change's probes plus the benchmarks only this run's
+        files hold, and each results probe's outcome from the files (by index)."""
+        matched, extras = results_probes.rerun(specs, files, self.redact_text)
+        for outcome in extras:
+            matched[len(specs)] = outcome
+            specs = [*specs, outcome.spec]
+        return specs, matched
 
     def _prometheus_url(self, given: str | None) -> str | None:
         """``--prometheus``, else ``CHANGENOTE_PROMETHEUS_URL``, else the config's."""
@@ -338,13 +364,19 @@ class Notebook:
             raise UsageError("the title cannot be empty")
         settings = self._settings(req)
         specs = self._probe_specs(req)
+        files = results_probes.read(req.results, self.redact_text)
+        from_files = results_probes.baseline(files, self.redact_text)
+        specs += [spec for spec, _ in from_files]
+        read = {len(specs) - len(from_files) + i: o for i, (_, o) in enumerate(from_files)}
         manual = [parse_manual_metric(m) for m in req.metrics]
         expectations.parse(req.expected, strict=True)  # a typo must not check nothing
         for tag in req.tags:
             if not tag.strip():
                 raise UsageError("--tag cannot be empty")
         if not specs and not manual:
-            raise UsageError("nothing to measure: give --http, --cmd, --prom, --check or --metric")
+            raise UsageError(
+                "nothing to measure: give --http, --cmd, --prom, --check, --results or --metric"
+            )
         specs = self._settle_prom(specs, req)
         stored_probes = [recording.stored_probe(s, self.redact_text) for s in specs]
         repeat.refuse_unrepeatable(stored_probes, self.redact_text(settings.clear_cache))
@@ -352,7 +384,7 @@ class Notebook:
         git = gitinfo.state(self.config.root, self.config.own_paths())
         by = history.who(self.config, None)
         started = utcnow()
-        outcomes = self._measure(specs, settings, progress, _window_ending(started))
+        outcomes = self._measure(specs, settings, progress, _window_ending(started), read)
         for outcome in outcomes:  # a baseline without data says so, and records nothing
             if outcome.window is not None and outcome.errors:
                 raise ProbeError(
@@ -402,16 +434,9 @@ class Notebook:
             session.flush()
             history.record(session, change, "baseline", by, at=started)
             recording.add_run(
-                session,
-                change,
-                "baseline",
-                outcomes,
-                manual,
-                git,
-                settings,
-                started,
-                self.redact_text,
-            )
+                session, change, "baseline", outcomes, manual, git, settings, started,
+                self.redact_text, results_files=self._files(files),
+            )  # fmt: skip
             session.flush()
             doc = document.load(session, change)
             change.warnings = ranked([*change.warnings, *run_warnings(doc["runs"][0])])
@@ -442,17 +467,20 @@ class Notebook:
         metrics: list[str] | None = None,
         progress: Progress | None = None,
         prometheus: str | None = None,
+        results: ResultsInput | None = None,
     ) -> dict[str, Any]:
         """Re-run the change's probes as another run and compare it with the baseline
-        (Prometheus probes: the window that ends now)."""
+        (Prometheus probes: the window that ends now; results files: the ones given)."""
         from changenote.notebook import document
         from changenote.store.models import utcnow
 
+        given = results or ResultsInput()
         if label is not None and label.strip().lower() == "after":
-            if metrics:
-                raise UsageError(
-                    "--metric with --label after: the after-run's figures were given at ship"
-                )
+            for flag, value in (("--metric", metrics), ("--results", given.files)):
+                if value:
+                    raise UsageError(
+                        f"{flag} with --label after: the after-run's figures were given at ship"
+                    )
             return self.read_pending(ref, headers or [], progress, prometheus)
         manual = [parse_manual_metric(m) for m in metrics or []]
         if label is not None and not label.strip():
@@ -461,6 +489,7 @@ class Notebook:
             raise UsageError(f"--label {label!r} is reserved; choose another")
         if label and len(label.strip()) > 80:
             raise UsageError("--label is limited to 80 characters")
+        files = results_probes.read(given, self.redact_text)
         with self.store.read() as session:
             change = document.resolve(session, ref)
             document.load(session, change)  # one that cannot be read stops here, named
@@ -473,13 +502,14 @@ class Notebook:
             taken = {r["label"] for r in document.load(session, change)["runs"]}
             if label and (self.redact_text(label.strip()) or "") in taken:
                 raise UsageError(f"change {change.slug!r} already has a run labelled {label!r}")
+        specs, read = self._from_files(specs, files)
         if not specs and not manual:
             raise UsageError("this change has no probes to re-run; give --metric figures")
         self.acting_on("measure", change, _measuring(specs, settings))
         git = gitinfo.state(self.config.root, self.config.own_paths())
         by = history.who(self.config, None)
         started = utcnow()
-        outcomes = self._measure(specs, settings, progress, _window_ending(started))
+        outcomes = self._measure(specs, settings, progress, _window_ending(started), read)
         reference = self._reference(specs, outcomes, settings.timeout)
         with self.store.write() as session:
             change = resolve_change(session, str(change.id))
@@ -493,16 +523,9 @@ class Notebook:
                     self.redact_text,
                 )  # fmt: skip
             recording.add_run(
-                session,
-                change,
-                run_label,
-                outcomes,
-                manual,
-                git,
-                settings,
-                started,
-                self.redact_text,
-            )
+                session, change, run_label, outcomes, manual, git, settings, started,
+                self.redact_text, results_files=self._files(files),
+            )  # fmt: skip
             session.flush()
             doc = document.load(session, change)
             verdict = judge(*_judged(doc))
@@ -626,6 +649,7 @@ class Notebook:
         for command in req.commands:
             if not command.strip():
                 raise UsageError("--command cannot be empty")
+        files = results_probes.read(req.results, self.redact_text)
         notes.settle(self.config, self.store)  # what a killed ship left behind
         with self.store.read() as session:
             change = document.resolve(session, req.ref)
@@ -641,6 +665,7 @@ class Notebook:
             settings = repeat.rerun_settings(change.settings, self.config)
             change_id = change.id
             baseline_end = change.created_at
+        specs, read = self._from_files(specs, files)
         live = self._live_at(req.live_at, specs, baseline_end)
         if req.no_wait and not any(s.kind == "prom" for s in specs):
             raise UsageError("--no-wait applies to Prometheus probes (--prom) only")
@@ -652,7 +677,7 @@ class Notebook:
         if live is None:
             live = started
         outcomes = self._measure(
-            specs, settings, progress, self._after_window(change, live, wait=not req.no_wait)
+            specs, settings, progress, self._after_window(change, live, wait=not req.no_wait), read
         )
         reference = self._reference(specs, outcomes, settings.timeout)
         base = (change.base_commit, dict(change.base_dirty_files))
@@ -671,8 +696,9 @@ class Notebook:
                     self.redact_text,
                 )  # fmt: skip
             recording.add_run(
-                session, change, "after", outcomes, manual, git, settings, started, self.redact_text
-            )
+                session, change, "after", outcomes, manual, git, settings, started,
+                self.redact_text, results_files=self._files(files),
+            )  # fmt: skip
             for path in paths:
                 session.add(
                     FileTouched(
@@ -910,13 +936,16 @@ def _how_measured(specs: list[ProbeSpec], settings: MeasureSettings) -> str:
     from changenote.specs import describe_duration
 
     said = []
-    if not specs or any(s.kind != "prom" for s in specs):
+    if not specs or any(s.kind not in ("prom", "results") for s in specs):
         said.append(f"{settings.runs} run(s) each")
     lengths = sorted({float(s.settings["window"]) for s in specs if s.kind == "prom"})
     if lengths:
         windows = " or ".join(describe_duration(w) for w in lengths)
         said.append(f"a {windows} Prometheus window each" if len(said) == 0 else
                     f"Prometheus probes a {windows} window each")  # fmt: skip
+    benchmarks = sum(1 for s in specs if s.kind == "results")
+    if benchmarks:
+        said.append(f"{benchmarks} benchmark(s) read from results files")
     return "; ".join(said)
 
 
@@ -924,13 +953,17 @@ def _measuring(specs: list[ProbeSpec], settings: MeasureSettings) -> str:
     """What a measure or ship is about to do, in words."""
     if not specs:
         return "recording the figures given (no probes to run)"
-    native = [s for s in specs if s.kind != "prom"]
+    native = [s for s in specs if s.kind not in ("prom", "results")]
     said = []
     if native:
         probes = "1 probe" if len(native) == 1 else f"{len(native)} probes"
         runs = "1 run" if settings.runs == 1 else f"{settings.runs} runs"
         said.append(f"measuring {probes}, {runs} each")
-    proms = len(specs) - len(native)
+    benchmarks = sum(1 for s in specs if s.kind == "results")
+    if benchmarks:
+        plural = "s" if benchmarks > 1 else ""
+        said.append(f"reading {benchmarks} benchmark{plural} from results files")
+    proms = sum(1 for s in specs if s.kind == "prom")
     if proms:
         from changenote.specs import describe_duration
 
