@@ -12,8 +12,9 @@ Run it as ``python bench/run.py [--out FILE] [--against REF]`` with Python 3.11 
    probe's median on a loopback ``/health`` with a plain ``http.client`` loop, and
    measures ``changenote ship``'s own overhead (its wall time minus its probe runs);
 4. runs ``bench/wiki.py``, ``bench/store.py``, ``bench/verdicts.py``,
-   ``bench/prom_windows.py``, ``bench/document.py`` and ``bench/honesty.py`` with the
-   venv's interpreter at reduced sizes and reads their ``--json`` figures;
+   ``bench/prom_windows.py``, ``bench/document.py``, ``bench/results.py`` and
+   ``bench/honesty.py`` with the venv's interpreter at reduced sizes and reads their
+   ``--json`` figures;
 5. prints the table as markdown (and writes it to ``--out``).
 
 About five minutes on 2 CPUs. A failed part becomes a row saying so; the script exits 0:
@@ -462,6 +463,39 @@ def document_rows(s: Setup, work: Path, changes: int) -> list[Row]:
     ]
 
 
+def results_rows(s: Setup, work: Path, pairs: int) -> list[Row]:
+    cmd = [str(s.bin_dir / "python"), str(BENCH / "results.py"), "--pairs", str(pairs),
+           "--json"]  # fmt: skip
+    fig = trailing_json(run_checked(cmd, work, s.env, 900))["figures"]
+    false = fig["verdicts"]["false_overall"]
+    power = fig["verdicts"]["power_20pct_n30"]["lognormal-0.25"]
+    hyper, record = fig["read"]["hyperfine"], fig["record"]
+    return [
+        Row(
+            f"summary-only verdicts on before = after ({false['pairs']:,} pairs, n 5 to 100)",
+            f"{false['rate']:.1%} false",
+            goal=f"≤ 5%: {mark(fig['verdicts']['pass'])}",
+        ),
+        Row(
+            "summary-only power, a true 20% slowdown at n = 30, log-normal 0.25 (info)",
+            f"{power['summary']['rate']:.0%}",
+            f"raw samples, Mann-Whitney + bootstrap {power['raw']['rate']:.0%}",
+        ),
+        Row(
+            f"reading a hyperfine file of {hyper['bytes'] // 1000:,} kB (10,000 times)",
+            f"{hyper['read_ms']:.1f} ms",
+            f"json.loads {hyper['json_loads_ms']:.1f} ms",
+            f"{hyper['ratio']:.2f}x",
+        ),
+        Row(
+            f"`baseline --results` with {record['samples']:,} samples",
+            f"{record['results_s']:.2f} s",
+            f"`baseline --metric x=1` {record['metric_s']:.2f} s",
+            f"{record['ratio']:.2f}x",
+        ),
+    ]
+
+
 def honesty_rows(s: Setup, work: Path, checks: int, aa: int) -> list[Row]:
     cmd = [str(s.bin_dir / "python"), str(BENCH / "honesty.py"), "--checks", str(checks),
            "--aa", str(aa), "--json"]  # fmt: skip
@@ -535,6 +569,7 @@ def main() -> None:
     parser.add_argument("--verdict-pairs", type=int, default=1000)
     parser.add_argument("--prom-pairs", type=int, default=200)
     parser.add_argument("--document-changes", type=int, default=2000)
+    parser.add_argument("--results-pairs", type=int, default=200)
     parser.add_argument("--honesty-checks", type=int, default=30)
     parser.add_argument("--honesty-aa", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
@@ -565,6 +600,7 @@ def main() -> None:
             guarded(rows, "verdicts", lambda: verdict_rows(s, work, args.verdict_pairs))
             guarded(rows, "prometheus windows", lambda: prom_window_rows(s, work, args.prom_pairs))
             guarded(rows, "documents", lambda: document_rows(s, work, args.document_changes))
+            guarded(rows, "results files", lambda: results_rows(s, work, args.results_pairs))
             sizes = (args.honesty_checks, args.honesty_aa)
             guarded(rows, "honesty", lambda: honesty_rows(s, work, *sizes))
     finally:
