@@ -1,11 +1,11 @@
 """``watch`` follows a change's Prometheus queries, against a real Prometheus.
 
-The example service is scraped every second and searched every 20 ms. A change is
-baselined on its normal /search and on a second target's ``up``, shipped, the route made
-slower and the second target removed; a watch then shows the latest mean in its progress
-line, judges the watched stretch against the baseline window (``regressed``) and records
-the removed target as no data, never a verdict. Credentials in the server URL and header
-go nowhere. The rest (bad input, a stretch too short, a Prometheus check named with
+The example service is scraped every second and searched by two clients every 20 ms. A
+change is baselined on its normal /search and on a second target's ``up``, shipped, the
+route made slower and the second target removed; a watch then shows the latest mean in
+its progress line, judges the watched stretch against the baseline window (``regressed``)
+and records the removed target as no data, never a verdict. Credentials in the server URL
+and header go nowhere. The rest (bad input, a stretch too short, a Prometheus check named with
 ``--check``, Ctrl-C) reads ``vector(...)`` queries, which need no target.
 """
 
@@ -51,15 +51,19 @@ def service(tmp_path_factory: pytest.TempPathFactory, prometheus: PrometheusServ
                         client.get("/search", params={"q": "index"})
                     stop.wait(0.02)
 
-        thread = threading.Thread(target=traffic, daemon=True)
-        thread.start()
+        # two clients: one stalled a second on a loaded CI machine, and irate over 3 s of
+        # 1 s scrapes is NaN (no request between the last two scrapes)
+        threads = [threading.Thread(target=traffic, daemon=True) for _ in range(2)]
+        for thread in threads:
+            thread.start()
         prometheus.add_target(address, job=job)
         try:
             prometheus.wait_for(f'up{{job="{job}"}} == 1', timeout=30)
             yield url, job, time.time()
         finally:
             stop.set()
-            thread.join(timeout=10)
+            for thread in threads:
+                thread.join(timeout=10)
             prometheus.remove_target(address)
 
 

@@ -87,7 +87,9 @@ def _entry(name: str, seconds: list[float], **more: Any) -> dict[str, Any]:
 # -- 1. a probe kind; 4. provenance --------------------------------------------------------
 
 
-def test_a_slower_after_file_regresses_and_fails_the_gate(project: Path, files: dict[str, Path]):
+def test_a_slower_after_file_regresses_and_fails_the_gate(
+    project: Path, files: dict[str, Path], store_backend: str
+):
     made = invoke("baseline", "Slow work", "--results", str(files["before"]), "--json")
     assert made.code == 0, made.stderr
     doc = made.json()
@@ -189,7 +191,9 @@ def _pytest_benchmark_file(path: Path, stats: dict[str, Any], name: str = "test_
     return path
 
 
-def test_summaries_with_n_and_spread_get_welchs_test(project: Path, tmp_path: Path):
+def test_summaries_with_n_and_spread_get_welchs_test(
+    project: Path, tmp_path: Path, store_backend: str
+):
     from scipy.stats import ttest_ind_from_stats
 
     before = _pytest_benchmark_file(tmp_path / "0001_before.json",
@@ -466,3 +470,116 @@ def test_an_exported_change_with_results_imports_elsewhere(
     doc = json.loads(shown.stdout)
     assert doc["runs"][-1]["settings"]["results_files"][0]["path"].endswith("slower.json")
     assert _by_probe(doc)["hyperfine: work"]["verdict"] == "regressed"
+
+
+# -- what a second reading found ----------------------------------------------------------
+
+
+def _pyperf_values(path: Path, values: list[float], name: str = "tiny") -> Path:
+    doc = {"version": "1.0", "metadata": {"unit": "second", "perf_version": "2.11.0"},
+           "benchmarks": [{"metadata": {"name": name}, "runs": [{"values": values}]}]}  # fmt: skip
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def test_nanosecond_benchmarks_keep_their_figures(project: Path, tmp_path: Path):
+    """pyperf's 23 ns is 2.3e-05 ms: four decimals would store zero on both sides."""
+    fast = [23e-9 + i * 0.1e-9 for i in range(20)]
+    old = _pyperf_values(tmp_path / "old.json", fast)
+    new = _pyperf_values(tmp_path / "new.json", [v * 2 for v in fast])
+    made = invoke("baseline", "Tiny", "--results", str(old), "--json")
+    (metric,) = made.json()["runs"][0]["metrics"]
+    assert metric["samples"][0] == pytest.approx(2.3e-05, rel=1e-6)
+    assert metric["median"] == pytest.approx(2.395e-05, rel=1e-3)
+    shipped = invoke("ship", "--reason", "r", "--results", str(new), "--json")
+    (item,) = shipped.json()["comparison"]
+    assert item["verdict"] == "regressed" and item["change_pct"] == pytest.approx(100.0)
+    assert item["before"] == pytest.approx(2.395e-05, rel=1e-3)
+
+
+def test_a_tiny_summary_change_is_not_inflated_by_rounding(project: Path, tmp_path: Path):
+    """pytest-benchmark 2.5's fixture scale: 249 ns → 251 ns is +0.8%, never +50%."""
+    stats = {"rounds": 9987, "mean": 2.49e-7, "stddev": 2.14e-7, "median": 2.4e-7}
+    old = _pytest_benchmark_file(tmp_path / "old.json", stats)
+    new = _pytest_benchmark_file(tmp_path / "new.json", {**stats, "mean": 2.51e-7})
+    assert invoke("baseline", "Tiny summary", "--results", str(old)).code == 0
+    (item,) = invoke("ship", "--reason", "r", "--results", str(new), "--json").json()["comparison"]
+    assert item["change_pct"] == pytest.approx(0.8, abs=0.05)
+    assert item["verdict"] == "not-significant"
+
+
+def test_pytest_benchmark_files_from_another_node_warn(project: Path, tmp_path: Path):
+    stats = {"rounds": 40, "mean": 0.010, "stddev": 0.001, "median": 0.010}
+    old = _pytest_benchmark_file(tmp_path / "old.json", stats)
+    doc = json.loads(old.read_text())
+    doc["machine_info"]["node"] = "laptop"
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps(doc))
+    assert invoke("baseline", "Nodes", "--results", str(old)).code == 0
+    shipped = invoke("ship", "--reason", "r", "--results", str(new), "--json")
+    codes = {w["code"]: w["message"] for w in shipped.json()["warnings"]}
+    assert "node ci-runner → laptop" in codes["results-machine-changed"]
+
+
+def test_a_secret_named_by_its_key_is_masked(project: Path, tmp_path: Path):
+    """A value that does not look like a secret is one when its name says so."""
+    entry = _entry("curl http://127.0.0.1/", [0.01, 0.011, 0.012],
+                   parameters={"token": "plainvalue42"})  # fmt: skip
+    hyper = _hyperfine_file(tmp_path / "h.json", [entry])
+    pyperf = _pyperf_values(tmp_path / "p.json", [0.01, 0.011, 0.012])
+    doc = json.loads(pyperf.read_text())
+    doc["metadata"]["api_token"] = "alsoplain77"
+    pyperf.write_text(json.dumps(doc))
+    made = invoke("baseline", "Keys", "--results", str(hyper), "--results", str(pyperf), "--json")
+    assert made.code == 0, made.stderr
+    assert "plainvalue42" not in made.stdout and "alsoplain77" not in made.stdout
+    assert b"plainvalue42" not in _db(project) and b"alsoplain77" not in _db(project)
+
+
+def test_expectations_check_summaries_and_only_the_changes_probes(project: Path, tmp_path: Path):
+    stats = {"rounds": 40, "mean": 0.010, "stddev": 0.001, "median": 0.010}
+    old = _pytest_benchmark_file(tmp_path / "old.json", stats)
+    new = _pytest_benchmark_file(tmp_path / "new.json", {**stats, "mean": 0.006})
+    doc = json.loads(new.read_text())
+    extra = {
+        **doc["benchmarks"][0],
+        "name": "test_other",
+        "fullname": "tests/test_x.py::test_other",
+    }
+    doc["benchmarks"].append(extra)
+    new.write_text(json.dumps(doc))
+    assert invoke("baseline", "Expect", "--results", str(old),
+                  "--expect", "time_ms mean < 7ms; #2: time_ms mean < 1ms").code == 0  # fmt: skip
+    shipped = invoke("ship", "--reason", "r", "--results", str(new), "--json",
+                     "--fail-on-regression")  # fmt: skip
+    found = {e["expect"]: e for e in shipped.json()["expectations"]}
+    assert found["time_ms mean < 7ms"]["met"] is True  # checked on the summary's mean
+    assert found["time_ms mean < 7ms"]["actual"] == pytest.approx(6.0)
+    # the after-only benchmark is not the change's probe #2: nothing to check
+    assert found["#2: time_ms mean < 1ms"]["met"] is None
+    assert shipped.code == 0, shipped.stderr
+
+
+def test_a_locust_row_with_requests_but_no_times_is_refused(project: Path, tmp_path: Path):
+    bad = tmp_path / "bad_stats.csv"
+    bad.write_text("Type,Name,Request Count,Failure Count,Average Response Time\n"
+                   "GET,/x,100,0,N/A\n")  # fmt: skip
+    refused = invoke("baseline", "Locust", "--results", str(bad))
+    assert refused.code == 2 and "row 2 has 100 requests but no response time" in refused.stderr
+    assert refused.stderr.count("\n") == 1
+
+
+def test_a_summary_on_a_probe_that_is_no_results_file_is_refused():
+    """The store's rules let a metric without samples keep its own n only where its
+    probe's result says a results file gave a summary."""
+    from changenote.notebook.rules import rules
+
+    metric = {"probe": "GET http://x/", "probe_index": 0, "metric": "time_ms", "n": 30,
+              "mean": 100.0, "stdev": 1.0, "samples": []}  # fmt: skip
+    run = {"label": "baseline", "probe_results": [{"label": "GET http://x/"}], "metrics": [metric]}
+    doc = {"slug": "s", "status": "baseline", "settings": {"runs": 5, "warmup": 1}, "runs": [run],
+           "created_at": "2026-12-01T10:00:00Z"}  # fmt: skip
+    found = rules(doc, times=False)
+    assert found is not None and found[0] == "runs[0].metrics[0].n"
+    run["probe_results"][0]["results"] = {"file": 0, "benchmark": "x", "summary_only": True}
+    assert rules(doc, times=False) is None

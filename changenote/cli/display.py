@@ -81,7 +81,9 @@ def results_table(comparison: list[dict[str, Any]], title: str, probe_order: lis
     probes = [p for p in probes if any(c["probe"] == p for c in comparison)]
     single = len(probes) == 1
     refs = {p: f"#{i}" for i, p in enumerate(probe_order, start=1)}
-    refs.update({p: p for p in probes if p not in refs})
+    for p in probes:  # a run's own probes (a benchmark only its file has) follow on
+        if p not in refs:
+            refs[p] = p if p == "manual" else f"#{len(refs) + 1}"
     if not single:
         legend = "\n".join(f"{refs[p]} {p}" for p in probes if refs[p] != p)
         title = f"{title}\n{legend}"

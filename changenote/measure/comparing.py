@@ -64,12 +64,14 @@ def compare_runs(
     min_effect: float = 5.0,
     rules: dict[str, Any] | None = None,
     windows: frozenset[int] = frozenset(),
+    summaries: frozenset[int] = frozenset(),
 ) -> list[dict[str, Any]]:
     """One comparison per metric, in the before-run's order, then metrics only after has.
 
     ``rules`` holds per-metric settings (``{"time_ms": {"min_effect": 10}}``); the
     probes in ``windows`` (by index) are Prometheus windows, whose points are dependent
-    and compared by ``changenote.measure.windows``.
+    and compared by ``changenote.measure.windows``; those in ``summaries`` are results
+    files that kept a summary and no samples on a side (``compare_summaries``).
     """
     rules = rules or {}
     after_by_key = {_key(m): m for m in after}
@@ -91,7 +93,7 @@ def compare_runs(
         if _key(ref)[0] in windows:
             from changenote.measure.windows import compare_windows as how
         better = better_for(name, unit_before, declared, rules)
-        if old and new and (summary_only(old) or summary_only(new)):
+        if old and new and (summary_only(old) or summary_only(new)) and _key(ref)[0] in summaries:
             item = _summaries(ref["probe"], name, unit_before, better, old, new, unit_after)
             item = compare_summaries(**item, min_effect=float(effect)).to_dict()
         else:
@@ -107,6 +109,10 @@ def compare_runs(
         if unit_after != unit_before:
             if converted is None:
                 _not_comparable(item, unit_before, unit_after, later)
+                if not later and new is not None and summary_only(new):  # its own figure
+                    item["after"] = (
+                        new.get("mean") if new.get("mean") is not None else (new.get("median"))
+                    )
             else:
                 item["detail"] = (
                     f"after-run converted from {unit_after} to {unit_before}; " + (item["detail"])
@@ -178,6 +184,7 @@ def judge(
         float(settings.get("min_effect", 5.0)),
         settings.get("metrics") or {},
         window_probes(before),
+        summary_probes(before) | summary_probes(after),
     )
     found: list[dict[str, str]] = []
     changed_status, not_comparable = diagnostics.status_changed(before, after)
@@ -229,7 +236,10 @@ def judge(
     if reference is not None:
         found += diagnostics.probe_errors(reference)
         found += against_reference(comparison, reference, after, settings)
-    checks = expectations.evaluate(expectations.parse(expected), after.get("metrics", []))
+    # the change's probes only: a benchmark only this run's file holds was never planned
+    own = len(before.get("probe_results") or [])
+    metrics = [m for m in after.get("metrics", []) if int(m.get("probe_index", -1)) < own]
+    checks = expectations.evaluate(expectations.parse(expected), metrics)
     unique = list({(w["code"], w["message"]): w for w in found}.values())
     return Judgement(comparison, diagnostics.ranked(unique), checks)
 
@@ -247,12 +257,23 @@ def _one_sided_benchmarks(before: dict[str, Any], after: dict[str, Any]) -> dict
                 "renamed benchmark is paired with --match OLD=NEW"
             )
     earlier = {p["label"]: p for p in before.get("probe_results") or []}
+    any_files = any(p.get("results") for p in earlier.values())
     for probe in after.get("probe_results") or []:
-        if probe.get("results") and probe["label"] not in earlier:
-            found[probe["label"]] = (
-                "not in the baseline's results files: nothing to compare with; pair it with "
-                "the benchmark it replaces with --match OLD=NEW"
+        if not probe.get("results") or probe["label"] in earlier:
+            continue
+        if probe["label"].endswith(" (new)"):
+            why = (
+                "its name is a baseline benchmark's, which --match paired with another "
+                "one: nothing to compare with"
             )
+        elif any_files:
+            why = (
+                "not in the baseline's results files: nothing to compare with; pair it "
+                "with the benchmark it replaces with --match OLD=NEW"
+            )
+        else:
+            why = "the baseline read no results file: nothing to compare with"
+        found[probe["label"]] = why
     return found
 
 
@@ -334,6 +355,14 @@ def against_reference(
                 }
             )
     return found
+
+
+def summary_probes(run: dict[str, Any]) -> frozenset[int]:
+    """The probes of a run (by index) whose results file gave a summary, no samples."""
+    results = run.get("probe_results") or []
+    return frozenset(
+        i for i, p in enumerate(results) if (p.get("results") or {}).get("summary_only")
+    )
 
 
 def window_probes(run: dict[str, Any]) -> frozenset[int]:

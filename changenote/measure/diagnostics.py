@@ -146,7 +146,12 @@ def cold_first_run(run: dict[str, Any]) -> list[Warning_]:
                     "message": (
                         f"the first measured run of {m['probe']} in the {run['label']} run took "
                         f"{first:.1f} ms, {first / center:.1f}x the median of the rest: a cache "
-                        "or connection pool was probably still warming up; use a larger --warmup"
+                        "or connection pool was probably still warming up; "
+                        + (
+                            "give the tool more warm-up runs"
+                            if m["probe"] in _from_files(run)
+                            else "use a larger --warmup"
+                        )
                     ),
                 }
             )
@@ -223,7 +228,12 @@ def too_few_samples(
                     "message": (
                         f"{c['metric']} of {c['probe']}: {n} run(s) a side cannot resolve a "
                         f"{c.get('min_effect', 5.0):g}% change at this noise "
-                        f"(spread {spread or 0:.0%}); about --runs {needed} would"
+                        f"(spread {spread or 0:.0%}); about "
+                        + (
+                            f"{needed} runs a side in the tool's files would"
+                            if c["probe"] in _from_files(after)
+                            else f"--runs {needed} would"
+                        )
                     ),
                 }
             )
@@ -305,6 +315,11 @@ def environment_changed(before: dict[str, Any], after: dict[str, Any]) -> list[W
     ]
 
 
+def _from_files(run: dict[str, Any]) -> frozenset[str]:
+    """The labels of a run's probes read from results files."""
+    return frozenset(p["label"] for p in run.get("probe_results") or [] if p.get("results"))
+
+
 def _measured_here(run: dict[str, Any]) -> bool:
     """Whether changenote ran any of the run's probes itself (not a window, not a file)."""
     results = run.get("probe_results") or []
@@ -321,6 +336,11 @@ _MACHINE_IDENTITY = (
 def machine_changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """The machine facts two runs' files both give and disagree on (``hostname a → b``)."""
     found = []
+
+    def plain(info: dict[str, Any]) -> dict[str, Any]:  # pytest-benchmark's machine_info.*
+        return {str(k).removeprefix("machine_info."): v for k, v in info.items()}
+
+    before, after = plain(before), plain(after)
     for key in _MACHINE_IDENTITY:
         one, two = before.get(key), after.get(key)
         if one is not None and two is not None and one != two:

@@ -27,7 +27,7 @@ from typing import Any
 
 from changenote.errors import UsageError
 from changenote.measure import units
-from changenote.measure.stats import COUNTS, PROPORTIONS, percentile
+from changenote.measure.stats import COUNTS, PROPORTIONS, percentile, summary_only
 from changenote.specs import STANDARD_METRICS
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -189,10 +189,15 @@ def evaluate(
         stat = exp.stat or _default_stat(exp.metric)
         matched = False
         for m in metrics:
-            if not m["samples"] or not _matches(exp, m):
+            if not _matches(exp, m):
+                continue
+            if m["samples"]:
+                actual = _figure(list(m["samples"]), stat)
+            elif summary_only(m) and m.get(stat) is not None:  # a results file's summary
+                actual = float(m[stat])
+            else:
                 continue
             matched = True
-            actual = _figure(list(m["samples"]), stat)
             unit = m.get("unit", "") or ""
             scale = units.factor(exp.unit, unit) if exp.unit else 1.0
             results.append(

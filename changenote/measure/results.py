@@ -354,6 +354,8 @@ def _pyperf(doc: Any) -> _Read:
     doc = _object(doc, "the file")
     version = _PYPERF_VERSIONS.get(_hashable(doc.get("version")))
     if version is None:
+        if doc.get("version") is None:
+            raise _Bad("has no pyperf format version: not a pyperf file")
         raise _Bad(f"pyperf format version {_shown(doc.get('version'))} is not one of 5, 6, 1.0")
     suite = doc.get("metadata") if version != "5" else {}
     suite = _plain(_object(suite or {}, "metadata"))
@@ -481,6 +483,8 @@ def _locust(rows: list[list[str]]) -> _Read:
         bench.errors = int(errors) if errors is not None else None
         if bench.n:  # locust writes 0 for the times of a request never made
             bench.mean, bench.median = cell("mean"), cell("median")
+            if bench.mean is None and bench.median is None:
+                raise _Bad(f"row {r} has {bench.n} requests but no response time")
             bench.min, bench.max = cell("min"), cell("max")
             for index, label in percentiles:
                 value = row[index].strip()

@@ -91,7 +91,11 @@ def read(given: ResultsInput, redact: Redact) -> Read:
     from changenote.measure.results import FORMATS, read_results
 
     if given.fmt is not None and given.fmt not in FORMATS:
-        raise UsageError(f"--results-format must be one of: {', '.join(FORMATS)}")
+        import difflib
+
+        near = difflib.get_close_matches(given.fmt, FORMATS, n=1)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        raise UsageError(f"--results-format must be one of: {', '.join(FORMATS)}{hint}")
     files: list[ResultsFile] = []
     seen_paths: set[Path] = set()
     owner: dict[str, str] = {}
@@ -99,6 +103,7 @@ def read(given: ResultsInput, redact: Redact) -> Read:
     for text in given.files:
         if not text.strip():
             raise UsageError("--results needs a file")
+        shown = redact(text) or text
         path = Path(text)
         real = path.resolve()
         if real in seen_paths:
@@ -107,15 +112,28 @@ def read(given: ResultsInput, redact: Redact) -> Read:
         found = read_results(path, given.fmt)
         for bench in found.benchmarks:
             key = label(found.tool, redact(bench.name) or bench.name)
+            if key in owner and owner[key] == shown:  # told apart only by a masked secret
+                raise UsageError(
+                    f"results file {shown}: two benchmarks are named {key!r} once their "
+                    "secrets are masked; name them apart (hyperfine --command-name)"
+                )
             if key in owner:
                 raise UsageError(
-                    f"benchmark {key!r} is in both {owner[key]} and {text}: which one would "
-                    "the next run be matched with? Give one of the files"
+                    f"benchmark {key!r} is in both {owner[key]} and {shown}: which one "
+                    "would the next run be matched with? Give one of the files"
                 )
-            owner[key] = text
+            owner[key] = shown
             benchmarks.append((len(files), bench))
         files.append(found)
     return Read(files, benchmarks, given.match)
+
+
+def _masked(key: str, value: str, redact: Redact) -> str:
+    """A value redacted with its name: ``token: abc123`` is a secret though ``abc123``
+    alone does not look like one."""
+    from changenote.redact import redact_header
+
+    return redact(redact_header(key, value)) or ""
 
 
 def machine(info: dict[str, Any], redact: Redact) -> dict[str, Any]:
@@ -131,7 +149,7 @@ def machine(info: dict[str, Any], redact: Redact) -> dict[str, Any]:
         elif isinstance(value, bool | int | float) or value is None:
             flat[prefix] = value
         elif isinstance(value, str):
-            flat[prefix] = (redact(value) or "")[:_MACHINE_TEXT]
+            flat[prefix] = _masked(prefix, value, redact)[:_MACHINE_TEXT]
         # lists (CPU flags, argv) say little about which machine and much about its size
 
     walk("", info)
@@ -145,7 +163,7 @@ def file_record(found: ResultsFile, redact: Redact) -> dict[str, Any]:
         "sha256": found.sha256,
         "tool": found.tool,
         "tool_version": redact(found.tool_version),
-        "format_version": found.format_version,
+        "format_version": redact(found.format_version),
         "machine": machine(found.machine, redact),
         "benchmarks": len(found.benchmarks),
     }
@@ -198,13 +216,14 @@ def outcome(
     result.attempts = bench.n or 0
     result.errors = bench.errors or 0
     if bench.errors:
-        result.error_kinds["non-zero exit in the file"] = bench.errors
+        failed = "failed requests" if found.tool == "locust" else "non-zero exit"
+        result.error_kinds[f"{failed} (from the file)"] = bench.errors
     result.results = {
         "file": file_index,
         "benchmark": redact(bench.name) or bench.name,
         "summary_only": bench.summary_only,
         "n": bench.n,
-        "parameters": {k: redact(v) or "" for k, v in bench.parameters.items()},
+        "parameters": {k: _masked(k, v, redact) for k, v in bench.parameters.items()},
         "extra": {k: v for k, v in bench.extra.items() if isinstance(v, int | float)},
     }
     return result

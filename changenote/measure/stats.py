@@ -107,7 +107,17 @@ class Comparison:
 def _round(value: float) -> float:
     if not math.isfinite(value):
         return value
+    if 0 < abs(value) < 0.001:  # a benchmark's nanoseconds in ms: four figures, not zero
+        return float(f"{value:.4g}")
     return round(value, 4) if abs(value) < 1000 else round(value, 2)
+
+
+def kept(value: float) -> float:
+    """A sample as stored: four decimals (as probes' milliseconds always were), and at
+    least six significant figures for smaller ones (a benchmark's 23 ns is 2.3e-05 ms)."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    return round(value, max(4, 5 - math.floor(math.log10(abs(value)))))
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:

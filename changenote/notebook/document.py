@@ -452,9 +452,10 @@ def results_source(run: dict[str, Any], result: dict[str, Any]) -> str | None:
     said = f"from {tool} {version}" if version else f"from {tool} (the file gives no version)"
     if found.get("format_version") and found.get("format_version") != version:
         said += f", format {found['format_version']}"
+    from changenote.measure.results_probes import SAMPLE_NOUN
+
     n = about.get("n")
-    noun = {"hyperfine": "runs", "pyperf": "values", "pytest-benchmark": "rounds",
-            "locust": "requests"}.get(tool, "samples")  # fmt: skip
+    noun = SAMPLE_NOUN.get(tool, "samples")
     if about.get("summary_only"):
         said += f", summary only ({f'{n:,} {noun}' if n else 'no count'}, no samples)"
     elif n:

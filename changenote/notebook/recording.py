@@ -5,6 +5,7 @@ Everything text goes through the ``redact`` callable before it is assigned to a 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import socket
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from changenote import __version__, gitinfo
 from changenote.measure.comparing import better_for
 from changenote.measure.probes import MeasureSettings, ProbeOutcome, Series
-from changenote.measure.stats import summarize
+from changenote.measure.stats import kept, summarize
 from changenote.redact import redact_header
 from changenote.specs import ManualMetric, ProbeSpec
 
@@ -80,6 +81,10 @@ def stored_probe(spec: ProbeSpec, redact: Redact) -> dict[str, Any]:
     return data
 
 
+def _four_decimals(value: float) -> float:
+    return round(value, 4)
+
+
 def metric_rows(
     outcomes: list[ProbeOutcome],
     manual: list[ManualMetric],
@@ -93,14 +98,18 @@ def metric_rows(
     rows = []
     for index, outcome in zip(indexes or range(len(outcomes)), outcomes, strict=True):
         label = redact(outcome.spec.label) or ""
+        # a results file's samples may be nanoseconds: kept to six figures, not 4 decimals
+        keep = kept if outcome.results is not None else _four_decimals
         for series in sorted(outcome.series.values(), key=_metric_order):
             summary = summarize(series.samples)
             if series.summary is not None:  # a results file that gives no samples
                 figures: dict[str, Any] = {
-                    k: (round(v, 4) if isinstance(v, float) else v)
-                    for k, v in series.summary.items()
+                    k: (keep(v) if isinstance(v, float) else v) for k, v in series.summary.items()
                 }
                 figures["n"] = int(figures.get("n") or 0)
+            elif summary and outcome.results is not None:
+                figures = {k: (keep(v) if isinstance(v, float) else v)
+                           for k, v in dataclasses.asdict(summary).items()}  # fmt: skip
             else:
                 figures = summary.to_dict() if summary else {"n": 0}
             rows.append(
@@ -111,7 +120,7 @@ def metric_rows(
                     "metric": redact(series.metric) or series.metric,
                     "unit": redact(series.unit) or "",
                     "better": better_for(series.metric, series.unit, series.better, rules),
-                    "samples": [round(s, 4) for s in series.samples],
+                    "samples": [keep(s) for s in series.samples],
                     **figures,
                 }
             )

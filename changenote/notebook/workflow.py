@@ -476,7 +476,9 @@ class Notebook:
 
         given = results or ResultsInput()
         if label is not None and label.strip().lower() == "after":
-            for flag, value in (("--metric", metrics), ("--results", given.files)):
+            extra = (("--metric", metrics), ("--results", given.files),
+                     ("--results-format", given.fmt), ("--match", given.match))  # fmt: skip
+            for flag, value in extra:
                 if value:
                     raise UsageError(
                         f"{flag} with --label after: the after-run's figures were given at ship"

@@ -125,7 +125,10 @@ def trend_svg(metric: str, points: list[dict[str, Any]], inline: bool = False) -
             where = (max(v, 0.0) - low) / (high - low)
         return bottom - where * PLOT_H
 
-    title = escape(f"{metric}: median before and after each shipped change, per probe ({kind})")
+    title = escape(
+        f"{metric}: the figure compared (the median; the mean of a window or a summary) "
+        f"before and after each shipped change, per probe ({kind})"
+    )
     size = (
         f'width="100%" height="{height}"'
         if inline
