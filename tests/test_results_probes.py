@@ -287,6 +287,9 @@ def test_a_real_saved_run_without_data_against_a_full_run(project: Path, tmp_pat
     assert item["kind"] == "summary" and item["p_value"] is not None
     assert item["verdict"] in ("improved", "regressed", "not-significant")
     assert item["n_before"] >= 20 and item["n_after"] >= 20
+    assert "a side without samples" in item["detail"]
+    # outliers of the raw side cannot move a verdict the summary side's figures make
+    assert not any("changes the verdict" in w["message"] for w in shipped.json()["warnings"])
 
 
 # -- 3. matching at ship ---------------------------------------------------------------------
@@ -583,3 +586,24 @@ def test_a_summary_on_a_probe_that_is_no_results_file_is_refused():
     assert found is not None and found[0] == "runs[0].metrics[0].n"
     run["probe_results"][0]["results"] = {"file": 0, "benchmark": "x", "summary_only": True}
     assert rules(doc, times=False) is None
+
+
+def test_outliers_of_a_raw_side_never_claim_to_move_a_summary_verdict():
+    from changenote.measure.comparing import judge
+
+    label = "pytest-benchmark: t"
+    results = {"file": 0, "benchmark": "t", "summary_only": True, "n": 40}
+    summary = {"probe": label, "probe_index": 0, "metric": "time_ms", "unit": "ms",
+               "better": "lower", "n": 40, "mean": 10.0, "stdev": 1.0, "median": 10.0,
+               "samples": []}  # fmt: skip
+    raw = [8.0 + 0.01 * i for i in range(36)] + [30.0, 31.0, 32.0, 33.0]
+    before = {"label": "baseline", "probe_results": [{"label": label, "results": results}],
+              "metrics": [summary], "settings": {}}  # fmt: skip
+    after = {"label": "after", "metrics": [{**summary, "n": 40, "samples": raw, "mean": None}],
+             "probe_results": [{"label": label, "results": {**results, "summary_only": False}}],
+             "settings": {}}  # fmt: skip
+    verdict = judge({"min_effect": 5.0}, before, after, None)
+    (item,) = verdict.comparison
+    assert item["kind"] == "summary"
+    spread = [w for w in verdict.warnings if w["code"] == "outliers"]
+    assert spread and all(w["severity"] == "info" for w in spread)

@@ -146,13 +146,16 @@ def print_change(doc: dict[str, Any], kind: str, every_warning: bool = False) ->
             )
             for name in ("probe", "metric", "median", "p95", "n"):
                 table.add_column(name, justify="left" if name in ("probe", "metric") else "right")
+            from changenote.measure.stats import summary_only
+
             for m in run["metrics"]:
                 table.add_row(
                     refs.get(m["probe"], m["probe"]),
                     m["metric"],
                     fmt_number(m["median"], m["unit"]),
                     fmt_number(m["p95"], m["unit"]),
-                    str(m["n"]),
+                    # a results file's count, with no samples to show for it
+                    f"{m['n']} (summary)" if summary_only(m) else str(m["n"]),
                 )
             if run["metrics"]:
                 console.print(table)

@@ -380,6 +380,8 @@ def _outlier_sensitive(
     for item in comparison:
         if item["metric"] != "time_ms" or item["verdict"] not in tested:
             continue
+        if item.get("kind", "continuous") != "continuous":  # a summary has no samples to drop
+            continue
         sides = []
         for run in (before, after):
             samples: list[float] = next(

@@ -470,9 +470,10 @@ def compare_summaries(
     v1, v2 = s1 * s1 / n1, s2 * s2 / n2
     df = (v1 + v2) ** 2 / (v1 * v1 / (n1 - 1) + v2 * v2 / (n2 - 1))
     p = t_two_sided_p((m2 - m1) / math.sqrt(v1 + v2), df)
+    sides = "both sides" if not (before.get("samples") or after.get("samples")) else "a side"
     head = (
-        f"summary only: Welch's t-test on the means (n {n1} and {n2}, from the file's "
-        f"mean and standard deviation) p={p:.2g}"
+        f"summary only: Welch's t-test on the means (n {n1} and {n2}; {sides} without "
+        f"samples from the file's mean and standard deviation) p={p:.2g}"
     )
     if m1 <= 0 or m2 <= 0:
         direction = ("up" if m2 > m1 else "down") if p < ALPHA and m2 != m1 else None
