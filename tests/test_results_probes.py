@@ -305,6 +305,11 @@ def test_a_benchmark_on_one_side_only_is_not_measured(project: Path, files: dict
     assert found["hyperfine: work-v2"]["verdict"] == "not-measured"
     assert "not in the baseline's results files" in found["hyperfine: work-v2"]["detail"]
     assert found["hyperfine: idle"]["verdict"] != "not-measured"
+    said = {w["code"]: w["message"] for w in shipped.json()["warnings"]}
+    assert (
+        "the probes differ (only in the newer run: hyperfine: work-v2)"
+        in said["environment-changed"]
+    )
 
 
 def test_match_pairs_a_renamed_benchmark(project: Path, files: dict[str, Path]):

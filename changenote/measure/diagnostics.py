@@ -301,7 +301,7 @@ def environment_changed(before: dict[str, Any], after: dict[str, Any]) -> list[W
         if key in set_a and key in set_b and set_a[key] != set_b[key]:
             differences.append(f"{key} {set_a[key]} → {set_b[key]}")
     if before.get("probes") != after.get("probes"):
-        differences.append("the probes differ")
+        differences.append(_probes_differ(before.get("probes") or [], after.get("probes") or []))
     if not differences:
         return []
     return [
@@ -313,6 +313,19 @@ def environment_changed(before: dict[str, Any], after: dict[str, Any]) -> list[W
             ),
         }
     ]
+
+
+def _probes_differ(before: list[str], after: list[str]) -> str:
+    """``the probes differ (only in the after run: X; only in the baseline run: Y)``."""
+
+    def some(labels: list[str]) -> str:
+        return ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
+
+    gained = [p for p in after if p not in before]
+    lost = [p for p in before if p not in after]
+    said = [f"only in the newer run: {some(gained)}"] if gained else []
+    said += [f"only in the baseline run: {some(lost)}"] if lost else []
+    return "the probes differ" + (f" ({'; '.join(said)})" if said else " (their order)")
 
 
 def _from_files(run: dict[str, Any]) -> frozenset[str]:
