@@ -110,7 +110,7 @@ def test_a_slower_after_file_regresses_and_fails_the_gate(
     note = (project / shipped.json()["note_path"]).read_text()
     assert "- **Read from a results file,** `hyperfine: work` (#1):" in note
     assert "baseline: from hyperfine (the file gives no version), 12 runs, " in note
-    assert f"sha256 {kept['sha256'][:12]}" in note
+    assert f"runs, `{files['before']}`, sha256 `{kept['sha256'][:12]}`" in note
     assert "**Measured:**" not in note  # changenote ran nothing: no runs and warm-ups
 
 
@@ -323,7 +323,7 @@ def test_match_pairs_a_renamed_benchmark(project: Path, files: dict[str, Path]):
     assert found["hyperfine: work"]["n_after"] == 12
     assert "'work-v2' paired with it by --match" in found["hyperfine: work"]["detail"]
     note = (project / shipped.json()["note_path"]).read_text()
-    assert "as 'work-v2' (--match)" in note
+    assert "as `work-v2` (`--match`)" in note
 
 
 def test_match_takes_the_one_split_that_names_both_sides(project: Path, tmp_path: Path):

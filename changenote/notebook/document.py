@@ -436,16 +436,18 @@ def _is_read(doc: dict[str, Any], index: int) -> bool:
     )
 
 
-def results_source(run: dict[str, Any], result: dict[str, Any]) -> str | None:
-    """Where a run's benchmark came from, in words: ``from hyperfine (the file gives no
-    version), 30 runs, before.json, sha256 1a2b3c4d5e6f``; None for other probes."""
+def results_source(run: dict[str, Any], result: dict[str, Any]) -> dict[str, Any] | None:
+    """Where a run's benchmark came from: ``text`` in words (``from hyperfine (the file
+    gives no version), 30 runs``), the file's ``path`` and ``sha256`` (its first 12
+    digits; both None when this run's files lack it); None for other probes."""
     about = result.get("results")
     if about is None:
         return None
     files = (run.get("settings") or {}).get("results_files") or []
     index = about.get("file")
     if index is None or not isinstance(index, int) or not 0 <= index < len(files):
-        return str(result.get("last_status") or "not in this run's results files")
+        said = str(result.get("last_status") or "not in this run's results files")
+        return {"text": said, "path": None, "sha256": None}
     found = files[index]
     tool = found.get("tool", "?")
     version = found.get("tool_version")
@@ -460,7 +462,7 @@ def results_source(run: dict[str, Any], result: dict[str, Any]) -> str | None:
         said += f", summary only ({f'{n:,} {noun}' if n else 'no count'}, no samples)"
     elif n:
         said += f", {n:,} {noun}"
-    return said + f", {found.get('path')}, sha256 {str(found.get('sha256'))[:12]}"
+    return {"text": said, "path": found.get("path"), "sha256": str(found.get("sha256"))[:12]}
 
 
 def results_sources(doc: dict[str, Any], refs: dict[str, str]) -> list[dict[str, Any]]:
@@ -482,9 +484,10 @@ def results_sources(doc: dict[str, Any], refs: dict[str, str]) -> list[dict[str,
                     "name": name,
                 },
             )
-            if name is not None and entry["name"] is not None and name != entry["name"]:
-                said += f", as {name!r} (--match)"
-            entry["reads"].append({"run": run["label"], "source": said})
+            renamed = name is not None and entry["name"] is not None and name != entry["name"]
+            entry["reads"].append(
+                {"run": run["label"], **said, "as": name if renamed else None}
+            )
     return list(found.values())
 
 
