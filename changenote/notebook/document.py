@@ -485,9 +485,7 @@ def results_sources(doc: dict[str, Any], refs: dict[str, str]) -> list[dict[str,
                 },
             )
             renamed = name is not None and entry["name"] is not None and name != entry["name"]
-            entry["reads"].append(
-                {"run": run["label"], **said, "as": name if renamed else None}
-            )
+            entry["reads"].append({"run": run["label"], **said, "as": name if renamed else None})
     return list(found.values())
 
 
