@@ -612,3 +612,105 @@ def test_outliers_of_a_raw_side_never_claim_to_move_a_summary_verdict():
     assert item["kind"] == "summary"
     spread = [w for w in verdict.warnings if w["code"] == "outliers"]
     assert spread and all(w["severity"] == "info" for w in spread)
+
+
+# -- what a new user tripped over ---------------------------------------------------------
+
+
+def test_the_baselines_own_file_is_refused_later(project: Path, files: dict[str, Path]):
+    assert invoke("baseline", "Same file", "--results", str(files["before"])).code == 0
+    for command in (["measure"], ["ship", "--reason", "r"]):
+        refused = invoke(*command, "--results", str(files["before"]))
+        assert refused.code == 2, refused.stderr
+        assert "is the very file the baseline read" in refused.stderr
+    assert _runs(project) == 1
+
+
+def test_a_file_of_other_benchmarks_is_refused_not_recorded(
+    project: Path, files: dict[str, Path], tmp_path: Path
+):
+    assert invoke("baseline", "Other file", "--results", str(files["before"])).code == 0
+    other = _pyperf_values(tmp_path / "p.json", [0.01, 0.011, 0.012])
+    refused = invoke("measure", "--label", "smallest change", "--results", str(other))
+    assert refused.code == 2
+    assert "no benchmark of this run's --results file(s) (tiny) is one the baseline read" in (
+        refused.stderr
+    )
+    shown = invoke("show", "--json").json()
+    assert [r["label"] for r in shown["runs"]] == ["baseline"]
+    assert not next(i for i in shown["checklist"] if i["key"] == "test")["done"]
+
+
+def test_results_at_a_later_run_of_a_change_without_files_is_refused(
+    project: Path, files: dict[str, Path]
+):
+    assert invoke("baseline", "No files", "--metric", "x=1").code == 0
+    refused = invoke("measure", "--results", str(files["slower"]))
+    assert refused.code == 2 and "the baseline read no results file" in refused.stderr
+
+
+def test_the_gate_fails_when_a_gated_benchmark_vanished(project: Path, files: dict[str, Path]):
+    assert invoke("baseline", "Vanished", "--results", str(files["before"])).code == 0
+    shipped = invoke("ship", "--reason", "r", "--results", str(files["renamed"]),
+                     "--fail-on-regression")  # fmt: skip
+    assert shipped.code == 3
+    assert "gate failed: not measured: hyperfine: work" in shipped.stderr
+    assert "hyperfine: work is not in this run's results files; it has instead: work-v2" in (
+        shipped.stdout
+    )
+
+
+def test_run_settings_that_apply_to_nothing_are_refused(project: Path, files: dict[str, Path]):
+    for flag in (["--runs", "5"], ["--warmup", "2"], ["--clear-cache", "true"]):
+        refused = invoke("baseline", "Files only", "--results", str(files["before"]), *flag)
+        assert refused.code == 2 and "results files and Prometheus windows are read" in (
+            refused.stderr
+        )
+    mixed = invoke("baseline", "Mixed", "--results", str(files["before"]), "--cmd", "true",
+                   "--runs", "3", "--warmup", "0")  # fmt: skip
+    assert mixed.code == 0, mixed.stderr
+
+
+def test_the_results_files_are_not_files_touched(project: Path, files: dict[str, Path]):
+    here = project / "bench"
+    here.mkdir()
+    before, after = here / "before.json", here / "after.json"
+    shutil.copy(files["before"], before)
+    assert invoke("baseline", "Touched", "--results", "bench/before.json").code == 0
+    shutil.copy(files["slower"], after)
+    (project / "app" / "search.py").write_text("def search(q):\n    return fast(q)\n")
+    shipped = invoke("ship", "--reason", "r", "--results", "bench/after.json", "--json")
+    assert shipped.code == 0, shipped.stderr
+    assert shipped.json()["files_touched"] == ["app/search.py"]
+
+
+def test_the_format_is_named_in_any_case_and_the_count_is_this_runs(
+    project: Path, files: dict[str, Path]
+):
+    made = invoke("baseline", "Case", "--results", str(files["before"]),
+                  "--results-format", "HyperFine")  # fmt: skip
+    assert made.code == 0, made.stderr
+    measured = invoke("measure", "--results", str(files["renamed"]))
+    assert measured.code == 0, measured.stderr
+    assert "reading 2 benchmarks from results files" in measured.stderr  # the file's two
+
+
+def test_a_named_format_that_does_not_fit_says_what_the_file_looks_like(
+    project: Path, tmp_path: Path
+):
+    pyperf = _pyperf_values(tmp_path / "p.json", [0.01, 0.011, 0.012])
+    refused = invoke(
+        "baseline", "Forced", "--results", str(pyperf), "--results-format", "hyperfine"
+    )
+    assert refused.code == 2
+    assert "(it looks like a pyperf file, not hyperfine)" in refused.stderr
+
+
+def test_match_says_which_side_it_could_not_find(project: Path, files: dict[str, Path]):
+    assert invoke("baseline", "Which side", "--results", str(files["before"])).code == 0
+    refused = invoke("ship", "--reason", "r", "--results", str(files["renamed"]),
+                     "--match", "work=work-v3")  # fmt: skip
+    assert refused.code == 2
+    assert "NEW must be a benchmark of this run's --results files (idle, work-v2)" in (
+        refused.stderr
+    )

@@ -125,9 +125,9 @@ def _print_warnings(console: Any, doc: dict[str, Any], every: bool = False) -> N
             f"warning {warning['code']} ({warning['severity']}): {warning['message']}", style=style
         )
     if info and not every:
+        stand = "the verdicts stand" if doc.get("comparison") else "for information"
         console.print(
-            f"{len(info)} info warning(s), the verdicts stand: "
-            f"changenote show {doc['id']} --warnings"
+            f"{len(info)} info warning(s), {stand}: changenote show {doc['id']} --warnings"
         )
 
 
@@ -160,7 +160,14 @@ def print_change(doc: dict[str, Any], kind: str, every_warning: bool = False) ->
             if run["metrics"]:
                 console.print(table)
         _print_plan(console, doc)
-        console.print(f"next: make the change, then `changenote ship {doc['id']} --reason ...`")
+        files = (
+            " --results AFTER_FILE"
+            if doc["runs"] and any(p.get("results") for p in doc["runs"][0]["probe_results"])
+            else ""
+        )
+        console.print(
+            f"next: make the change, then `changenote ship {doc['id']} --reason ...{files}`"
+        )
     elif kind in ("measure", "ship"):
         title = "after vs baseline" if kind == "ship" else f"{doc.get('measured_run')} vs baseline"
         console.print(f"{'shipped' if kind == 'ship' else 'measured'}: {head}")

@@ -83,7 +83,8 @@ Results = Annotated[
         "--results",
         metavar="FILE",
         help="A benchmark results file (hyperfine, pyperf, pytest-benchmark JSON; locust or "
-        "k6 summaries): each benchmark in it is a probe (repeatable).",
+        "k6 summaries): each benchmark in it is a probe, read, not run (repeatable). Once a "
+        "baseline read files, measure and ship need this run's.",
     ),
 ]
 ResultsFormat = Annotated[

@@ -226,6 +226,7 @@ def judge(
     found += diagnostics.cache_state_changed(comparison)
     found += diagnostics.environment_changed(before, after)
     found += diagnostics.results_machine_changed(before, after)
+    found += _missing_benchmarks(before, after)
     sensitive = _outlier_sensitive(comparison, before, after)
     for run in (before, after):
         found += diagnostics.flat_quantiles(run)
@@ -274,6 +275,33 @@ def _one_sided_benchmarks(before: dict[str, Any], after: dict[str, Any]) -> dict
         else:
             why = "the baseline read no results file: nothing to compare with"
         found[probe["label"]] = why
+    return found
+
+
+def _missing_benchmarks(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, str]]:
+    """A warning for each baseline benchmark this run's files lack, naming the ones they
+    have instead (``--fail-on-regression`` fails on it: a gated benchmark vanished)."""
+    earlier = {p["label"] for p in before.get("probe_results") or []}
+    instead = [
+        (p.get("results") or {}).get("benchmark") or p["label"]
+        for p in after.get("probe_results") or []
+        if p.get("results") and p["label"] not in earlier
+    ]
+    found = []
+    for probe in after.get("probe_results") or []:
+        about = probe.get("results")
+        if about is None or about.get("benchmark") is not None:
+            continue
+        has = f"; it has instead: {', '.join(instead[:5])}" if instead else ""
+        found.append(
+            {
+                "code": "benchmark-missing",
+                "message": (
+                    f"{probe['label']} is not in this run's results files{has}: not measured; "
+                    "pair a renamed benchmark with --match OLD=NEW"
+                ),
+            }
+        )
     return found
 
 

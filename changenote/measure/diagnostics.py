@@ -41,6 +41,7 @@ SEVERITY = {
     "flat-quantile": "caution",
     "environment-changed": "caution",
     "results-machine-changed": "caution",
+    "benchmark-missing": "caution",
     "check-changed": "caution",
     "not-a-git-repository": "caution",
     "outliers": "info",
@@ -179,8 +180,13 @@ def spread_warnings(run: dict[str, Any], sensitive: frozenset[str] = frozenset()
                     "message": (
                         f"{len(extreme)} of {len(samples)} timings of {m['probe']} in the "
                         f"{run['label']} run are outliers (modified z-score > {OUTLIER_Z}, up to "
-                        f"{max(extreme, key=abs):.1f} ms): other load on the machine or the "
-                        f"service? {tail.capitalize()}"
+                        f"{max(extreme, key=abs):.1f} ms): other load on the machine "
+                        + (
+                            "that ran the tool?"
+                            if m["probe"] in _from_files(run)
+                            else "or the service?"
+                        )
+                        + f" {tail.capitalize()}"
                     ),
                 }
             )

@@ -117,12 +117,27 @@ def read_results(path: Path, fmt: str | None = None) -> ResultsFile:
         except UnicodeDecodeError as exc:
             raise _Bad(f"not UTF-8 text (byte {exc.start})") from None
         tool, doc = _parse(text, fmt)
-        result = _READERS[tool](doc)
+        try:
+            result = _READERS[tool](doc)
+        except _Bad as exc:
+            if fmt is None:
+                raise
+            raise _Bad(f"{exc}{_looks_like(text, fmt)}") from None
         _check(result)
     except _Bad as exc:
         raise _fail(path, str(exc)) from None
     tool_version, format_version, machine, benchmarks = result
     return ResultsFile(str(path), tool, tool_version, format_version, machine, digest, benchmarks)
+
+
+def _looks_like(text: str, fmt: str) -> str:
+    """`` (it looks like a pyperf file)`` when detection finds another format than
+    ``fmt``, the one the user named; empty otherwise."""
+    try:
+        found, _ = _parse(text, None)
+    except _Bad:
+        return ""
+    return f" (it looks like a {found} file, not {fmt})" if found != fmt else ""
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -384,9 +399,25 @@ def _pyperf(doc: Any) -> _Read:
             Benchmark(name=name, unit=unit, samples=samples, n=len(samples), metadata=merged)
         )
     # What every benchmark says alike is the machine's (pyperf keeps most of it suite-wide).
-    machine = {k: v for k, v in merged_all[0].items() if all(m.get(k) == v for m in merged_all)}
+    machine = {
+        k: v
+        for k, v in merged_all[0].items()
+        if all(m.get(k) == v for m in merged_all) and not _benchmark_key(k)
+    }
     tool_version = merged_all[0].get("perf_version")
     return (str(tool_version) if tool_version is not None else None), version, machine, benchmarks
+
+
+#: pyperf metadata that describes a benchmark, not the machine it ran on.
+_PYPERF_BENCHMARK_KEYS = frozenset({
+    "name", "loops", "inner_loops", "unit", "warmups", "values", "runs", "date",
+    "duration", "command", "calibrate_loops", "calibrate_warmups", "recalibrate_loops",
+    "recalibrate_warmups", "description", "tags",
+})  # fmt: skip
+
+
+def _benchmark_key(key: str) -> bool:
+    return key in _PYPERF_BENCHMARK_KEYS or key.startswith("timeit_")
 
 
 _PYTEST_STATS = (("mean", "mean"), ("stddev", "stdev"), ("median", "median"))

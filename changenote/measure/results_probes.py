@@ -90,10 +90,11 @@ def read(given: ResultsInput, redact: Redact) -> Read:
         return Read([], [])
     from changenote.measure.results import FORMATS, read_results
 
-    if given.fmt is not None and given.fmt not in FORMATS:
+    fmt = given.fmt.strip().lower() if given.fmt is not None else None
+    if fmt is not None and fmt not in FORMATS:
         import difflib
 
-        near = difflib.get_close_matches(given.fmt, FORMATS, n=1)
+        near = difflib.get_close_matches(fmt, FORMATS, n=1)
         hint = f" (did you mean {near[0]}?)" if near else ""
         raise UsageError(f"--results-format must be one of: {', '.join(FORMATS)}{hint}")
     files: list[ResultsFile] = []
@@ -109,7 +110,7 @@ def read(given: ResultsInput, redact: Redact) -> Read:
         if real in seen_paths:
             raise UsageError(f"--results {text} is given twice")
         seen_paths.add(real)
-        found = read_results(path, given.fmt)
+        found = read_results(path, fmt)
         for bench in found.benchmarks:
             key = label(found.tool, redact(bench.name) or bench.name)
             if key in owner and owner[key] == shown:  # told apart only by a masked secret
@@ -243,8 +244,25 @@ def missing(spec: ProbeSpec, given: Read) -> ProbeOutcome:
     result = ProbeOutcome(spec)
     paths = ", ".join(f.path for f in given.files)
     result.last_status = f"not in {paths}"
-    result.results = {"file": None, "benchmark": None, "summary_only": False, "n": None}
+    result.results = {"file": None, "benchmark": None, "summary_only": False, "n": None,
+                      "parameters": {}, "extra": {}}  # fmt: skip
     return result
+
+
+def refuse_repeated(given: Read, baseline: dict[str, Any]) -> None:
+    """A file the baseline read, given again for a later run: nothing new was measured,
+    and a comparison of a file with itself would read as "not significant"."""
+    earlier = {
+        str(f.get("sha256")): str(f.get("path"))
+        for f in (baseline.get("settings") or {}).get("results_files") or []
+    }
+    for found in given.files:
+        if found.sha256 in earlier:
+            raise UsageError(
+                f"results file {found.path} is the very file the baseline read "
+                f"({earlier[found.sha256]}, sha256 {found.sha256[:12]}): give this run's "
+                "results, measured after the change"
+            )
 
 
 def rerun(
@@ -256,6 +274,13 @@ def rerun(
     A benchmark matches the probe of the same tool and name, or the one ``--match``
     pairs it with."""
     wanted = {i: s for i, s in enumerate(specs) if s.kind == KIND}
+    if given.files and not wanted:
+        raise UsageError(
+            "the baseline read no results file: this run's benchmarks would have nothing "
+            "to be compared with (give --results at baseline to measure with files)"
+        )
+    if not wanted and not given.files:
+        return {}, []
     if wanted and not given.files:
         names = ", ".join(s.label for s in list(wanted.values())[:3])
         more = f" and {len(wanted) - 3} more" if len(wanted) > 3 else ""
@@ -271,6 +296,14 @@ def rerun(
     for key in new:  # the same tool and name, unless --match paired either already
         if key in old and old[key] not in pairs and key not in pairs.values():
             pairs[old[key]] = key
+    if not pairs:
+        theirs = ", ".join(sorted(k.split(": ", 1)[1] for k in new)[:5])
+        ours = ", ".join(sorted(k.split(": ", 1)[1] for k in old)[:5])
+        raise UsageError(
+            f"no benchmark of this run's --results file(s) ({theirs}) is one the baseline "
+            f"read ({ours}): pair a renamed one with --match OLD=NEW, or give the file of "
+            "the same benchmarks"
+        )
     outcomes = {}
     for index, spec in wanted.items():
         paired = pairs.get(index)
@@ -316,11 +349,20 @@ def _pairs(
             if one and two and olds and news:
                 found.append((one, two, olds, news))
         if not found:
-            known = ", ".join(sorted(k.split(": ", 1)[1] for k in old)) or "none"
-            raise UsageError(
-                f"--match {shown!r}: OLD must be a baseline benchmark ({known}) and NEW one "
-                "in this run's --results files"
-            )
+            ours = ", ".join(sorted(k.split(": ", 1)[1] for k in old)[:8]) or "none"
+            theirs = ", ".join(sorted(k.split(": ", 1)[1] for k in new)[:8]) or "none"
+            olds_ok = any(resolve(redact(text[:at].strip()) or "", old) for at in splits)
+            news_ok = any(resolve(redact(text[at + 1 :].strip()) or "", new) for at in splits)
+            if olds_ok and not news_ok:
+                what = f"NEW must be a benchmark of this run's --results files ({theirs})"
+            elif news_ok and not olds_ok:
+                what = f"OLD must be a baseline benchmark ({ours})"
+            else:
+                what = (
+                    f"OLD must be a baseline benchmark ({ours}) and NEW one of this run's "
+                    f"--results files ({theirs})"
+                )
+            raise UsageError(f"--match {shown!r}: {what}")
         if len(found) > 1:
             raise UsageError(f"--match {shown!r} splits at more than one '=': name the labels")
         a, b, olds, news = found[0]

@@ -294,8 +294,10 @@ def summary_sentence(doc: dict[str, Any]) -> str:
     timed = [c for c in comparison if c["metric"] == "time_ms"]
     measured = [c for c in timed if c["verdict"] != "not-measured"]
     lead = (measured or timed or comparison)[0]
+    # a window's and a summary's figures are means; the others' medians, rates or means
+    mean = "The mean " if lead.get("kind") in ("window", "summary") else ""
     headline = (
-        f"{lead['metric']} of {lead['probe']} went from "
+        f"{mean}{lead['metric']} of {lead['probe']} went from "
         f"{fmt_number(lead['before'], lead['unit'])} to "
         f"{fmt_number(lead['after'], lead.get('unit_after', lead['unit']))}"
         f" ({fmt_change(lead, interval=False)}, {lead['verdict']})."
@@ -555,7 +557,14 @@ def gate_failures(doc: dict[str, Any]) -> str | None:
         f"{c['metric']} of {c['probe']}" for c in doc["comparison"] if c["verdict"] == "regressed"
     ]
     unmet = [e["expect"] for e in doc.get("expectations", []) if e["met"] is False]
+    # a gated benchmark that vanished from this run's files cannot be vouched for
+    vanished = [
+        w["message"].split(" is not in this run's", 1)[0]
+        for w in doc.get("warnings") or []
+        if w["code"] == "benchmark-missing"
+    ]
     parts = ([f"regressed: {', '.join(regressed)}"] if regressed else []) + (
         [f"expectation not met: {'; '.join(unmet)}"] if unmet else []
     )
+    parts += [f"not measured: {', '.join(vanished)}"] if vanished else []
     return " | ".join(parts) or None

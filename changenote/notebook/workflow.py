@@ -288,10 +288,12 @@ class Notebook:
         return [results_probes.file_record(f, self.redact_text) for f in files.files] or None
 
     def _from_files(
-        self, specs: list[ProbeSpec], files: results_probes.Read
+        self, specs: list[ProbeSpec], files: results_probes.Read, baseline: dict[str, Any]
     ) -> tuple[list[ProbeSpec], dict[int, ProbeOutcome]]:
         """At measure and ship: the change's probes plus the benchmarks only this run's
-        files hold, and each results probe's outcome from the files (by index)."""
+        files hold, and each results probe's outcome from the files (by index).
+        ``baseline`` is the baseline run: its files are not this run's."""
+        results_probes.refuse_repeated(files, baseline)
         matched, extras = results_probes.rerun(specs, files, self.redact_text)
         for outcome in extras:
             matched[len(specs)] = outcome
@@ -377,6 +379,14 @@ class Notebook:
             raise UsageError(
                 "nothing to measure: give --http, --cmd, --prom, --check, --results or --metric"
             )
+        if specs and all(s.kind in ("prom", "results") for s in specs):
+            for flag, value in (("--runs", req.runs), ("--warmup", req.warmup),
+                                ("--clear-cache", req.clear_cache)):  # fmt: skip
+                if value is not None:
+                    raise UsageError(
+                        f"{flag} applies to the probes changenote runs (--http, --cmd, a "
+                        "check); results files and Prometheus windows are read, not run"
+                    )
         specs = self._settle_prom(specs, req)
         stored_probes = [recording.stored_probe(s, self.redact_text) for s in specs]
         repeat.refuse_unrepeatable(stored_probes, self.redact_text(settings.clear_cache))
@@ -501,13 +511,14 @@ class Notebook:
             trust.refuse_untrusted(change, self.config)
             specs = self._rerun_prom(repeat.rerun_specs(change.probes, headers or []), prometheus)
             settings = repeat.rerun_settings(change.settings, self.config)
-            taken = {r["label"] for r in document.load(session, change)["runs"]}
+            runs = document.load(session, change)["runs"]
+            taken = {r["label"] for r in runs}
             if label and (self.redact_text(label.strip()) or "") in taken:
                 raise UsageError(f"change {change.slug!r} already has a run labelled {label!r}")
-        specs, read = self._from_files(specs, files)
+        specs, read = self._from_files(specs, files, runs[0] if runs else {})
         if not specs and not manual:
             raise UsageError("this change has no probes to re-run; give --metric figures")
-        self.acting_on("measure", change, _measuring(specs, settings))
+        self.acting_on("measure", change, _measuring(specs, settings, len(files.benchmarks)))
         git = gitinfo.state(self.config.root, self.config.own_paths())
         by = history.who(self.config, None)
         started = utcnow()
@@ -655,7 +666,7 @@ class Notebook:
         notes.settle(self.config, self.store)  # what a killed ship left behind
         with self.store.read() as session:
             change = document.resolve(session, req.ref)
-            document.load(session, change)  # one that cannot be read stops here, named
+            runs = document.load(session, change)["runs"]  # one that cannot be read stops
             if change.status == "shipped":
                 raise ChangenoteError(
                     f"change {change.slug!r} is already shipped (use `changenote render` to "
@@ -667,12 +678,12 @@ class Notebook:
             settings = repeat.rerun_settings(change.settings, self.config)
             change_id = change.id
             baseline_end = change.created_at
-        specs, read = self._from_files(specs, files)
+        specs, read = self._from_files(specs, files, runs[0] if runs else {})
         live = self._live_at(req.live_at, specs, baseline_end)
         if req.no_wait and not any(s.kind == "prom" for s in specs):
             raise UsageError("--no-wait applies to Prometheus probes (--prom) only")
         notes.check_writable(self.config)  # before the measurement, not after it
-        self.acting_on("ship", change, _measuring(specs, settings))
+        self.acting_on("ship", change, _measuring(specs, settings, len(files.benchmarks)))
         git = gitinfo.state(self.config.root, self.config.own_paths())
         by = history.who(self.config, None)
         started = utcnow()
@@ -683,7 +694,10 @@ class Notebook:
         )
         reference = self._reference(specs, outcomes, settings.timeout)
         base = (change.base_commit, dict(change.base_dirty_files))
-        excludes = self.config.own_paths()
+        # the results files are the tools' output, not the change (this run's, the earlier)
+        earlier = [f.get("path") for r in runs for f in r["settings"].get("results_files") or []]
+        outputs = [Path(p) for p in [*req.results.files, *earlier] if p and MASK not in p]
+        excludes = [*self.config.own_paths(), *outputs]
         # Git runs before the write transaction, so no lock is held while it works.
         touched = gitinfo.files_touched(self.config.root, base[0], base[1], excludes)
         manual_files = [posixpath.normpath(p.strip()) for p in req.files]
@@ -951,8 +965,9 @@ def _how_measured(specs: list[ProbeSpec], settings: MeasureSettings) -> str:
     return "; ".join(said)
 
 
-def _measuring(specs: list[ProbeSpec], settings: MeasureSettings) -> str:
-    """What a measure or ship is about to do, in words."""
+def _measuring(specs: list[ProbeSpec], settings: MeasureSettings, benchmarks: int = 0) -> str:
+    """What a measure or ship is about to do, in words (``benchmarks``: how many this
+    run's results files hold)."""
     if not specs:
         return "recording the figures given (no probes to run)"
     native = [s for s in specs if s.kind not in ("prom", "results")]
@@ -961,7 +976,6 @@ def _measuring(specs: list[ProbeSpec], settings: MeasureSettings) -> str:
         probes = "1 probe" if len(native) == 1 else f"{len(native)} probes"
         runs = "1 run" if settings.runs == 1 else f"{settings.runs} runs"
         said.append(f"measuring {probes}, {runs} each")
-    benchmarks = sum(1 for s in specs if s.kind == "results")
     if benchmarks:
         plural = "s" if benchmarks > 1 else ""
         said.append(f"reading {benchmarks} benchmark{plural} from results files")
