@@ -253,7 +253,7 @@ def test_locust_summaries_say_no_test_even_for_a_large_change(project: Path, tmp
     )
     shipped = invoke("ship", "--reason", "r", "--results", str(halved), "--json")
     assert shipped.code == 0, shipped.stderr
-    verdicts = {c["probe"]: c for c in shipped.json()["comparison"]}
+    verdicts = {c["probe"]: c for c in shipped.json()["comparison"] if c["metric"] == "time_ms"}
     # a row locust never requested has no times: nothing measured on either side
     assert verdicts.pop("locust: POST /login")["verdict"] == "not-measured"
     assert {c["verdict"] for c in verdicts.values()} == {"no-test"}
@@ -714,3 +714,41 @@ def test_match_says_which_side_it_could_not_find(project: Path, files: dict[str,
     assert "NEW must be a benchmark of this run's --results files (idle, work-v2)" in (
         refused.stderr
     )
+
+
+def _locust_failures(path: Path, failures: int) -> Path:
+    lines = (FIXTURES / "locust-2_stats.csv").read_text().splitlines()
+    out = [lines[0]]
+    for line in lines[1:]:
+        cells = line.split(",")
+        if cells[2] != "0":
+            cells[3] = str(failures)
+        out.append(",".join(cells))
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+def test_locust_failures_are_an_error_rate_tested_on_its_counts(project: Path, tmp_path: Path):
+    assert invoke("baseline", "Load", "--results", str(FIXTURES / "locust-2_stats.csv")).code == 0
+    worse = _locust_failures(tmp_path / "worse_stats.csv", 120)  # 6 → 120 of 1,200
+    shipped = invoke("ship", "--reason", "r", "--results", str(worse), "--json",
+                     "--fail-on-regression")  # fmt: skip
+    assert shipped.code == 3, shipped.stderr
+    rates = _by_probe(shipped.json(), "error_rate")
+    item = rates["locust: GET /search?q=fastapi"]
+    assert item["kind"] == "proportion" and item["verdict"] == "regressed"
+    assert (item["before"], item["after"]) == (0.005, 0.1)
+    # 2,400 attempts: Fisher's exact test (Boschloo's takes seconds at this size)
+    from scipy.stats import fisher_exact
+
+    expected = fisher_exact([[6, 1194], [120, 1080]]).pvalue
+    assert item["p_value"] == float(f"{expected:.3g}") and "Fisher" in item["detail"]
+    assert "locust: POST /login" not in rates  # no request: no rate
+
+
+def test_locust_failures_alike_are_not_a_change(project: Path, tmp_path: Path):
+    assert invoke("baseline", "Load", "--results", str(FIXTURES / "locust-2_stats.csv")).code == 0
+    same = _locust_failures(tmp_path / "same_stats.csv", 7)
+    shipped = invoke("ship", "--reason", "r", "--results", str(same), "--json")
+    item = _by_probe(shipped.json(), "error_rate")["locust: GET /search?q=fastapi"]
+    assert item["verdict"] == "not-significant" and item["p_value"] > 0.5

@@ -297,3 +297,21 @@ def test_a_metric_rising_from_zero_can_regress():
     c = compare("$ job", "failures", "", "lower", [0.0] * 10, [5.0] * 10)
     assert c.verdict == "regressed"
     assert c.change_pct is None and "judged on the test alone" in c.detail
+
+
+def test_rates_of_many_attempts_use_fishers_exact_test():
+    """Boschloo's test takes seconds beyond a few thousand attempts; Fisher's is exact,
+    conservative and fast at any size (stats.EXACT_UP_TO)."""
+    from scipy.stats import fisher_exact
+
+    from changenote.measure.stats import EXACT_UP_TO, compare
+
+    n = EXACT_UP_TO // 2 + 1
+    before = [1.0] * 3 + [0.0] * (n - 3)
+    after = [1.0] * 80 + [0.0] * (n - 80)  # 0.3% → 8%: beyond the 5-point minimum
+    item = compare("p", "error_rate", "ratio", "lower", before, after).to_dict()
+    assert "Fisher's exact" in item["detail"] and item["verdict"] == "regressed"
+    expected = fisher_exact([[3, n - 3], [80, n - 80]]).pvalue
+    assert item["p_value"] == float(f"{expected:.3g}")
+    small = compare("p", "error_rate", "ratio", "lower", before[:100], after[:100]).to_dict()
+    assert "Boschloo" in small["detail"]

@@ -202,6 +202,11 @@ def outcome(
     else:
         for value in bench.samples:
             result.add(metric, value, bench.unit, better)
+    if bench.summary_only and bench.n and bench.errors is not None:  # locust: failures
+        rate = Series("error_rate", "ratio", "lower")
+        rate.summary = {"n": bench.n, "mean": bench.errors / bench.n, "stdev": None,
+                        "median": None, "min": None, "max": None, "p95": None}  # fmt: skip
+        result.series["error_rate"] = rate
     if bench.exit_codes is not None:  # hyperfine from 1.12: each run's exit code
         for code in bench.exit_codes:
             result.add("error_rate", 0.0 if code == 0 else 1.0)

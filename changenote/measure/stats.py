@@ -277,6 +277,11 @@ def _newcombe(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
     return low * 100, high * 100
 
 
+#: Above this many attempts on both sides together, rates are tested with Fisher's exact
+#: test (conservative, fast at any size): Boschloo's takes seconds from a few thousand.
+EXACT_UP_TO = 2000
+
+
 def _compare_proportion(
     metric: str,
     before: Sequence[float],
@@ -286,6 +291,13 @@ def _compare_proportion(
 ) -> tuple[float | None, float | None, float | None, float | None, str, str]:
     n1, n2 = len(before), len(after)
     k1, k2 = round(sum(before)), round(sum(after))
+    return _compare_counts_of(metric, k1, n1, k2, n2, better, min_effect)
+
+
+def _compare_counts_of(
+    metric: str, k1: int, n1: int, k2: int, n2: int, better: str | None, min_effect: float
+) -> tuple[float | None, float | None, float | None, float | None, str, str]:
+    """Two rates k/n compared: Boschloo's exact test, Fisher's for large counts."""
     r1, r2 = k1 / n1, k2 / n2
     diff = (r2 - r1) * 100
     change = (r2 / r1 - 1) * 100 if r1 > 0 else None
@@ -294,14 +306,21 @@ def _compare_proportion(
     if k1 == k2 == 0 or (k1 == n1 and k2 == n2):
         # Nothing to test, but the interval still says how much could hide in n tries.
         return change, *_newcombe(k1, n1, k2, n2), 1.0, "not-significant", detail
-    from scipy.stats import boschloo_exact  # only when the rates differ: it is slow to load
+    table = [[k1, n1 - k1], [k2, n2 - k2]]
+    if n1 + n2 > EXACT_UP_TO:
+        from scipy.stats import fisher_exact
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        p = float(boschloo_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
+        p = float(fisher_exact(table).pvalue)
+        detail += f"; Fisher's exact p={p:.2g} ({n1 + n2:,} attempts)"
+    else:
+        from scipy.stats import boschloo_exact  # only when the rates differ: slow to load
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            p = float(boschloo_exact(table).pvalue)
+        detail += f"; Boschloo p={p:.2g}"
     if not math.isfinite(p):
         p = 1.0
-    detail += f"; Boschloo p={p:.2g}"
     low, high = _newcombe(k1, n1, k2, n2)
     significant = p < ALPHA
     if metric == "error_rate" and not significant and k1 == 0 and r2 > upper_bound(0, n1):
@@ -433,6 +452,18 @@ def compare_summaries(
     """
     n1, m1, s1, med1 = _side(before)
     n2, m2, s2, med2 = _side(after)
+    if metric in PROPORTIONS and n1 and n2 and m1 is not None and m2 is not None:
+        # a rate with its count (locust's failures of its requests): the counts are known
+        k1, k2 = round(m1 * n1), round(m2 * n2)
+        change, low, high, p, verdict, detail = _compare_counts_of(
+            metric, k1, n1, k2, n2, better, min_effect
+        )
+        return Comparison(
+            probe=probe, metric=metric, unit=unit, better=better, before=k1 / n1,
+            after=k2 / n2, change_pct=change, ci_low=low, ci_high=high, p_value=p,
+            verdict=verdict, n_before=n1, n_after=n2, detail=f"summary counts: {detail}",
+            kind="proportion", ci_unit="pts", min_effect=min_effect,
+        )  # fmt: skip
     center_before, center_after = (m1, m2) if m1 is not None and m2 is not None else (med1, med2)
     change = None
     if center_before and center_after is not None:
