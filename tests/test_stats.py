@@ -315,3 +315,14 @@ def test_rates_of_many_attempts_use_fishers_exact_test():
     assert item["p_value"] == float(f"{expected:.3g}")
     small = compare("p", "error_rate", "ratio", "lower", before[:100], after[:100]).to_dict()
     assert "Boschloo" in small["detail"]
+
+
+def test_a_significant_rate_change_below_the_minimum_effect_says_so():
+    from changenote.measure.stats import compare
+
+    n = 1500
+    before = [1.0] * 8 + [0.0] * (n - 8)
+    after = [1.0] * 60 + [0.0] * (n - 60)  # 0.5% → 4%: p tiny, 3.5 points
+    item = compare("p", "error_rate", "ratio", "lower", before, after).to_dict()
+    assert item["verdict"] == "not-significant" and item["p_value"] < 0.001
+    assert "3.5 points is below the 5-point minimum effect" in item["detail"]

@@ -332,6 +332,13 @@ def _compare_counts_of(
     direction = None
     if significant and abs(diff) >= min_effect:
         direction = "down" if diff < 0 else "up"
+    elif significant:  # a real difference, smaller than the change asks to call one
+        detail += (
+            f"; {abs(diff):.1f} points is below the {min_effect:g}-point minimum effect "
+            "([metrics.error_rate] min_effect sets it)"
+            if metric == "error_rate"
+            else f"; {abs(diff):.1f} points is below the {min_effect:g}-point minimum effect"
+        )
     return change, low, high, p, _judge(direction, better), detail
 
 
