@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from changenote.specs import describe_duration
 from tests.conftest import after_announcement, invoke
 from tests.prometheus_server import PrometheusServer
 from tests.servers import example_service, free_port
@@ -31,8 +32,12 @@ pytest.importorskip("prometheus_client")
 #: at the scrape interval, a scrape that comes a few ms late (a loaded machine) makes a
 #: point read the same two scrapes as the one before it, and such twins look like
 #: autocorrelation, leaving too few effective points for a test now and then.
-WINDOW = "24s"
+WINDOW_S = 36  # 24 points: at a loaded machine's lag-1 r 0.75, about 3.4 effective
+WINDOW = f"{WINDOW_S}s"  # (24 s gave 17 points and 3.0 effective once on CI: a no-test)
 STEP = "1500ms"
+#: ``--vs`` for the fix's after window: back to the first baseline's window, fast too
+#: (two switches of 4.5 s and two windows between them, and 2 s to spare).
+BACK_S = 2 * WINDOW_S + 11
 SECRET_PASSWORD = "pw-7Hq2-never-stored"
 SECRET_TOKEN = "tok-Zr81x-never-stored"
 
@@ -139,7 +144,7 @@ def test_a_slower_route_regresses_and_the_fix_improves(
     assert json.loads(invoke("list", "--json").stdout) == []
     started = time.time()
     switch(url, FAST)  # the usual state: a dependency that varies
-    wait_until(started + 28)
+    wait_until(started + WINDOW_S + 4)
 
     base = invoke("baseline", "Search time", "--prom", mean(job), "--window", WINDOW,
                   "--step", STEP, "--prometheus", with_credentials, "--prom-header", header,
@@ -163,7 +168,7 @@ def test_a_slower_route_regresses_and_the_fix_improves(
     shipped = invoke("ship", "1", "--reason", "slower on purpose", "--live-at", live_at,
                      "--prometheus", with_credentials, "--header", header, "--json")  # fmt: skip
     assert shipped.code == 0, shipped.stderr
-    assert time.time() >= live + 24  # it waited for the after window to pass
+    assert time.time() >= live + WINDOW_S  # it waited for the after window to pass
     after = shipped.json()
     verdicts = {c["metric"]: c for c in after["comparison"]}
     assert verdicts["mean"]["verdict"] == "regressed", (verdicts["mean"]["detail"], after["runs"])
@@ -174,9 +179,10 @@ def test_a_slower_route_regresses_and_the_fix_improves(
     assert "Read from Prometheus" in note and "after: " in note
 
     # The fix: baselined on the slow route, the delay taken away.
-    # ... with a second reference 59 s back: the first baseline's window, fast as the fix.
+    # ... with a second reference BACK_S back: the first baseline's window, fast as the fix.
     again = invoke("baseline", "Search time, the fix", "--prom", mean(job), "--window", WINDOW,
-                   "--step", STEP, "--prometheus", prometheus.url, "--vs", "-59s")  # fmt: skip
+                   "--step", STEP, "--prometheus", prometheus.url,
+                   "--vs", f"-{BACK_S}s")  # fmt: skip
     assert again.code == 0, again.stderr
     switch(url, FAST)
     fixed = invoke("ship", "2", "--reason", "the fix", "--prometheus", prometheus.url, "--json")
@@ -187,16 +193,17 @@ def test_a_slower_route_regresses_and_the_fix_improves(
         doc["runs"][0]["metrics"][0]["samples"],
         doc["runs"][-1]["metrics"][0]["samples"],
     )
-    assert [r["label"] for r in doc["runs"]] == ["baseline", "after -59s", "after"]
+    back = describe_duration(BACK_S)
+    assert [r["label"] for r in doc["runs"]] == ["baseline", f"after -{back}", "after"]
     shifted, after_window = (r["probe_results"][0]["window"] for r in doc["runs"][1:])
-    assert datetime_of(after_window["start"]) - datetime_of(shifted["start"]) == 59
+    assert datetime_of(after_window["start"]) - datetime_of(shifted["start"]) == BACK_S
     vs = doc["comparison"][0]["vs"]
-    assert vs["run"] == "after -59s" and vs["n_before"] == shifted["points"]
+    assert vs["run"] == f"after -{back}" and vs["n_before"] == shifted["points"]
     # the warning says exactly when the reference does not bear the verdict out
     disagrees = vs["verdict"] in ("regressed", "not-significant")
     assert disagrees == any(w["code"] == "reference-disagrees" for w in doc["warnings"]), vs
     note = (here / doc["note_path"]).read_text()
-    assert "against the same window 59s earlier (after -59s)" in note
+    assert f"against the same window {back} earlier (after -{back})" in note
 
     # Nothing of the credentials anywhere: the store, the notes, the export.
     exported = invoke("export")
