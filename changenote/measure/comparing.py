@@ -245,18 +245,26 @@ def judge(
     return Judgement(comparison, diagnostics.ranked(unique), checks)
 
 
+def vanished_benchmarks(run: dict[str, Any]) -> list[str]:
+    """The labels of the baseline benchmarks a run's results files did not hold."""
+    return [
+        p["label"]
+        for p in run.get("probe_results") or []
+        if p.get("results") is not None and p["results"].get("benchmark") is None
+    ]
+
+
 def _one_sided_benchmarks(before: dict[str, Any], after: dict[str, Any]) -> dict[str, str]:
     """Results-file benchmarks found in one run's files only, each with why, in words."""
-    found = {}
     files = (after.get("settings") or {}).get("results_files") or []
     paths = ", ".join(str(f.get("path")) for f in files)
-    for probe in after.get("probe_results") or []:
-        about = probe.get("results")
-        if about is not None and about.get("benchmark") is None:
-            found[probe["label"]] = (
-                f"not in this run's results files ({paths or 'none given'}): no verdict; a "
-                "renamed benchmark is paired with --match OLD=NEW"
-            )
+    found = {
+        label: (
+            f"not in this run's results files ({paths or 'none given'}): no verdict; a "
+            "renamed benchmark is paired with --match OLD=NEW"
+        )
+        for label in vanished_benchmarks(after)
+    }
     earlier = {p["label"]: p for p in before.get("probe_results") or []}
     any_files = any(p.get("results") for p in earlier.values())
     for probe in after.get("probe_results") or []:
@@ -287,22 +295,17 @@ def _missing_benchmarks(before: dict[str, Any], after: dict[str, Any]) -> list[d
         for p in after.get("probe_results") or []
         if p.get("results") and p["label"] not in earlier
     ]
-    found = []
-    for probe in after.get("probe_results") or []:
-        about = probe.get("results")
-        if about is None or about.get("benchmark") is not None:
-            continue
-        has = f"; it has instead: {', '.join(instead[:5])}" if instead else ""
-        found.append(
-            {
-                "code": "benchmark-missing",
-                "message": (
-                    f"{probe['label']} is not in this run's results files{has}: not measured; "
-                    "pair a renamed benchmark with --match OLD=NEW"
-                ),
-            }
-        )
-    return found
+    has = f"; it has instead: {', '.join(instead[:5])}" if instead else ""
+    return [
+        {
+            "code": "benchmark-missing",
+            "message": (
+                f"{label} is not in this run's results files{has}: not measured; "
+                "pair a renamed benchmark with --match OLD=NEW"
+            ),
+        }
+        for label in vanished_benchmarks(after)
+    ]
 
 
 def _renamed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, str]:

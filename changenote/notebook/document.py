@@ -557,12 +557,11 @@ def gate_failures(doc: dict[str, Any]) -> str | None:
         f"{c['metric']} of {c['probe']}" for c in doc["comparison"] if c["verdict"] == "regressed"
     ]
     unmet = [e["expect"] for e in doc.get("expectations", []) if e["met"] is False]
-    # a gated benchmark that vanished from this run's files cannot be vouched for
-    vanished = [
-        w["message"].split(" is not in this run's", 1)[0]
-        for w in doc.get("warnings") or []
-        if w["code"] == "benchmark-missing"
-    ]
+    from changenote.measure.comparing import vanished_benchmarks
+
+    # a gated benchmark that vanished from the newest run's files cannot be vouched for
+    runs = doc.get("runs") or []
+    vanished = vanished_benchmarks(runs[-1]) if runs else []
     parts = ([f"regressed: {', '.join(regressed)}"] if regressed else []) + (
         [f"expectation not met: {'; '.join(unmet)}"] if unmet else []
     )

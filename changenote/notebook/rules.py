@@ -63,10 +63,9 @@ def rules(doc: dict[str, Any], times: bool = True) -> tuple[str, str] | None:
             if key not in settings:
                 return f"settings.{key}", "missing: a change with runs keeps how they were measured"
     for i, run in enumerate(runs):
-        results = run.get("probe_results") or []
         for j, metric in enumerate(run.get("metrics") or []):
             count = len(metric.get("samples") or [])
-            if "n" in metric and metric["n"] != count and not _a_summary(metric, results):
+            if "n" in metric and metric["n"] != count and not _a_summary(metric, run):
                 return (
                     f"runs[{i}].metrics[{j}].n",
                     f"is {show(metric['n'])} but the metric has {count} sample(s)",
@@ -74,14 +73,12 @@ def rules(doc: dict[str, Any], times: bool = True) -> tuple[str, str] | None:
     return None
 
 
-def _a_summary(metric: dict[str, Any], results: list[Any]) -> bool:
+def _a_summary(metric: dict[str, Any], run: dict[str, Any]) -> bool:
     """A metric a results file gave as a summary (no samples, its own n): only a probe
     whose result says so, so no other probe's figures pass for a summary."""
-    index = metric.get("probe_index")
-    if not summary_only(metric) or not isinstance(index, int) or not 0 <= index < len(results):
-        return False
-    about = results[index].get("results") if isinstance(results[index], dict) else None
-    return isinstance(about, dict) and about.get("summary_only") is True
+    from changenote.measure.comparing import summary_probes
+
+    return summary_only(metric) and metric.get("probe_index") in summary_probes(run)
 
 
 def _times_fine(doc: dict[str, Any], runs: list[dict[str, Any]]) -> bool:
