@@ -265,9 +265,10 @@ def parse_offset(text: str, what: str = "--vs") -> float:
 
 
 def describe_duration(seconds: float) -> str:
-    """``30m``, ``1h30m``, ``15s``: a duration as the user would type it."""
-    left, parts = round(seconds), []
-    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)):
+    """``30m``, ``1h30m``, ``15s``, ``1s500ms``: a duration as the user would type it, in
+    Prometheus' syntax, exact to the millisecond (1.5 s is never shown as ``2s``)."""
+    left, parts = round(seconds * 1000), []
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
         if left >= size:
             parts.append(f"{left // size}{unit}")
             left %= size

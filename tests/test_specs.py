@@ -12,12 +12,14 @@ from changenote.errors import UsageError
 from changenote.specs import (
     ProbeSpec,
     check_metric_name,
+    describe_duration,
     parse_cmd,
     parse_duration,
     parse_header,
     parse_http,
     parse_manual_metric,
     parse_metric_line,
+    parse_prom_duration,
 )
 
 # ---------------------------------------------------------------------------- parse_http
@@ -286,3 +288,21 @@ def test_metric_line_after_a_log_prefix():
     parsed = parse_metric_line("2026-11-28 10:00:01 INFO changenote-metric: rows=5 count")
     assert parsed is not None and (parsed.name, parsed.value, parsed.unit) == ("rows", 5.0, "count")
     assert parse_metric_line("INFO:changenote-metric: rows=5") is None
+
+
+# ------------------------------------------------------------------ describe_duration
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(1800, "30m"), (5400, "1h30m"), (604800, "7d"), (15, "15s"), (1.5, "1s500ms"),
+     (0.5, "500ms"), (90.25, "1m30s250ms"), (0.0004, "0.4ms")],
+)  # fmt: skip
+def test_a_duration_is_shown_exactly_in_prometheus_syntax(seconds: float, shown: str):
+    assert describe_duration(seconds) == shown  # a 1.5 s step was once shown as "2s"
+
+
+@given(st.integers(min_value=1, max_value=10**10))
+def test_a_shown_duration_reads_back_as_itself(milliseconds: int):
+    seconds = milliseconds / 1000
+    assert parse_prom_duration(describe_duration(seconds), "x") == pytest.approx(seconds)
