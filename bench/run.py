@@ -518,6 +518,12 @@ def honesty_rows(s: Setup, work: Path, checks: int, aa: int) -> list[Row]:
             f"A/A `measure` time_ms called improved or regressed, x {same['runs']} (info)",
             f"{wrong / max(1, same['runs']):.0%} ({wrong}/{same['runs']})",
         ),
+        Row(
+            f"A/A `measure` time_ms called changed with no `environment-changed`, "
+            f"x {same['runs']} (info)",
+            f"{same['changed_unflagged'] / max(1, same['runs']):.0%} "
+            f"({same['changed_unflagged']}/{same['runs']})",
+        ),
     ]
 
 

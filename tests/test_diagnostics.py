@@ -76,6 +76,25 @@ def test_environment_changed_names_what_differs():
         assert part in warning["message"]
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "flagged"),
+    [(0.02, 0.12, True), (0.30, 0.05, True), (0.02, 0.11, False), (0.4, 0.45, False),
+     (None, 0.9, False), (0.0, None, False)],
+)  # fmt: skip
+def test_a_change_in_cpu_contention_over_the_runs_is_named(
+    before: float | None, after: float | None, flagged: bool
+):
+    """The load average cannot see a burst of seconds; the runs' own contention can."""
+    base, later = _run("baseline", STEADY), _run("after", STEADY)
+    base["environment"] = {**base["environment"], "cpu_contention": before}
+    later["environment"] = {**later["environment"], "cpu_contention": after}
+    said = diagnostics.environment_changed(base, later)
+    assert bool(said) is flagged
+    if flagged:
+        shown = f"contended {before:.0%} → {after:.0%} of the probes' time"
+        assert shown in said[0]["message"] and "machine load" not in said[0]["message"]
+
+
 def test_cache_state_changed_covers_headers_appearing():
     comparison = [
         {

@@ -26,6 +26,15 @@ def _by_metric(doc: dict) -> dict[str, dict]:
     return {c["metric"]: c for c in doc["comparison"]}
 
 
+def _machine_flagged(doc: dict) -> bool:
+    """Whether the comparison says the machine was busier in one run than the other."""
+    return any(
+        w["code"] == "environment-changed"
+        and ("machine load" in w["message"] or "the CPUs were contended" in w["message"])
+        for w in doc["warnings"]
+    )
+
+
 def test_unchanged_service_is_not_significant_in_repeated_trials(project: Path, server):
     server.behaviour.delay = 0.008
     quiet = 0
@@ -36,10 +45,7 @@ def test_unchanged_service_is_not_significant_in_repeated_trials(project: Path, 
         verdict = _by_metric(doc)["time_ms"]["verdict"]
         # Honest either way: no change claimed, or the machine's load change is flagged
         # (another process on this 2-core machine can slow one run; the tool must say so).
-        flagged = any(
-            w["code"] == "environment-changed" and "machine load" in w["message"]
-            for w in doc["warnings"]
-        )
+        flagged = _machine_flagged(doc)
         assert verdict == "not-significant" or flagged, (doc["comparison"], doc["warnings"])
         quiet += verdict == "not-significant"
     assert quiet >= 2
@@ -72,7 +78,9 @@ def test_clearing_the_cache_that_matters_claims_no_improvement(project: Path, se
     code, doc, err = _ship()
     assert code == 0, err
     metrics = _by_metric(doc)
-    assert metrics["time_ms"]["verdict"] == "not-significant"
+    # both runs are cache misses: no change, unless the machine was busier in one run
+    # (which the comparison must then say)
+    assert metrics["time_ms"]["verdict"] == "not-significant" or _machine_flagged(doc)
     assert metrics["cache_hit_ratio"]["before"] == 0 and metrics["cache_hit_ratio"]["after"] == 0
     assert "cache-state-changed" not in [w["code"] for w in doc["warnings"]]
 
@@ -109,7 +117,7 @@ def test_no_errors_either_side_and_gate_passes(project: Path, server):
 
 
 def test_checkable_expectation_is_evaluated_and_gates(project: Path, server):
-    server.behaviour.delay = 0.02
+    server.behaviour.delay = 0.08
     server.behaviour.headers = {"Server-Timing": 'db;desc="4"'}
     result = invoke(
         "baseline",
@@ -119,25 +127,27 @@ def test_checkable_expectation_is_evaluated_and_gates(project: Path, server):
         "--runs",
         "8",
         "--expect",
-        "search feels instant; time_ms p95 < 10ms; db_calls <= 4; error_rate = 0",
+        "search feels instant; time_ms p95 < 40ms; db_calls <= 4; error_rate = 0",
         "--json",
     )
     assert result.code == 0, result.stderr
     measured = invoke("measure", "--fail-on-regression", "--json")
-    assert measured.code == 3  # p95 is still ~20 ms
-    assert "expectation not met: time_ms p95 < 10ms" in measured.stderr
+    assert measured.code == 3  # p95 is still ~80 ms
+    assert "expectation not met: time_ms p95 < 40ms" in measured.stderr
     checks = {e["expect"]: e for e in measured.json()["expectations"]}
-    assert set(checks) == {"time_ms p95 < 10ms", "db_calls <= 4", "error_rate = 0"}
-    assert checks["time_ms p95 < 10ms"]["met"] is False
-    assert checks["time_ms p95 < 10ms"]["actual"] > 15
+    assert set(checks) == {"time_ms p95 < 40ms", "db_calls <= 4", "error_rate = 0"}
+    assert checks["time_ms p95 < 40ms"]["met"] is False
+    assert checks["time_ms p95 < 40ms"]["actual"] > 60
     assert checks["db_calls <= 4"]["met"] is True and checks["db_calls <= 4"]["actual"] == 4
 
+    # 1 ms a request: the p95 of 8 is the slowest, far under 40 ms even when the other
+    # worker of a 2-CPU machine delays one request by tens of ms
     server.behaviour.delay = 0.001
     code, doc, err = _ship("--fail-on-regression")
     assert code == 0, err
     assert all(e["met"] for e in doc["expectations"])
     note = (project / doc["note_path"]).read_text()
-    assert "met: time_ms p95 < 10ms (#1: p95" in note
+    assert "met: time_ms p95 < 40ms (#1: p95" in note
     assert "Expected result: 3 of 3 check(s) met." in note
 
 

@@ -26,6 +26,9 @@ MIN_RUNS = 5
 MAD_FLOOR = 0.05
 #: A change of the 1-minute load average by this much per CPU between runs is flagged.
 LOAD_CHANGE_PER_CPU = 0.5
+#: A change by this much of the share of a run's time the CPUs were contended (Linux's
+#: pressure stall information, :mod:`changenote.measure.contention`) is flagged.
+CONTENTION_CHANGE = 0.10
 MAX_SUGGESTED_RUNS = 1000
 
 SEVERITIES = ("invalidates", "caution", "info")
@@ -301,6 +304,17 @@ def environment_changed(before: dict[str, Any], after: dict[str, Any]) -> list[W
         differences.append(
             f"machine load {load_a:.1f} → {load_b:.1f} on {cpus} CPU(s): timings may differ "
             "for that reason alone"
+        )
+    busy_a, busy_b = env_a.get("cpu_contention"), env_b.get("cpu_contention")
+    if (
+        busy_a is not None
+        and busy_b is not None
+        and round(abs(busy_b - busy_a), 3) >= CONTENTION_CHANGE  # shares of 3 decimals
+    ):
+        differences.append(
+            f"the CPUs were contended {busy_a:.0%} → {busy_b:.0%} of the probes' time (work "
+            "waiting for a CPU, Linux pressure stall information): timings may differ for "
+            "that reason alone"
         )
     set_a, set_b = before.get("settings") or {}, after.get("settings") or {}
     for key in _SETTING_KEYS:

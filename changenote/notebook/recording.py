@@ -30,8 +30,10 @@ MANUAL_PROBE = "manual"
 _STANDARD_ORDER = {"time_ms": 0, "error_rate": 1, "cache_hit_ratio": 2, "db_calls": 3}
 
 
-def environment() -> dict[str, Any]:
-    """What the probes ran on: enough to tell two runs were not measured alike."""
+def environment(contention: float | None = None) -> dict[str, Any]:
+    """What the probes ran on: enough to tell two runs were not measured alike.
+    ``contention``: the share of the probes' time this machine's CPUs were contended
+    (:mod:`changenote.measure.contention`), None when unknown or nothing ran here."""
     try:
         load1: float | None = round(os.getloadavg()[0], 2)
     except (AttributeError, OSError):  # not on every platform
@@ -39,6 +41,7 @@ def environment() -> dict[str, Any]:
     return {
         "host": socket.gethostname(),
         "load1": load1,
+        "cpu_contention": contention,
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
         "cpus": os.cpu_count(),
@@ -173,12 +176,14 @@ def add_run(
     indexes: list[int] | None = None,
     reference: dict[str, Any] | None = None,
     results_files: list[dict[str, Any]] | None = None,
+    contention: float | None = None,
 ) -> None:
     """Add a run with its metrics to ``change``, and the shell commands its probes used.
 
     ``indexes``: the probe each outcome belongs to, when the run holds only some of
     them; ``reference``: what this run is a reference for (:func:`add_reference_run`);
-    ``results_files``: the ``--results`` files its results probes were read from."""
+    ``results_files``: the ``--results`` files its results probes were read from;
+    ``contention``: the share of its probes' time the CPUs were contended."""
     from sqlmodel import func, select
 
     from changenote.store.models import CommandRecord, Run, utcnow
@@ -202,7 +207,7 @@ def add_run(
         git_dirty=git.dirty,
         probes=probe_results(outcomes, redact),
         settings=stored_settings,
-        environment=environment(),
+        environment=environment(contention),
     )
     session.add(run)
     session.flush()

@@ -241,11 +241,17 @@ class Notebook:
         progress: Progress | None,
         windows: Callable[[ProbeSpec], Any] | None = None,
         files: dict[int, ProbeOutcome] | None = None,
-    ) -> list[ProbeOutcome]:
+    ) -> tuple[list[ProbeOutcome], float | None]:
         """Run the probes; Prometheus ones are read over ``windows(spec)`` instead, and
-        results-file ones are ``files``' (by index), read before."""
+        results-file ones are ``files``' (by index), read before. With the outcomes, the
+        share of the probes' time this machine's CPUs were contended (None when no probe
+        ran here or the platform cannot tell)."""
+        from changenote.measure.contention import Stopwatch
+
         native = [s for s in specs if s.kind not in ("prom", "results")]
+        stopwatch = Stopwatch()
         measured = iter(run_probes(native, settings, progress) if native else [])
+        contention = stopwatch.share() if native else None
         proms = [s for s in specs if s.kind == "prom"]
         read: Any = iter([])
         if proms:
@@ -259,7 +265,7 @@ class Notebook:
         return [
             files[i] if s.kind == "results" else next(read) if s.kind == "prom" else next(measured)
             for i, s in enumerate(specs)
-        ]
+        ], contention
 
     def _reference(
         self, specs: list[ProbeSpec], outcomes: list[ProbeOutcome], timeout: float
@@ -394,7 +400,9 @@ class Notebook:
         git = gitinfo.state(self.config.root, self.config.own_paths())
         by = history.who(self.config, None)
         started = utcnow()
-        outcomes = self._measure(specs, settings, progress, _window_ending(started), read)
+        outcomes, contention = self._measure(
+            specs, settings, progress, _window_ending(started), read
+        )
         for outcome in outcomes:  # a baseline without data says so, and records nothing
             if outcome.window is not None and outcome.errors:
                 raise ProbeError(
@@ -445,7 +453,7 @@ class Notebook:
             history.record(session, change, "baseline", by, at=started)
             recording.add_run(
                 session, change, "baseline", outcomes, manual, git, settings, started,
-                self.redact_text, results_files=self._files(files),
+                self.redact_text, results_files=self._files(files), contention=contention,
             )  # fmt: skip
             session.flush()
             doc = document.load(session, change)
@@ -522,7 +530,9 @@ class Notebook:
         git = gitinfo.state(self.config.root, self.config.own_paths())
         by = history.who(self.config, None)
         started = utcnow()
-        outcomes = self._measure(specs, settings, progress, _window_ending(started), read)
+        outcomes, contention = self._measure(
+            specs, settings, progress, _window_ending(started), read
+        )
         reference = self._reference(specs, outcomes, settings.timeout)
         with self.store.write() as session:
             change = resolve_change(session, str(change.id))
@@ -537,7 +547,7 @@ class Notebook:
                 )  # fmt: skip
             recording.add_run(
                 session, change, run_label, outcomes, manual, git, settings, started,
-                self.redact_text, results_files=self._files(files),
+                self.redact_text, results_files=self._files(files), contention=contention,
             )  # fmt: skip
             session.flush()
             doc = document.load(session, change)
@@ -689,7 +699,7 @@ class Notebook:
         started = utcnow()
         if live is None:
             live = started
-        outcomes = self._measure(
+        outcomes, contention = self._measure(
             specs, settings, progress, self._after_window(change, live, wait=not req.no_wait), read
         )
         reference = self._reference(specs, outcomes, settings.timeout)
@@ -713,7 +723,7 @@ class Notebook:
                 )  # fmt: skip
             recording.add_run(
                 session, change, "after", outcomes, manual, git, settings, started,
-                self.redact_text, results_files=self._files(files),
+                self.redact_text, results_files=self._files(files), contention=contention,
             )  # fmt: skip
             for path in paths:
                 session.add(
