@@ -208,7 +208,8 @@ def test_kill_at_the_instant_the_note_appears(project: Path):
     notes = project / "notes"
     notes.mkdir()
     cli = [sys.executable, "-m", "changenote"]
-    seen = {"open, note pending": 0, "shipped, note not yet in place": 0, "shipped, note": 0}
+    seen = {"open, note pending": 0, "shipped, note not yet in place": 0, "shipped, note": 0,
+            "ended before the kill": 0}  # fmt: skip
     for i in range(NOTE_WINDOW_KILLS):
         assert invoke("baseline", f"kill {i}", "--metric", "p95_ms=9ms").code == 0
         before = set(os.listdir(notes))
@@ -220,7 +221,11 @@ def test_kill_at_the_instant_the_note_appears(project: Path):
             pass
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
-        assert proc.returncode == -signal.SIGKILL, "ship ended before the note appeared"
+        if proc.returncode == 0:  # this process was descheduled and ship ran to its end
+            seen["ended before the kill"] += 1
+            _consistent(project)
+            continue
+        assert proc.returncode == -signal.SIGKILL, f"ship exited {proc.returncode}"
         opened = invoke("list", "--json").json()[0]
         in_place = [n for n in os.listdir(notes) if n.endswith(".md") and n not in before]
         if opened["status"] != "shipped":
@@ -237,4 +242,5 @@ def test_kill_at_the_instant_the_note_appears(project: Path):
             assert again.code == 0, again.stderr
             _consistent(project)
     print(f"\nkills in the note window: {seen}")
+    assert seen["ended before the kill"] <= NOTE_WINDOW_KILLS // 2  # most were cut
     assert seen["open, note pending"] > 0  # the kill did land before the commit

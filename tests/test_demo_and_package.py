@@ -53,7 +53,7 @@ def test_demo_teaches_the_cycle_in_a_temporary_folder(
     temp_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CHANGENOTE_DATABASE_URL", "sqlite:////nonexistent/ignored.db")
-    result = invoke("demo", "--runs", "4")
+    result = invoke("demo", "--runs", "6")
     assert result.code == 0, result.stderr
     assert os.environ["CHANGENOTE_DATABASE_URL"] == "sqlite:////nonexistent/ignored.db"
     assert list(Path.cwd().iterdir()) == []  # nothing written into the current folder

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from tests.conftest import invoke
+from tests.test_watch import _once_open
 
 
 def _json(result) -> dict:  # type: ignore[no-untyped-def]
@@ -106,7 +107,6 @@ def _watch_item(doc: dict) -> dict:
 
 
 def test_a_log_that_disappears_during_the_watch_is_not_ticked_as_clean(project: Path):
-    import threading
     import time
 
     _shipped(project)
@@ -120,8 +120,8 @@ def test_a_log_that_disappears_during_the_watch_is_not_ticked_as_clean(project: 
             time.sleep(0.1)
         log.rename(project / "app.log.1")
 
-    writer = threading.Thread(target=service)
-    writer.start()
+    # once the watch has the log open: moved before, it is a log that was never there
+    writer = _once_open(log, service)
     result = invoke("watch", "--log", "app.log", "--duration", "2s", "--json")
     writer.join()
     assert result.code == 1

@@ -85,7 +85,9 @@ def test_http_samples_time_and_reuses_one_connection(server: TestServer):
 
 def test_http_fast_server_is_measured_fast(server: TestServer):
     outcome = _one(_http(server), runs=3)
-    assert all(0 < t < 25 for t in outcome.series["time_ms"].samples)
+    # no delay: about 1 ms (in µs or with a wasted reconnect wait it would be far more),
+    # with room for a loaded machine to stall a request
+    assert all(0 < t < 250 for t in outcome.series["time_ms"].samples)
 
 
 @pytest.mark.parametrize(("status", "error"), [(500, 1.0), (503, 1.0), (404, 0.0), (302, 0.0)])

@@ -7,6 +7,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -148,28 +149,34 @@ def test_checks_run_every_interval_and_compare_with_the_baseline(project: Path, 
     assert check["baseline_error_rate"] == 0 and check["verdict"] == "regressed"
 
 
-def _writing(path: Path, seconds: float) -> threading.Thread:
-    """A service writing a line to ``path`` every 50 ms for ``seconds``."""
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """A service writing a line to ``path`` every 50 ms until the block ends (not for a
+    fixed time: a loaded machine's start-up can outlast any)."""
+    stop = threading.Event()
 
     def write() -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
+        while not stop.is_set():
             with path.open("a") as fh:
                 fh.write("INFO request served\n")
-            time.sleep(0.05)
+            stop.wait(0.05)
 
     thread = threading.Thread(target=write, daemon=True)
     thread.start()
-    return thread
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 def test_second_watch_adds_to_the_evidence(project: Path):
     _shipped(project)
     log = project / "a.log"
     log.write_text("")
-    _writing(log, 3.0)
-    assert invoke("watch", "--log", "a.log", "--duration", "0.5s").code == 0
-    second = invoke("watch", "--log", "a.log", "--duration", "0.5s", "--json")
+    with _writing(log):
+        assert invoke("watch", "--log", "a.log", "--duration", "0.5s").code == 0
+        second = invoke("watch", "--log", "a.log", "--duration", "0.5s", "--json")
     doc = second.json()
     assert len(doc["watches"]) == 2
     evidence = next(i for i in doc["checklist"] if i["key"] == "watch")["evidence"]
@@ -271,8 +278,10 @@ def test_a_rotated_log_counts_its_rate_over_the_time_it_covers(project: Path):
     now = datetime.now()
     stamps = [(now - timedelta(minutes=m)).strftime("%Y-%m-%d %H:%M:%S") for m in (5, 4, 3)]
     log.write_text("".join(f"{t} ERROR x\n" for t in stamps))
-    _writing(log, 2.0)
-    result = invoke("watch", "--log", "app.log", "--since", "30m", "--duration", "0.5s", "--json")
+    with _writing(log):
+        result = invoke(
+            "watch", "--log", "app.log", "--since", "30m", "--duration", "0.5s", "--json"
+        )
     assert result.code == 0, result.stderr
     reference = result.json()["watch"]["logs"][0]["reference"]
     assert reference["matches"] == 3 and 4.5 < reference["minutes"] < 5.5, reference
