@@ -54,32 +54,15 @@ def test_the_share_is_the_stalled_time_over_the_wall_time(tmp_path: Path):
 
 
 @pytest.mark.skipif(stalled_us() is None, reason=f"{PRESSURE} is not readable here")
-def test_busy_loops_on_every_cpu_show_as_contention():
-    cpus = os.cpu_count() or 1
-    loops = _busy(2 * cpus)
-    try:
-        time.sleep(0.5)  # the loops are running
-        watch = Stopwatch()
-        end = time.monotonic() + 1.0
-        while time.monotonic() < end:
-            sum(range(1000))
-        share = watch.share()
-    finally:
-        for loop in loops:
-            loop.kill()
-            loop.wait()
-    # twice as many runnable loops as CPUs: some task waits nearly all the time
-    assert share is not None and share >= 0.5
-
-
-@pytest.mark.skipif(stalled_us() is None, reason=f"{PRESSURE} is not readable here")
 def test_a_run_measured_on_a_contended_machine_says_so(project: Path):
     """The load average, a minute's mean, cannot see busy loops started a second ago."""
     probe = f'{sys.executable} -c "import time; time.sleep(0.05)"'
     made = invoke("baseline", "Busy", "--cmd", probe, "--runs", "12", "--warmup", "0", "--json")
     assert made.code == 0, made.stderr
     quiet = made.json()["runs"][0]["environment"]["cpu_contention"]
-    loops = _busy(2 * (os.cpu_count() or 1))
+    # one runnable loop more than there are CPUs: some task waits all the time (kept short:
+    # the other test worker shares these CPUs)
+    loops = _busy((os.cpu_count() or 1) + 1)
     try:
         time.sleep(0.5)
         measured = invoke("measure", "--json")
