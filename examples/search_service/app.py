@@ -9,7 +9,9 @@ runs); cached searches make no database call at all.
 Two more switches make a regression and its fix without a restart:
 ``PUT /admin/delay?ms=N`` adds N ms to every search the cache does not answer (a slow
 dependency; 0 by default; ``&spread=S``: N ± S ms, uniformly, as a real dependency
-varies), and ``PUT /admin/errors?every=N`` makes every Nth of those
+varies; ``&every=T``: the ± part drawn once per T seconds instead of per search, as a
+dependency whose latency wanders from moment to moment), and
+``PUT /admin/errors?every=N`` makes every Nth of those
 searches fail with a 500 after its queries (0, the default: never).
 
 It carries changenote's instrumentation, so each response says what it did in the
@@ -78,6 +80,7 @@ app.include_router(metrics.router())
 app.state.cache_enabled = os.environ.get("SEARCH_CACHE") == "1"
 app.state.delay_ms = 0.0
 app.state.delay_spread_ms = 0.0
+app.state.delay_every_s = 0.0
 app.state.fail_every = 0
 _cache: dict[str, list[dict[str, Any]]] = {}
 _searches = 0
@@ -103,8 +106,7 @@ def search(q: str = "", limit: int = 10) -> Any:
             for doc_id in list(ids)
         ]  # fmt: skip
     if app.state.delay_ms:
-        spread = app.state.delay_spread_ms
-        time.sleep(max(app.state.delay_ms + random.uniform(-spread, spread), 0.0) / 1000)
+        time.sleep(max(app.state.delay_ms + _wander(), 0.0) / 1000)
     if _fails():  # answered as an error handler would, without a traceback in the log
         return JSONResponse({"error": "search failed (PUT /admin/errors)"}, status_code=500)
     if app.state.cache_enabled:
@@ -121,13 +123,27 @@ def set_cache(enabled: bool) -> dict[str, bool]:
     return {"enabled": enabled}
 
 
+def _wander() -> float:
+    """The ± part of the delay: drawn per search, or, with ``every``, once per slot of
+    that many seconds (every search in one slot gets the same)."""
+    spread, every = app.state.delay_spread_ms, app.state.delay_every_s
+    if not spread:
+        return 0.0
+    if every:
+        return random.Random(int(time.time() // every)).uniform(-spread, spread)
+    return random.uniform(-spread, spread)
+
+
 @app.put("/admin/delay")
-def set_delay(ms: float, spread: float = 0.0) -> dict[str, float]:
-    """Add ``ms`` milliseconds (± ``spread``, uniformly) to every search the cache does
-    not answer (0: none)."""
+def set_delay(ms: float, spread: float = 0.0, every: float = 0.0) -> dict[str, float]:
+    """Add ``ms`` milliseconds (± ``spread``, uniformly; drawn once per ``every``
+    seconds when given, else per search) to every search the cache does not answer
+    (0: none)."""
     app.state.delay_ms = max(ms, 0.0)
     app.state.delay_spread_ms = min(max(spread, 0.0), app.state.delay_ms)
-    return {"ms": app.state.delay_ms, "spread": app.state.delay_spread_ms}
+    app.state.delay_every_s = max(every, 0.0)
+    return {"ms": app.state.delay_ms, "spread": app.state.delay_spread_ms,
+            "every": app.state.delay_every_s}  # fmt: skip
 
 
 @app.put("/admin/errors")
