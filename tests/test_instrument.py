@@ -53,6 +53,12 @@ def test_responses_say_their_database_calls_and_cache_status(search_service: str
     assert db_call_count(cached.headers) == 0 and cache_status(cached.headers) == 1.0
     health = httpx.get(f"{search_service}/health")
     assert health.json() == {"ok": True, "checks": {"db": True}}
+    # the delay switch: a spread is clamped to the delay, a negative slot length to none
+    delay = httpx.put(f"{search_service}/admin/delay",
+                      params={"ms": 5, "spread": 9, "every": -1})  # fmt: skip
+    assert delay.json() == {"ms": 5.0, "spread": 5.0, "every": 0.0}
+    delay = httpx.put(f"{search_service}/admin/delay", params={"ms": 0, "every": 0.5})
+    assert delay.json() == {"ms": 0.0, "spread": 0.0, "every": 0.5}
 
 
 def test_baseline_records_db_calls_and_ship_shows_fewer(project: Path, search_service: str):
