@@ -261,3 +261,12 @@ def server() -> Iterator[TestServer]:
         yield srv
     finally:
         srv.close()
+
+
+def machine_flagged(doc: dict[str, Any]) -> bool:
+    """Whether a comparison says the machine was busier in one run than the other."""
+    return any(
+        w["code"] == "environment-changed"
+        and ("machine load" in w["message"] or "the CPUs were contended" in w["message"])
+        for w in doc["warnings"]
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tests.conftest import invoke
+from tests.conftest import invoke, machine_flagged
 from tests.servers import TestServer
 
 
@@ -26,15 +26,6 @@ def _by_metric(doc: dict) -> dict[str, dict]:
     return {c["metric"]: c for c in doc["comparison"]}
 
 
-def _machine_flagged(doc: dict) -> bool:
-    """Whether the comparison says the machine was busier in one run than the other."""
-    return any(
-        w["code"] == "environment-changed"
-        and ("machine load" in w["message"] or "the CPUs were contended" in w["message"])
-        for w in doc["warnings"]
-    )
-
-
 def test_unchanged_service_is_not_significant_in_repeated_trials(project: Path, server):
     server.behaviour.delay = 0.008
     quiet = 0
@@ -45,7 +36,7 @@ def test_unchanged_service_is_not_significant_in_repeated_trials(project: Path, 
         verdict = _by_metric(doc)["time_ms"]["verdict"]
         # Honest either way: no change claimed, or the machine's load change is flagged
         # (another process on this 2-core machine can slow one run; the tool must say so).
-        flagged = _machine_flagged(doc)
+        flagged = machine_flagged(doc)
         assert verdict == "not-significant" or flagged, (doc["comparison"], doc["warnings"])
         quiet += verdict == "not-significant"
     assert quiet >= 2
@@ -80,7 +71,7 @@ def test_clearing_the_cache_that_matters_claims_no_improvement(project: Path, se
     metrics = _by_metric(doc)
     # both runs are cache misses: no change, unless the machine was busier in one run
     # (which the comparison must then say)
-    assert metrics["time_ms"]["verdict"] == "not-significant" or _machine_flagged(doc)
+    assert metrics["time_ms"]["verdict"] == "not-significant" or machine_flagged(doc)
     assert metrics["cache_hit_ratio"]["before"] == 0 and metrics["cache_hit_ratio"]["after"] == 0
     assert "cache-state-changed" not in [w["code"] for w in doc["warnings"]]
 

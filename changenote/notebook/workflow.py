@@ -249,9 +249,9 @@ class Notebook:
         from changenote.measure.contention import Stopwatch
 
         native = [s for s in specs if s.kind not in ("prom", "results")]
-        stopwatch = Stopwatch()
+        stopwatch = Stopwatch() if native else None  # nothing runs here: nothing to read
         measured = iter(run_probes(native, settings, progress) if native else [])
-        contention = stopwatch.share() if native else None
+        contention = stopwatch.share() if stopwatch else None
         proms = [s for s in specs if s.kind == "prom"]
         read: Any = iter([])
         if proms:
